@@ -1,0 +1,25 @@
+"""Errors that speak the market's language: each says what is wrong in business terms."""
+
+
+class LedgerError(Exception):
+    """Base class for every error the ledger reports to its users."""
+
+
+class InvalidIdentifier(LedgerError, ValueError):
+    """A market identifier (BSC Party, BM Unit, GSP Group, MPAN, subject) is malformed."""
+
+
+class InvalidSettlementPeriod(LedgerError, ValueError):
+    """A settlement date or period does not exist (e.g. period 49 on a 48-period day)."""
+
+
+class UnknownRunType(LedgerError, ValueError):
+    """A settlement run type is not one the market defines."""
+
+
+class FlowRejected(LedgerError):
+    """A received flow failed validation; ``reasons`` say why, in business terms."""
+
+    def __init__(self, reasons: list[str]) -> None:
+        super().__init__("; ".join(reasons))
+        self.reasons = reasons

@@ -1,0 +1,95 @@
+"""Market identifiers as value types that reject invalid input with a clear message."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Literal
+
+from ledger.errors import InvalidIdentifier
+
+_PARTY_RE = re.compile(r"^[A-Z0-9_\-]{1,8}$")
+_BMU_RE = re.compile(r"^(T_|E_|I_|2__|C__|V__|M_)[A-Z0-9_\-]{1,}$")
+_MPAN_WEIGHTS = (3, 5, 7, 13, 17, 19, 23, 29, 31, 37, 41, 43)
+
+# GSP Group -> distributor id of the licensed area.
+GSP_GROUPS: dict[str, int] = {
+    "_A": 10, "_B": 11, "_C": 12, "_D": 13, "_E": 14, "_F": 15, "_G": 16,
+    "_H": 20, "_J": 19, "_K": 21, "_L": 22, "_M": 23, "_N": 18, "_P": 17,
+}  # fmt: skip
+
+
+def bsc_party_id(text: str) -> str:
+    """A BSC Party Id: up to 8 characters, e.g. ``NGC`` or ``BRITGAS``."""
+    value = text.strip().upper()
+    if not _PARTY_RE.match(value):
+        raise InvalidIdentifier(
+            f"{text!r} is not a BSC Party Id (1 to 8 letters, digits, '_' or '-')"
+        )
+    return value
+
+
+def bm_unit_id(text: str) -> str:
+    """A BM Unit Id with a known prefix (``T_``, ``E_``, ``I_``, ``2__``, ``C__``, ``V__``, ``M_``)."""
+    value = text.strip().upper()
+    if len(value) > 16 or not _BMU_RE.match(value):
+        raise InvalidIdentifier(
+            f"{text!r} is not a BM Unit Id (up to 16 characters starting "
+            "T_, E_, I_, 2__, C__, V__ or M_)"
+        )
+    return value
+
+
+def gsp_group(text: str) -> str:
+    """A GSP Group Id, ``_A`` to ``_P`` (there is no ``_I`` or ``_O``)."""
+    value = text.strip().upper()
+    if value not in GSP_GROUPS:
+        raise InvalidIdentifier(f"{text!r} is not a GSP Group (_A to _P, without _I and _O)")
+    return value
+
+
+def mpan_check_digit(first_twelve: str) -> int:
+    """The check digit of an MPAN core from its first twelve digits."""
+    return sum(int(d) * w for d, w in zip(first_twelve, _MPAN_WEIGHTS, strict=True)) % 11 % 10
+
+
+def mpan_core(text: str) -> str:
+    """A 13-digit MPAN core whose check digit is right."""
+    value = text.strip()
+    if len(value) != 13 or not value.isdigit():
+        raise InvalidIdentifier(f"{text!r} is not an MPAN core (13 digits)")
+    expected = mpan_check_digit(value[:12])
+    if int(value[12]) != expected:
+        raise InvalidIdentifier(
+            f"MPAN core {value} has check digit {value[12]}, expected {expected}"
+        )
+    return value
+
+
+SubjectKind = Literal["system", "party", "bmu", "mpan"]
+_VALIDATORS = {"party": bsc_party_id, "bmu": bm_unit_id, "mpan": mpan_core}
+
+
+@dataclass(frozen=True, slots=True)
+class Subject:
+    """What a settlement value is about: ``system``, ``party:X``, ``bmu:X`` or ``mpan:X``."""
+
+    kind: SubjectKind
+    id: str = ""
+
+    def __str__(self) -> str:
+        return "system" if self.kind == "system" else f"{self.kind}:{self.id}"
+
+    @classmethod
+    def parse(cls, text: str) -> Subject:
+        raw = text.strip()
+        if raw.lower() == "system":
+            return cls("system")
+        kind, sep, ident = raw.partition(":")
+        kind = kind.lower()
+        if not sep or kind not in _VALIDATORS:
+            raise InvalidIdentifier(
+                f"{text!r} is not a subject; write system, party:<BSC Party Id>, "
+                "bmu:<BM Unit Id> or mpan:<MPAN core>"
+            )
+        return cls(kind, _VALIDATORS[kind](ident))  # type: ignore[arg-type]
