@@ -30,7 +30,10 @@ def bsc_party_id(text: str) -> str:
 
 
 def bm_unit_id(text: str) -> str:
-    """A BM Unit Id with a known prefix (``T_``, ``E_``, ``I_``, ``2__``, ``C__``, ``V__``, ``M_``)."""
+    """A BM Unit Id with a known prefix: ``T_``, ``E_``, ``I_``, ``2__``, ``C__``, ``V__``, ``M_``.
+
+    ``T__`` and ``E__``, seen in real files, are accepted as ``T_``/``E_`` followed by ``_``.
+    """
     value = text.strip().upper()
     if len(value) > 16 or not _BMU_RE.match(value):
         raise InvalidIdentifier(
@@ -38,6 +41,33 @@ def bm_unit_id(text: str) -> str:
             "T_, E_, I_, 2__, C__, V__ or M_)"
         )
     return value
+
+
+BmUnitKind = Literal[
+    "transmission",
+    "embedded",
+    "interconnector",
+    "supplier base",
+    "additional supplier",
+    "secondary (VLP)",
+    "miscellaneous",
+]
+# Longest prefixes first, so that e.g. "2__" is never mistaken for a shorter one.
+_BMU_KINDS: tuple[tuple[str, BmUnitKind], ...] = (
+    ("2__", "supplier base"),
+    ("C__", "additional supplier"),
+    ("V__", "secondary (VLP)"),
+    ("T_", "transmission"),
+    ("E_", "embedded"),
+    ("I_", "interconnector"),
+    ("M_", "miscellaneous"),
+)
+
+
+def bm_unit_kind(bmu_id: str) -> BmUnitKind:
+    """What kind of BM Unit an id denotes, from its prefix (``T_DRAXX-1`` is transmission)."""
+    value = bm_unit_id(bmu_id)
+    return next(kind for prefix, kind in _BMU_KINDS if value.startswith(prefix))
 
 
 def gsp_group(text: str) -> str:
@@ -56,7 +86,8 @@ def mpan_check_digit(first_twelve: str) -> int:
 def mpan_core(text: str) -> str:
     """A 13-digit MPAN core whose check digit is right."""
     value = text.strip()
-    if len(value) != 13 or not value.isdigit():
+    # isdigit() alone accepts non-ASCII digits such as '²' or Arabic-Indic ones.
+    if len(value) != 13 or not (value.isascii() and value.isdigit()):
         raise InvalidIdentifier(f"{text!r} is not an MPAN core (13 digits)")
     expected = mpan_check_digit(value[:12])
     if int(value[12]) != expected:

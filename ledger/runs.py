@@ -1,10 +1,32 @@
-"""Settlement run types and their order of maturity."""
+"""Settlement run types, their order of maturity, and the timetables on which they happen."""
 
 from __future__ import annotations
 
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import date, datetime
 from enum import StrEnum
+from functools import lru_cache
+from importlib import resources
+from types import MappingProxyType
+from typing import Any
 
+from ledger.calendar import DEFAULT_CALENDAR, WorkingDayCalendar
 from ledger.errors import UnknownRunType
+
+
+class Maturity(StrEnum):
+    """How far a settlement value can be relied on.
+
+    II is ``indicative``; SF, R1, R2 and R3 are ``settlement`` (invoiced, still reconciled);
+    RF and DF are ``final``.
+    """
+
+    INDICATIVE = "indicative"
+    SETTLEMENT = "settlement"
+    FINAL = "final"
 
 
 class RunType(StrEnum):
@@ -23,8 +45,18 @@ class RunType(StrEnum):
         """Position in the order of maturity: II is 0, DF is 6."""
         return _ORDER.index(self)
 
+    @property
+    def maturity(self) -> Maturity:
+        """Whether values from this run are indicative, settlement or final."""
+        if self is RunType.II:
+            return Maturity.INDICATIVE
+        if self in (RunType.RF, RunType.DF):
+            return Maturity.FINAL
+        return Maturity.SETTLEMENT
+
     @classmethod
     def parse(cls, text: str) -> RunType:
+        """A run type from text such as ``' r1 '``; raise :class:`UnknownRunType` otherwise."""
         try:
             return cls(text.strip().upper())
         except ValueError:
@@ -35,3 +67,82 @@ class RunType(StrEnum):
 
 
 _ORDER: tuple[RunType, ...] = tuple(RunType)
+
+
+def best_run_key(
+    run_type: RunType, run_number: int, creation_time: datetime
+) -> tuple[int, int, datetime]:
+    """Sort key for "best available": most mature run, then run number, then creation time."""
+    return (run_type.maturity_rank, run_number, creation_time)
+
+
+@dataclass(frozen=True)
+class Timetable:
+    """Working days after the Settlement Day for each scheduled run, from a given Settlement Day.
+
+    Run types absent from ``working_days`` have no fixed day (DF is always ad hoc).
+    """
+
+    name: str
+    effective_from: date
+    working_days: Mapping[RunType, int] = field(hash=False)
+
+
+def _timetable(entry: Mapping[str, Any], source: str) -> Timetable:
+    try:
+        name, effective_from, days = entry["name"], entry["effective_from"], entry["working_days"]
+    except KeyError as missing:
+        raise ValueError(f"{source}: a timetable lacks {missing.args[0]!r}") from None
+    # tomllib gives datetime for a date-time literal, which is a date subclass: reject it.
+    if type(effective_from) is not date:
+        raise ValueError(f"{source}: timetable {name!r} effective_from must be a date")
+    working_days: dict[RunType, int] = {}
+    for run, n in days.items():
+        if type(n) is not int or n < 0:
+            raise ValueError(f"{source}: timetable {name!r} {run} must be a whole number >= 0")
+        working_days[RunType.parse(run)] = n
+    return Timetable(str(name), effective_from, MappingProxyType(working_days))
+
+
+def load_timetables(path: str | os.PathLike[str] | None = None) -> list[Timetable]:
+    """Timetables from a TOML file, oldest first; by default the packaged config/timetables.toml."""
+    if path is None:
+        source = resources.files("ledger").joinpath("config/timetables.toml")
+        data = tomllib.loads(source.read_text(encoding="utf-8"))
+        label = "ledger/config/timetables.toml"
+    else:
+        with open(path, "rb") as f:
+            data = tomllib.load(f)
+        label = os.fspath(path)
+    timetables = sorted(
+        (_timetable(entry, label) for entry in data.get("timetable", [])),
+        key=lambda t: t.effective_from,
+    )
+    if not timetables:
+        raise ValueError(f"{label}: no [[timetable]] entries")
+    return timetables
+
+
+@lru_cache(maxsize=1)
+def _default_timetables() -> tuple[Timetable, ...]:
+    return tuple(load_timetables())
+
+
+def timetable_for(settlement_date: date, timetables: list[Timetable] | None = None) -> Timetable:
+    """The timetable in force for a Settlement Day: the latest one effective on or before it."""
+    candidates = _default_timetables() if timetables is None else timetables
+    applicable = [t for t in candidates if t.effective_from <= settlement_date]
+    if not applicable:
+        raise ValueError(f"no settlement timetable applies to {settlement_date.isoformat()}")
+    return max(applicable, key=lambda t: t.effective_from)
+
+
+def scheduled_run_date(
+    settlement_date: date,
+    run_type: RunType,
+    timetables: list[Timetable] | None = None,
+    calendar: WorkingDayCalendar = DEFAULT_CALENDAR,
+) -> date | None:
+    """The date a run is due for a Settlement Day, or None when it has no fixed day."""
+    n = timetable_for(settlement_date, timetables).working_days.get(run_type)
+    return None if n is None else calendar.add_working_days(settlement_date, n)

@@ -41,6 +41,20 @@ def period_start_utc(settlement_date: date, settlement_period: int) -> datetime:
     return day_start_utc(settlement_date) + (settlement_period - 1) * PERIOD
 
 
+def period_end_utc(settlement_date: date, settlement_period: int) -> datetime:
+    """The UTC end (exclusive) of a settlement period: its start plus 30 minutes."""
+    return period_start_utc(settlement_date, settlement_period) + PERIOD
+
+
+def settlement_periods(settlement_date: date) -> list[tuple[int, datetime, datetime]]:
+    """Every period of a settlement day as ``(period, start_utc, end_utc)``, in order."""
+    start = day_start_utc(settlement_date)
+    return [
+        (k, start + (k - 1) * PERIOD, start + k * PERIOD)
+        for k in range(1, periods_in_day(settlement_date) + 1)
+    ]
+
+
 def settlement_period_at(instant: datetime) -> tuple[date, int]:
     """The settlement date and period that contain a timezone-aware instant."""
     if instant.tzinfo is None:

@@ -1,0 +1,148 @@
+"""Run types, maturity, "best available" ordering and configured timetables."""
+
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+import pytest
+
+from ledger.errors import UnknownRunType
+from ledger.runs import (
+    Maturity,
+    RunType,
+    Timetable,
+    best_run_key,
+    load_timetables,
+    scheduled_run_date,
+    timetable_for,
+)
+
+
+def test_maturity_order() -> None:
+    order = ["II", "SF", "R1", "R2", "R3", "RF", "DF"]
+    assert sorted(RunType, key=lambda r: r.maturity_rank) == [RunType(r) for r in order]
+    assert RunType.II.maturity_rank == 0
+    assert RunType.DF.maturity_rank == 6
+
+
+def test_maturity_classes() -> None:
+    assert RunType.II.maturity is Maturity.INDICATIVE
+    for run in ("SF", "R1", "R2", "R3"):
+        assert RunType(run).maturity is Maturity.SETTLEMENT
+    assert RunType.RF.maturity is Maturity.FINAL
+    assert RunType.DF.maturity == "final"
+
+
+def test_parse_is_lenient_about_case_and_spaces() -> None:
+    assert RunType.parse(" r1 ") is RunType.R1
+
+
+def test_parse_rejects_unknown_run_listing_valid_ones() -> None:
+    with pytest.raises(UnknownRunType) as raised:
+        RunType.parse("R4")
+    assert "'R4'" in str(raised.value)
+    assert "II, SF, R1, R2, R3, RF, DF" in str(raised.value)
+
+
+def test_best_run_key_orders_by_maturity_then_number_then_time() -> None:
+    t1 = datetime(2026, 6, 1, 9, tzinfo=UTC)
+    t2 = datetime(2026, 6, 2, 9, tzinfo=UTC)
+    runs = [
+        (RunType.R1, 2, t1),
+        (RunType.SF, 1, t2),
+        (RunType.R1, 1, t2),
+        (RunType.R1, 2, t2),
+        (RunType.II, 9, t2),
+    ]
+    best_first = sorted(runs, key=lambda r: best_run_key(*r), reverse=True)
+    assert best_first == [
+        (RunType.R1, 2, t2),
+        (RunType.R1, 2, t1),
+        (RunType.R1, 1, t2),
+        (RunType.SF, 1, t2),
+        (RunType.II, 9, t2),
+    ]
+
+
+def test_packaged_timetables() -> None:
+    legacy, mhhs = load_timetables()
+    assert legacy.name == "legacy"
+    assert dict(legacy.working_days) == {
+        RunType.II: 5,
+        RunType.SF: 16,
+        RunType.R1: 39,
+        RunType.R2: 84,
+        RunType.R3: 154,
+        RunType.RF: 292,
+    }
+    assert mhhs.effective_from == date(2027, 7, 1)
+    assert RunType.R2 not in mhhs.working_days
+    assert timetable_for(date(2027, 6, 30)).name == "legacy"
+    assert timetable_for(date(2027, 7, 1)).name == "mhhs"
+
+
+def test_scheduled_run_date_legacy() -> None:
+    day = date(2026, 5, 6)  # Wednesday
+    assert scheduled_run_date(day, RunType.II) == date(2026, 5, 13)
+    # 16 working days, skipping the spring bank holiday on 25 May.
+    assert scheduled_run_date(day, RunType.SF) == date(2026, 5, 29)
+    assert scheduled_run_date(day, RunType.DF) is None
+
+
+def test_scheduled_run_date_mhhs() -> None:
+    day = date(2027, 7, 1)  # Thursday
+    assert scheduled_run_date(day, RunType.II) == date(2027, 7, 7)
+    assert scheduled_run_date(day, RunType.SF) == date(2027, 7, 12)
+    assert scheduled_run_date(day, RunType.R3) is None
+
+
+def test_no_timetable_before_the_first() -> None:
+    with pytest.raises(ValueError, match="no settlement timetable"):
+        timetable_for(date(1990, 1, 1))
+
+
+def test_alternative_timetable_file_changes_the_answer(tmp_path: Path) -> None:
+    config = tmp_path / "timetables.toml"
+    config.write_text(
+        """
+[[timetable]]
+name = "test"
+effective_from = 2020-01-01
+[timetable.working_days]
+ii = 1
+SF = 2
+"""
+    )
+    timetables = load_timetables(config)
+    assert timetables == [Timetable("test", date(2020, 1, 1), {RunType.II: 1, RunType.SF: 2})]
+    day = date(2026, 5, 6)
+    assert scheduled_run_date(day, RunType.II, timetables) == date(2026, 5, 7)
+    assert scheduled_run_date(day, RunType.SF, timetables) == date(2026, 5, 8)
+    assert scheduled_run_date(day, RunType.R1, timetables) is None
+
+
+@pytest.mark.parametrize(
+    ("body", "error", "match"),
+    [
+        ("", ValueError, "no \\[\\[timetable\\]\\]"),
+        ('[[timetable]]\nname = "x"\n', ValueError, "lacks 'effective_from'"),
+        (
+            '[[timetable]]\nname = "x"\neffective_from = 2020-01-01\n'
+            "[timetable.working_days]\nR4 = 3\n",
+            UnknownRunType,
+            "R4",
+        ),
+        (
+            '[[timetable]]\nname = "x"\neffective_from = 2020-01-01\n'
+            "[timetable.working_days]\nII = -3\n",
+            ValueError,
+            "whole number",
+        ),
+    ],
+)
+def test_bad_timetable_files_are_refused(
+    tmp_path: Path, body: str, error: type[Exception], match: str
+) -> None:
+    config = tmp_path / "bad.toml"
+    config.write_text(body)
+    with pytest.raises(error, match=match):
+        load_timetables(config)
