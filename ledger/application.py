@@ -1,0 +1,126 @@
+"""The ledger application: stores events through the eventsourcing library, in one database."""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.application import AggregateNotFoundError, Application
+from eventsourcing.persistence import JSONTranscoder, Transcoding
+
+from ledger.domain import Flow, SettlementPeriod, settlement_period_id
+from ledger.errors import LedgerError
+from ledger.identifiers import Subject
+from ledger.settlement_time import check_settlement_period
+from ledger.storage import Database
+
+
+class DateAsISO(Transcoding):
+    """Settlement dates travel as ISO text (the library does not transcode ``date``)."""
+
+    type = date
+    name = "date_iso"
+
+    def encode(self, obj: date) -> str:
+        return obj.isoformat()
+
+    def decode(self, data: str) -> date:
+        return date.fromisoformat(data)
+
+
+class NotFound(LedgerError, LookupError):
+    """The tenant has nothing under that identity."""
+
+
+class Ledger(Application[UUID]):
+    """Stores every received flow, settlement value, correction and intervention as events."""
+
+    name = "ledger"
+
+    def __init__(self, database: Database | None = None) -> None:
+        self.database = database or Database()
+        super().__init__(env=self.database.eventsourcing_env())
+        from ledger.schema import create_ledger_tables  # noqa: PLC0415 (avoids a cycle)
+
+        create_ledger_tables(self.database)
+
+    def register_transcodings(self, transcoder: JSONTranscoder) -> None:
+        super().register_transcodings(transcoder)
+        transcoder.register(DateAsISO())
+
+    def settlement_period(
+        self, tenant: str, subject: str, settlement_date: date, settlement_period: int
+    ) -> SettlementPeriod:
+        """The aggregate for a subject-period, rebuilt from its events."""
+        canonical = str(Subject.parse(subject))
+        check_settlement_period(settlement_date, settlement_period)
+        key = settlement_period_id(tenant, canonical, settlement_date, settlement_period)
+        try:
+            period: SettlementPeriod = self.repository.get(key)
+        except AggregateNotFoundError:
+            raise NotFound(
+                f"tenant {tenant!r} has no values for {canonical} on "
+                f"{settlement_date.isoformat()} period {settlement_period}"
+            ) from None
+        assert isinstance(period, SettlementPeriod)
+        return period
+
+    def apply_correction(
+        self,
+        tenant: str,
+        subject: str,
+        settlement_date: date,
+        settlement_period: int,
+        *,
+        supersedes: int,
+        values: dict[str, Decimal],
+        reason: str,
+        actor: str,
+    ) -> int:
+        """Correct the values of one version; returns the new version number."""
+        if not reason.strip() or not actor.strip():
+            raise LedgerError("a correction needs the person who made it and a reason")
+        period = self.settlement_period(tenant, subject, settlement_date, settlement_period)
+        superseded = [v for v in period.versions if v.version == supersedes]
+        if not superseded:
+            known = ", ".join(str(v.version) for v in period.versions)
+            raise LedgerError(
+                f"{period.subject} on {settlement_date.isoformat()} period {settlement_period} "
+                f"has no version {supersedes} to correct (versions: {known})"
+            )
+        period.apply_correction(supersedes, values, reason, actor)
+        self.save(period)
+        return int(period.version)
+
+    def record_manual_intervention(
+        self,
+        tenant: str,
+        subject: str,
+        settlement_date: date,
+        settlement_period: int,
+        *,
+        actor: str,
+        reason: str,
+        outcome: str,
+    ) -> int:
+        """Record who intervened on a period, why and with what outcome."""
+        if not reason.strip() or not actor.strip():
+            raise LedgerError("a manual intervention needs the person who made it and a reason")
+        period = self.settlement_period(tenant, subject, settlement_date, settlement_period)
+        period.record_manual_intervention(actor, reason, outcome)
+        self.save(period)
+        return int(period.version)
+
+    def flow(self, key: UUID) -> Flow | None:
+        try:
+            flow: Flow = self.repository.get(key)
+        except AggregateNotFoundError:
+            return None
+        assert isinstance(flow, Flow)
+        return flow
+
+    def event_history(self, key: UUID) -> list[Any]:
+        """Every event of one aggregate, in order (evidence for disputes)."""
+        return list(self.events.get(key))

@@ -1,0 +1,109 @@
+"""The demo: sample settlement reports over several days (a clock change among them), runs II to
+R1 arriving out of order, a re-sent file and a broken one, ingested and summarised."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+from ledger.runs import RunType
+from ledger.runtime import LedgerRuntime
+from ledger.samples import sample_bm_unit_ids, sample_party_ids, write_settlement_report
+
+DEMO_DAYS = (date(2026, 3, 29), date(2026, 5, 6), date(2026, 10, 25))
+DEMO_RUNS = ((RunType.II, 1, 5), (RunType.SF, 1, 16), (RunType.R1, 1, 39))
+
+
+@dataclass(frozen=True)
+class SampleFile:
+    path: Path
+    note: str
+
+
+def write_demo_files(data_dir: Path) -> list[SampleFile]:
+    """Write the demo's sample files (deterministic: the same bytes every time)."""
+    data_dir.mkdir(parents=True, exist_ok=True)
+    parties = sample_party_ids(4)
+    bm_units = {p: sample_bm_unit_ids(p, 2) for p in parties}
+    files: list[SampleFile] = []
+    for day in DEMO_DAYS:
+        runs = list(DEMO_RUNS)
+        if day == DEMO_DAYS[1]:
+            # R1 arrives before SF: the best available view must not care.
+            runs = [runs[0], runs[2], runs[1]]
+        for revision, (run_type, run_number, days_after) in enumerate(runs):
+            created = datetime(day.year, day.month, day.day, 22, tzinfo=UTC) + timedelta(
+                days=days_after
+            )
+            path = data_dir / f"S0142_{day:%Y%m%d}_{run_type}_{created:%Y%m%d%H%M%S}.txt"
+            with path.open("wb") as out:
+                write_settlement_report(
+                    out,
+                    flow="S0142",
+                    settlement_date=day,
+                    run_type=run_type,
+                    run_number=run_number,
+                    parties=parties,
+                    bm_units=bm_units,
+                    creation_time=created,
+                    seed=1,
+                    revision=revision if day != DEMO_DAYS[1] else [0, 2, 1][revision],
+                )
+            files.append(SampleFile(path, f"{run_type} run for {day.isoformat()}"))
+    # The same bytes again: a harmless duplicate.
+    files.append(SampleFile(files[0].path, "the first file, re-sent"))
+    # One value altered in transit: the checksum no longer matches.
+    broken = data_dir / "S0141_20260506_SF_broken.txt"
+    with broken.open("wb") as out:
+        write_settlement_report(
+            out,
+            flow="S0141",
+            settlement_date=DEMO_DAYS[1],
+            run_type=RunType.SF,
+            run_number=1,
+            parties=parties[:1],
+            creation_time=datetime(2026, 5, 22, 9, tzinfo=UTC),
+            seed=2,
+        )
+    lines = broken.read_bytes().split(b"\n")
+    lines[5] = lines[5].replace(b"1", b"7", 1)
+    broken.write_bytes(b"\n".join(lines))
+    files.append(SampleFile(broken, "an S0141 altered in transit"))
+    return files
+
+
+def run_demo(runtime: LedgerRuntime, *, data_dir: str | Path, tenant: str) -> None:
+    """Ingest the sample files and print what the ledger now knows."""
+    files = write_demo_files(Path(data_dir))
+    print(f"Ingesting {len(files)} sample files from {data_dir}/ into {runtime.database.url}\n")
+    for sample in files:
+        result = runtime.ingest(sample.path, tenant=tenant)
+        line = (
+            f"  {result.status:<9} {sample.path.name:<44} {result.periods:>5} periods"
+            f"  ({sample.note})"
+        )
+        print(line)
+        for reason in result.reasons:
+            print(f"            {reason}")
+    subject = f"party:{sample_party_ids(1)[0]}"
+    view = runtime.period(subject, DEMO_DAYS[1], 14, tenant=tenant)
+    print(f"\n{subject} on {DEMO_DAYS[1]} period 14, every version the ledger holds:")
+    for v in view["versions"]:
+        cashflow = v["values"].get("energy_imbalance_cashflow")
+        print(
+            f"  v{v['version']}: {v['run_type']} run {v['run_number']}, recorded "
+            f"{v['recorded_at']}, energy_imbalance_cashflow {cashflow}"
+        )
+    best = view["best"]
+    if best:
+        print(f"  best available: v{best['version']} ({best['run_type']})")
+    autumn = runtime.period("system", DEMO_DAYS[2], 50, tenant=tenant)
+    print(
+        f"\nThe autumn clock-change day {DEMO_DAYS[2]} has period 50 "
+        f"(starts {autumn['period_start']}): {len(autumn['versions'])} versions."
+    )
+    print("\nTry:")
+    print(f"  .venv/bin/ledger period {subject} {DEMO_DAYS[1]} 14")
+    print(json.dumps({"as_of_example": f"--as-of {best['recorded_at'] if best else ''}"}))

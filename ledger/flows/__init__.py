@@ -1,0 +1,1 @@
+"""Readers and writers for the market's data flows (IDD pipe files and the flows built on them)."""

@@ -1,0 +1,567 @@
+"""SAA-I014 Settlement Report (S0141, S0142, S0144): a one-pass, constant-memory parser.
+
+Items stream in file order; the envelope (record count, checksum) is verified at the end.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal, InvalidOperation
+from typing import IO
+
+from ledger.errors import LedgerError
+from ledger.flows.idd import IddHeader, IddReader, IddRecord, InvalidField, parse_decimal
+from ledger.identifiers import bm_unit_id, bsc_party_id
+from ledger.runs import RunType
+from ledger.settlement_time import check_settlement_period, periods_in_day
+
+__all__ = [
+    "APC_NAMES_V008",
+    "APC_NAMES_V009",
+    "FLOWS",
+    "PPC_NAMES",
+    "SSD_NAMES",
+    "DailyValues",
+    "PeriodValues",
+    "ReportItem",
+    "SettlementReport",
+    "SettlementReportError",
+    "SettlementReportHeader",
+    "UnplacedRecord",
+    "parse_settlement_report",
+]
+
+FLOWS = ("S0141", "S0142", "S0144")
+APC_NAMES_V008 = (
+    "bssc_limited_cost_allocation",
+    "bm_unit_cashflow",
+    "energy_imbalance_cashflow",
+    "information_imbalance_cashflow",
+    "non_delivery_charge",
+    "residual_cashflow_reallocation_charge",
+    "daily_so_bm_cashflow",
+)
+APC_NAMES_V009 = (*APC_NAMES_V008[:6], "daily_system_operator_cashflow")
+PPC_NAMES = APC_NAMES_V008[:6]
+SSD_NAMES = (
+    "period_bssc_limited_costs",
+    "so_bm_cashflow",
+    "information_imbalance_price_1",
+    "information_imbalance_price_2",
+    "system_buy_price",
+    "system_sell_price",
+)
+_PRICE_DERIVATION_CODE = "price_derivation_code"
+_MAX_WARNINGS = 20
+_DECIMAL_CHARS = "0123456789.-"
+
+
+class SettlementReportError(LedgerError, ValueError):
+    """A settlement report's content is invalid; the message says where (flow, party, line)."""
+
+
+@dataclass(frozen=True, slots=True)
+class SettlementReportHeader:
+    """The SRH record: the version keys of everything in the report."""
+
+    settlement_date: date
+    run_type: RunType
+    saa_run_number: int
+    saa_cdca_run_number: int | None
+    svaa_cdca_settlement_date: date | None
+    svaa_cdca_run_number: int | None
+    svaa_ssr_run_number: int | None
+    bsc_party_id: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class PeriodValues:
+    """Values of one subject (``system``, ``party:X``, ``bmu:X``) for one settlement period.
+
+    ``unconfirmed`` keeps, by record type (``BPI``, then ``BPI.1``, ... for repeats), the raw
+    fields whose meaning is not confirmed: preserved, never dropped.
+    """
+
+    subject: str
+    settlement_period: int
+    values: dict[str, Decimal]
+    attributes: dict[str, str]
+    unconfirmed: dict[str, list[str]]
+    record_position: int
+
+
+@dataclass(frozen=True, slots=True)
+class DailyValues:
+    """Daily (account period) values of one subject, from an APC record."""
+
+    subject: str
+    values: dict[str, Decimal]
+    unconfirmed: dict[str, list[str]]
+    record_position: int
+
+
+@dataclass(frozen=True, slots=True)
+class UnplacedRecord:
+    """A record of unknown type outside any period context, kept as it was."""
+
+    record_position: int
+    record_type: str
+    fields: list[str]
+
+
+ReportItem = PeriodValues | DailyValues | UnplacedRecord
+
+
+def _add_unconfirmed(target: dict[str, list[str]], record_type: str, fields: list[str]) -> None:
+    if record_type not in target:
+        target[record_type] = fields
+        return
+    n = 1
+    while f"{record_type}.{n}" in target:
+        n += 1
+    target[f"{record_type}.{n}"] = fields
+
+
+class SettlementReport:
+    """An SAA-I014 report: ``header`` and ``srh`` are read eagerly, ``items()`` streams the rest.
+
+    Envelope errors (record count, checksum, truncation) surface only when ``items()`` is
+    exhausted, so a consumer must commit its writes only after that, without an error.
+    ``warnings`` lists commercially suspicious but not fatal findings (complete once
+    ``items()`` is exhausted).
+    """
+
+    def __init__(self, reader: IddReader) -> None:
+        self.header: IddHeader = reader.header
+        flow = self.header.flow_id
+        if flow not in FLOWS:
+            raise SettlementReportError(
+                f"file type {self.header.file_type!r} is not an SAA-I014 settlement report "
+                f"(expected {', '.join(FLOWS)})"
+            )
+        reader.flow_label = flow
+        self._reader = reader
+        self.flow = flow
+        self.warnings: list[str] = []
+        self._warning_count = 0
+        self._settlement_date: date | None = None
+        self._records: Iterator[IddRecord] | None = iter(reader)
+        first = next(self._records, None)
+        if first is None or first.record_type != "SRH":
+            found = "the trailer" if first is None else repr(first.record_type)
+            raise SettlementReportError(
+                f"{flow} line 2: expected the SRH settlement report header, found {found}"
+            )
+        self.srh = self._parse_srh(first)
+        self._settlement_date = self.srh.settlement_date
+        self._periods = periods_in_day(self.srh.settlement_date)
+        version = self.header.flow_version
+        self._apc_names = (
+            APC_NAMES_V009 if flow == "S0141" and version.isdigit() and int(version) >= 9
+            else APC_NAMES_V008
+        )  # fmt: skip
+
+    @property
+    def record_count(self) -> int:
+        """Records in the file including AAA and ZZZ, once ``items()`` has been exhausted."""
+        count = self._reader.record_count
+        if count is None:
+            raise RuntimeError("the record count is known only once items() is exhausted")
+        return count
+
+    @property
+    def checksum(self) -> int:
+        """The file's verified checksum, once ``items()`` has been exhausted."""
+        checksum = self._reader.checksum
+        if checksum is None:
+            raise RuntimeError("the checksum is known only once items() is exhausted")
+        return checksum
+
+    # -- errors -------------------------------------------------------------------------------
+
+    def _error(
+        self,
+        position: int,
+        record_type: str,
+        message: str,
+        party: str | None = None,
+        period: int | None = None,
+        settlement_date: date | None = None,
+    ) -> SettlementReportError:
+        where = [record_type]
+        if party:
+            where.append(f"party {party}")
+        if settlement_date is None:
+            settlement_date = self._settlement_date
+        if settlement_date is not None:
+            where.append(f"settlement date {settlement_date.isoformat()}")
+        if period is not None:
+            where.append(f"period {period}")
+        return SettlementReportError(f"{self.flow} line {position} ({', '.join(where)}): {message}")
+
+    def _warn(self, message: str) -> None:
+        self._warning_count += 1
+        if self._warning_count <= _MAX_WARNINGS:
+            self.warnings.append(message)
+
+    # -- header fields --------------------------------------------------------------------------
+
+    def _date(self, text: str, what: str, rec: IddRecord, optional: bool = False) -> date | None:
+        if not text and optional:
+            return None
+        try:
+            if len(text) != 8 or not text.isdigit():
+                raise ValueError
+            return date(int(text[:4]), int(text[4:6]), int(text[6:]))
+        except ValueError:
+            raise self._error(
+                rec.position, rec.record_type, f"{what} {text!r} is not a valid date (YYYYMMDD)"
+            ) from None
+
+    def _int(self, text: str, what: str, rec: IddRecord, sd: date | None) -> int | None:
+        if not text:
+            return None
+        if not text.isdigit():
+            raise self._error(
+                rec.position,
+                rec.record_type,
+                f"{what} {text!r} is not a whole number",
+                settlement_date=sd,
+            )
+        return int(text)
+
+    def _parse_srh(self, rec: IddRecord) -> SettlementReportHeader:
+        fields = rec.fields + [""] * (8 - len(rec.fields))
+        sd = self._date(fields[0], "settlement date", rec)
+        assert sd is not None
+        try:
+            run_type = RunType.parse(fields[1])
+        except LedgerError as exc:
+            raise self._error(rec.position, rec.record_type, str(exc), settlement_date=sd) from exc
+        saa_run = self._int(fields[2], "SAA run number", rec, sd)
+        if saa_run is None:
+            raise self._error(
+                rec.position, rec.record_type, "SAA run number is missing", settlement_date=sd
+            )
+        party = self._party(fields[7], rec, sd) if fields[7] else None
+        if party is None and self.flow != "S0142":
+            raise self._error(
+                rec.position,
+                rec.record_type,
+                f"an {self.flow} header must name the BSC Party (field 8)",
+                settlement_date=sd,
+            )
+        return SettlementReportHeader(
+            settlement_date=sd,
+            run_type=run_type,
+            saa_run_number=saa_run,
+            saa_cdca_run_number=self._int(fields[3], "SAA CDCA run number", rec, sd),
+            svaa_cdca_settlement_date=self._date(
+                fields[4], "SVAA CDCA settlement date", rec, optional=True
+            ),
+            svaa_cdca_run_number=self._int(fields[5], "SVAA CDCA run number", rec, sd),
+            svaa_ssr_run_number=self._int(fields[6], "SVAA SSR run number", rec, sd),
+            bsc_party_id=party,
+        )
+
+    def _party(self, text: str, rec: IddRecord, sd: date | None = None) -> str:
+        try:
+            return bsc_party_id(text)
+        except LedgerError as exc:
+            raise self._error(rec.position, rec.record_type, str(exc), settlement_date=sd) from exc
+
+    # -- body -----------------------------------------------------------------------------------
+
+    def _values(
+        self,
+        names: tuple[str, ...],
+        fields: list[str],
+        rec: IddRecord,
+        party: str | None,
+        period: int | None,
+    ) -> dict[str, Decimal]:
+        values: dict[str, Decimal] = {}
+        for name, text in zip(names, fields, strict=False):
+            if text:
+                # Inline fast path of parse_decimal; it is called only to report the error.
+                if not text.strip(_DECIMAL_CHARS):
+                    try:
+                        values[name] = Decimal(text)
+                        continue
+                    except InvalidOperation:
+                        pass
+                try:
+                    parse_decimal(text, name)
+                except InvalidField as exc:
+                    raise self._error(
+                        rec.position, rec.record_type, str(exc), party, period
+                    ) from None
+        return values
+
+    def _period(self, rec: IddRecord, party: str | None) -> int:
+        text = rec.fields[0] if rec.fields else ""
+        if not text.isdigit():
+            raise self._error(
+                rec.position,
+                rec.record_type,
+                f"settlement period {text!r} is not a whole number",
+                party,
+            )
+        period = int(text)
+        if not 1 <= period <= self._periods:
+            try:
+                check_settlement_period(self.srh.settlement_date, period)
+            except LedgerError as exc:
+                raise self._error(rec.position, rec.record_type, str(exc), party) from exc
+        return period
+
+    def items(self) -> Iterator[ReportItem]:
+        """Yield the report's items in file order (once: the stream is consumed)."""
+        records = self._records
+        if records is None:
+            raise RuntimeError("a settlement report's items can be read only once")
+        self._records = None
+        return self._items(records)
+
+    def _items(self, records: Iterator[IddRecord]) -> Iterator[ReportItem]:
+        flow = self.flow
+        srh = self.srh
+        party = srh.bsc_party_id if flow != "S0142" else None
+        party_subject = f"party:{party}"
+        period: int | None = None  # the party's current period context
+        # The open party-period item (p_pos == 0: none open) and BM Unit item (b_subject None).
+        p_pos = 0
+        p_values: dict[str, Decimal] | None = None
+        p_unconfirmed: dict[str, list[str]] = {}
+        b_subject: str | None = None
+        b_pos = 0
+        b_unconfirmed: dict[str, list[str]] = {}
+        b_attributes: dict[str, str] = {}
+        bm_units: set[str] = set()  # ids validated for the current party (bounded by party)
+        # System data: SPI records waiting for their period's first SSD (at most one per
+        # period), and each period's first SSD fields, to compare later copies with.
+        spi_period: int | None = None
+        pending_system: dict[int, tuple[int, dict[str, list[str]]]] = {}
+        first_ssd: dict[int, list[str]] = {}
+        # A period's system item waits for the open party-period item it was found in, so
+        # items come out in the order their first records appear within the period.
+        held: PeriodValues | None = None
+
+        for rec in records:
+            record_type = rec.record_type
+            fields = rec.fields
+
+            if record_type == "BPI":
+                if b_subject is None:
+                    raise self._error(
+                        rec.position, record_type, "BPI record without a BP7 before it",
+                        party, period,
+                    )  # fmt: skip
+                _add_unconfirmed(b_unconfirmed, record_type, fields)
+                continue
+
+            if record_type == "BP7":
+                if period is None or party is None:
+                    raise self._error(
+                        rec.position, record_type, "BP7 record outside a settlement period",
+                        party, period,
+                    )  # fmt: skip
+                if p_pos:
+                    yield PeriodValues(
+                        party_subject, period, p_values or {}, {}, p_unconfirmed, p_pos
+                    )
+                    p_pos = 0
+                    if held is not None:
+                        yield held
+                        held = None
+                if b_subject is not None:
+                    yield PeriodValues(b_subject, period, {}, b_attributes, b_unconfirmed, b_pos)
+                unit = fields[0] if fields else ""
+                if unit not in bm_units:
+                    try:
+                        unit = bm_unit_id(unit)
+                    except LedgerError as exc:
+                        raise self._error(
+                            rec.position, record_type, str(exc), party, period
+                        ) from exc
+                    bm_units.add(unit)
+                b_subject = "bmu:" + unit
+                b_pos = rec.position
+                b_attributes = {"bsc_party_id": party}
+                b_unconfirmed = {"BP7": fields[1:]} if len(fields) > 1 else {}
+                continue
+
+            if record_type == "PPC":
+                if not p_pos:
+                    where = "after BM Unit records" if b_subject else "outside a settlement period"
+                    raise self._error(
+                        rec.position, record_type, f"PPC record {where}", party, period
+                    )
+                if p_values is not None:
+                    raise self._error(
+                        rec.position, record_type, "second PPC record in the period",
+                        party, period,
+                    )  # fmt: skip
+                p_values = self._values(PPC_NAMES, fields, rec, party, period)
+                if len(fields) > len(PPC_NAMES):
+                    _add_unconfirmed(p_unconfirmed, record_type, fields[len(PPC_NAMES) :])
+                continue
+
+            if record_type == "SSD":
+                if period is None:
+                    raise self._error(
+                        rec.position, record_type, "SSD record outside a settlement period",
+                        party, period,
+                    )  # fmt: skip
+                seen = first_ssd.get(period)
+                if seen is None:
+                    first_ssd[period] = fields
+                    values = self._values(SSD_NAMES, fields, rec, party, period)
+                    attributes = {}
+                    if len(fields) > 6 and fields[6]:
+                        attributes[_PRICE_DERIVATION_CODE] = fields[6]
+                    position, unconfirmed = pending_system.pop(period, (rec.position, {}))
+                    if len(fields) > 7:
+                        _add_unconfirmed(unconfirmed, record_type, fields[7:])
+                    item = PeriodValues("system", period, values, attributes, unconfirmed, position)
+                    if p_pos:
+                        held = item
+                    else:
+                        yield item
+                elif seen != fields:
+                    self._warn(
+                        f"{flow} line {rec.position}: system data (SSD) for settlement date "
+                        f"{srh.settlement_date.isoformat()} period {period} under party "
+                        f"{party} differs from the first copy in the file; the first was kept"
+                    )
+                continue
+
+            # Every other record closes the open BM Unit and party-period items.
+            if record_type in _STRUCTURAL:
+                spi_period = None
+                if b_subject is not None:
+                    assert period is not None
+                    yield PeriodValues(b_subject, period, {}, b_attributes, b_unconfirmed, b_pos)
+                    b_subject = None
+                if p_pos:
+                    assert period is not None
+                    yield PeriodValues(
+                        party_subject, period, p_values or {}, {}, p_unconfirmed, p_pos
+                    )
+                    p_pos = 0
+                    if held is not None:
+                        yield held
+                        held = None
+
+                if record_type == "SP7" or record_type == "SPH":
+                    if party is None:
+                        raise self._error(
+                            rec.position, record_type,
+                            f"{record_type} record before any party (BPH)",
+                        )  # fmt: skip
+                    period = self._period(rec, party)
+                    p_pos = rec.position
+                    p_values = None
+                    p_unconfirmed = {record_type: fields[1:]} if len(fields) > 1 else {}
+                elif record_type == "SPI":
+                    period = None
+                    spi_period = self._period(rec, None)
+                    if spi_period in first_ssd:
+                        raise self._error(
+                            rec.position, record_type,
+                            "SPI record after the system data of its period",
+                            None, spi_period,
+                        )  # fmt: skip
+                    pending = pending_system.setdefault(spi_period, (rec.position, {}))
+                    if len(fields) > 1:
+                        _add_unconfirmed(pending[1], record_type, fields[1:])
+                elif record_type == "BPH":
+                    period = None
+                    party = self._bph(rec)
+                    party_subject = f"party:{party}"
+                    bm_units = set()
+                elif record_type == "APC":
+                    period = None
+                    if party is None:
+                        raise self._error(
+                            rec.position, record_type, "APC record before any party (BPH)"
+                        )
+                    names = self._apc_names
+                    values = self._values(names, fields, rec, party, None)
+                    unconfirmed = {}
+                    if len(fields) > len(names):
+                        unconfirmed[record_type] = fields[len(names) :]
+                    yield DailyValues(party_subject, values, unconfirmed, rec.position)
+                else:
+                    raise self._error(
+                        rec.position, record_type, f"unexpected {record_type} record", party
+                    )
+                continue
+
+            # A record type this parser does not interpret: keep it where it belongs.
+            if b_subject is not None:
+                _add_unconfirmed(b_unconfirmed, record_type, fields)
+            elif p_pos:
+                _add_unconfirmed(p_unconfirmed, record_type, fields)
+            elif spi_period is not None:
+                _add_unconfirmed(pending_system[spi_period][1], record_type, fields)
+            else:
+                yield UnplacedRecord(rec.position, record_type, fields)
+
+        if b_subject is not None:
+            assert period is not None
+            yield PeriodValues(b_subject, period, {}, b_attributes, b_unconfirmed, b_pos)
+        if p_pos:
+            assert period is not None
+            yield PeriodValues(party_subject, period, p_values or {}, {}, p_unconfirmed, p_pos)
+        if held is not None:
+            yield held
+        # SPI records whose period never had an SSD still describe the system.
+        for spi, (position, unconfirmed) in sorted(pending_system.items()):
+            yield PeriodValues("system", spi, {}, {}, unconfirmed, position)
+        if self._warning_count > _MAX_WARNINGS:
+            self.warnings.append(
+                f"{self._warning_count - _MAX_WARNINGS} further warnings were not listed"
+            )
+
+    def _bph(self, rec: IddRecord) -> str:
+        fields = rec.fields + [""] * (8 - len(rec.fields))
+        srh = self.srh
+        if not fields[7]:
+            raise self._error(rec.position, rec.record_type, "BPH record names no BSC Party")
+        party = self._party(fields[7], rec)
+        sd = self._date(fields[0], "settlement date", rec)
+        if sd != srh.settlement_date:
+            raise self._error(
+                rec.position,
+                rec.record_type,
+                f"settlement date {fields[0]!r} differs from the report header's",
+                party,
+            )
+        if fields[1] != srh.run_type.value:
+            raise self._error(
+                rec.position,
+                rec.record_type,
+                f"run type {fields[1]!r} differs from the report header's {srh.run_type.value}",
+                party,
+            )
+        if fields[2] != str(srh.saa_run_number):
+            self._warn(
+                f"{self.flow} line {rec.position}: party {party} header carries SAA run number "
+                f"{fields[2]!r}, the report header {srh.saa_run_number}"
+            )
+        return party
+
+
+_STRUCTURAL = frozenset({"SP7", "SPH", "SPI", "BPH", "APC", "SRH"})
+
+
+def parse_settlement_report(stream: IO[bytes]) -> SettlementReport:
+    """Read an S0141, S0142 or S0144 settlement report from a binary stream.
+
+    The header and SRH are read at once; iterate ``items()`` for the rest, and commit only
+    once it is exhausted without an error (the checksum is verified at the end).
+    """
+    return SettlementReport(IddReader(stream, flow_label="settlement report"))

@@ -1,0 +1,399 @@
+"""Staged ingestion of received flows: receive, validate, interpret, publish.
+
+Stage 1 preserves the original bytes (content-addressed) and records the receipt. Stages 2 to 4
+stream the file once, in one database transaction: every settlement-period event and the flow's
+verdict commit together, or nothing does (a flow lands whole or not at all). A rejection is
+recorded afterwards with its reasons; the bytes stay.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import sqlite3
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import IO, Any, Literal, cast
+from uuid import UUID
+
+import psycopg
+from eventsourcing.persistence import IntegrityError as StoreIntegrityError
+from eventsourcing.utils import get_topic
+
+from ledger.application import Ledger
+from ledger.domain import Flow, SettlementPeriod, flow_id, settlement_period_id
+from ledger.errors import LedgerError
+from ledger.flows.saa_i014 import (
+    DailyValues,
+    PeriodValues,
+    SettlementReport,
+    UnplacedRecord,
+    parse_settlement_report,
+)
+from ledger.storage import EVENTS_TABLE, Tx
+
+CHUNK_BYTES = 1 << 20
+BATCH_SIZE = 2000
+_SQLITE_IN_LIMIT = 500
+_PERIOD_TOPIC = get_topic(SettlementPeriod)
+
+Status = Literal["accepted", "duplicate", "rejected"]
+
+
+@dataclass
+class IngestResult:
+    """What happened to one received file, as the CLI and API report it."""
+
+    file: str
+    sha256: str
+    status: Status
+    flow: str | None = None
+    periods: int = 0
+    events: int = 0
+    reasons: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    settlement_date: str | None = None
+    run_type: str | None = None
+    run_number: int | None = None
+    bsc_party_id: str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+class _DuplicateSubjectPeriod(LedgerError):
+    pass
+
+
+def _hash(opener: Callable[[], IO[bytes]]) -> tuple[str, int]:
+    digest = hashlib.sha256()
+    size = 0
+    with opener() as stream:
+        while chunk := stream.read(CHUNK_BYTES):
+            digest.update(chunk)
+            size += len(chunk)
+    return digest.hexdigest(), size
+
+
+def _context(report: SettlementReport | None, file_name: str) -> str:
+    if report is None:
+        return f"file {file_name}"
+    srh = report.srh
+    party = srh.bsc_party_id or "all parties"
+    return (
+        f"{report.header.flow_id} file {file_name} (BSC Party {party}, settlement date "
+        f"{srh.settlement_date.isoformat()}, run {srh.run_type} {srh.saa_run_number})"
+    )
+
+
+class Ingestor:
+    """Runs received files through the stages and records every outcome as events."""
+
+    def __init__(self, ledger: Ledger) -> None:
+        self.ledger = ledger
+        self.database = ledger.database
+
+    def ingest_path(self, path: Path | str, *, tenant: str, channel: str = "cli") -> IngestResult:
+        p = Path(path)
+        return self._ingest(lambda: p.open("rb"), p.name, tenant, channel)
+
+    def ingest_bytes(
+        self, data: bytes, *, file_name: str, tenant: str, channel: str = "api"
+    ) -> IngestResult:
+        return self._ingest(lambda: io.BytesIO(data), file_name, tenant, channel)
+
+    # Stage 1: receive.
+    def _ingest(
+        self, opener: Callable[[], IO[bytes]], file_name: str, tenant: str, channel: str
+    ) -> IngestResult:
+        sha256, size = _hash(opener)
+        key = flow_id(tenant, sha256)
+        self._preserve(opener, tenant, sha256, size)
+        result = IngestResult(file=file_name, sha256=sha256, status="accepted")
+        flow = self.ledger.flow(key)
+        if flow is None:
+            flow = Flow._create(
+                Flow.Received,
+                id=key,
+                tenant=tenant,
+                sha256=sha256,
+                size=size,
+                channel=channel,
+                file_name=file_name,
+            )
+            try:
+                self.ledger.save(flow)
+                result.events += 1
+            except StoreIntegrityError:
+                # Another receiver recorded the same bytes a moment ago.
+                flow = self.ledger.flow(key)
+                assert flow is not None
+                return self._duplicate(flow, result, channel, file_name)
+        elif flow.status in ("accepted", "rejected"):
+            return self._duplicate(flow, result, channel, file_name)
+        else:
+            # An earlier receipt was interrupted before its verdict: record this receipt
+            # and carry on with the stages.
+            flow.trigger_event(Flow.DuplicateReceived, channel=channel, file_name=file_name)
+            self.ledger.save(flow)
+            result.events += 1
+        return self._process(opener, flow, result)
+
+    def _duplicate(
+        self, flow: Flow, result: IngestResult, channel: str, file_name: str
+    ) -> IngestResult:
+        flow.trigger_event(Flow.DuplicateReceived, channel=channel, file_name=file_name)
+        self.ledger.save(flow)
+        result.events = 1
+        result.flow = flow.flow
+        if flow.status == "rejected":
+            result.status = "rejected"
+            result.reasons = [
+                f"the same bytes were received before and rejected: {r}" for r in flow.reasons
+            ]
+        else:
+            result.status = "duplicate"
+            result.reasons = [
+                f"the same bytes (sha256 {flow.sha256}) were already received and accepted; "
+                "recorded as a duplicate receipt, no new versions"
+            ]
+        return result
+
+    def _preserve(
+        self, opener: Callable[[], IO[bytes]], tenant: str, sha256: str, size: int
+    ) -> None:
+        with self.database.transaction() as tx:
+            if tx.execute(
+                "SELECT 1 FROM raw_payloads WHERE tenant = ? AND sha256 = ?", (tenant, sha256)
+            ).fetchone():
+                return
+            seq = 0
+            with opener() as stream:
+                while chunk := stream.read(CHUNK_BYTES):
+                    tx.execute(
+                        "INSERT INTO raw_payload_chunks (tenant, sha256, seq, data)"
+                        " VALUES (?, ?, ?, ?)",
+                        (tenant, sha256, seq, chunk),
+                    )
+                    seq += 1
+            tx.execute(
+                "INSERT INTO raw_payloads (tenant, sha256, size, chunks) VALUES (?, ?, ?, ?)",
+                (tenant, sha256, size, seq),
+            )
+
+    # Stages 2 to 4: validate, interpret, publish, in one transaction.
+    def _process(
+        self, opener: Callable[[], IO[bytes]], flow: Flow, result: IngestResult
+    ) -> IngestResult:
+        report: SettlementReport | None = None
+        try:
+            with self.database.transaction() as tx, opener() as stream:
+                self._lock_events(tx)
+                report = parse_settlement_report(stream)
+                srh = report.srh
+                result.flow = report.header.flow_id
+                result.settlement_date = srh.settlement_date.isoformat()
+                result.run_type = str(srh.run_type)
+                result.run_number = srh.saa_run_number
+                result.bsc_party_id = srh.bsc_party_id
+                self._publish(tx, flow, report, result)
+        except (LedgerError, UnicodeDecodeError) as exc:
+            return self._reject(flow, result, [f"{_context(report, flow.file_name)}: {exc}"])
+        except (sqlite3.IntegrityError, psycopg.errors.UniqueViolation):
+            return self._reject(
+                flow,
+                result,
+                [
+                    f"{_context(report, flow.file_name)}: the file carries the same subject "
+                    "and settlement period more than once"
+                ],
+            )
+        return result
+
+    def _reject(self, flow: Flow, result: IngestResult, reasons: list[str]) -> IngestResult:
+        flow.trigger_event(Flow.Rejected, flow=result.flow, stage="validation", reasons=reasons)
+        self.ledger.save(flow)
+        result.status = "rejected"
+        result.reasons = reasons
+        result.periods = 0
+        result.events += 1
+        return result
+
+    def _lock_events(self, tx: Tx) -> None:
+        if tx.kind == "postgres":
+            # The same lock the eventsourcing library takes: commit order equals
+            # notification order, so no reader of the log ever skips an event.
+            tx.execute("SET LOCAL lock_timeout = '60s'")
+            tx.execute(f"LOCK TABLE {EVENTS_TABLE} IN EXCLUSIVE MODE")
+
+    def _publish(self, tx: Tx, flow: Flow, report: SettlementReport, result: IngestResult) -> None:
+        now = datetime.now(UTC)
+        srh = report.srh
+        header = report.header
+        fixed = {
+            "run_type": str(srh.run_type),
+            "run_number": srh.saa_run_number,
+            "maturity": str(srh.run_type.maturity),
+            "flow": header.flow_id,
+            "file_creation_time": header.creation_time,
+            "source_sha256": flow.sha256,
+        }
+        daily: list[dict[str, Any]] = []
+        unplaced: list[dict[str, Any]] = []
+        periods = 0
+        batch: list[PeriodValues] = []
+
+        def flush() -> None:
+            nonlocal periods
+            self._write_period_events(tx, flow.tenant, srh.settlement_date, batch, fixed, now)
+            periods += len(batch)
+            batch.clear()
+
+        for item in report.items():
+            if isinstance(item, PeriodValues):
+                batch.append(item)
+                if len(batch) >= BATCH_SIZE:
+                    flush()
+            elif isinstance(item, DailyValues):
+                daily.append(
+                    {
+                        "subject": item.subject,
+                        "values": {k: str(v) for k, v in item.values.items()},
+                        "unconfirmed": item.unconfirmed,
+                        "record_position": item.record_position,
+                    }
+                )
+            elif isinstance(item, UnplacedRecord):
+                unplaced.append(
+                    {
+                        "record_position": item.record_position,
+                        "record_type": item.record_type,
+                        "fields": list(item.fields),
+                    }
+                )
+        flush()
+
+        version = self._current_versions(tx, [flow.id]).get(flow.id, flow.version)
+        if version != flow.version:
+            raise LedgerError("the flow was processed concurrently by another receiver")
+        validated = Flow.Validated(
+            originator_id=flow.id,
+            originator_version=version + 1,
+            timestamp=now,
+            flow=header.flow_id,
+            flow_version=header.flow_version,
+            settlement_date=srh.settlement_date,
+            run_type=str(srh.run_type),
+            run_number=srh.saa_run_number,
+            bsc_party_id=srh.bsc_party_id,
+            file_creation_time=header.creation_time,
+            record_count=report.record_count,
+            warnings=list(report.warnings),
+        )
+        interpreted = Flow.Interpreted(
+            originator_id=flow.id,
+            originator_version=version + 2,
+            timestamp=now,
+            periods=periods,
+            events=periods + 2,
+            daily_values=daily,
+            unplaced_records=unplaced,
+        )
+        self._insert_events(tx, [validated, interpreted])
+        result.periods = periods
+        result.events += periods + 2
+        result.warnings = list(report.warnings)
+
+    def _write_period_events(
+        self,
+        tx: Tx,
+        tenant: str,
+        settlement_date: date,
+        items: Sequence[PeriodValues],
+        fixed: dict[str, Any],
+        now: datetime,
+    ) -> None:
+        if not items:
+            return
+        keys = [
+            settlement_period_id(tenant, i.subject, settlement_date, i.settlement_period)
+            for i in items
+        ]
+        current = self._current_versions(tx, keys)
+        events: list[Any] = []
+        for key, item in zip(keys, items, strict=True):
+            version = current.get(key)
+            common = dict(
+                fixed,
+                originator_id=key,
+                timestamp=now,
+                tenant=tenant,
+                subject=item.subject,
+                settlement_date=settlement_date,
+                settlement_period=item.settlement_period,
+                values=item.values,
+                attributes=item.attributes,
+                unconfirmed=item.unconfirmed,
+                record_position=item.record_position,
+            )
+            if version is None:
+                events.append(
+                    SettlementPeriod.FirstValuesRecorded(
+                        originator_version=1,
+                        originator_topic=_PERIOD_TOPIC,
+                        **common,
+                    )
+                )
+            else:
+                events.append(
+                    SettlementPeriod.ValuesRecorded(originator_version=version + 1, **common)
+                )
+        self._insert_events(tx, events)
+
+    def _current_versions(self, tx: Tx, keys: Sequence[UUID]) -> dict[UUID, int]:
+        found: dict[UUID, int] = {}
+        if tx.kind == "postgres":
+            rows = tx.execute(
+                f"SELECT originator_id, max(originator_version) FROM {EVENTS_TABLE}"
+                " WHERE originator_id = ANY(?) GROUP BY originator_id",
+                (list(keys),),
+            ).fetchall()
+            for oid, version in rows:
+                found[oid] = version
+            return found
+        for start in range(0, len(keys), _SQLITE_IN_LIMIT):
+            part = keys[start : start + _SQLITE_IN_LIMIT]
+            marks = ", ".join("?" for _ in part)
+            rows = tx.execute(
+                f"SELECT originator_id, max(originator_version) FROM {EVENTS_TABLE}"
+                f" WHERE originator_id IN ({marks}) GROUP BY originator_id",
+                [k.hex for k in part],
+            ).fetchall()
+            for oid, version in rows:
+                found[UUID(oid)] = version
+        return found
+
+    def _insert_events(self, tx: Tx, events: Sequence[Any]) -> None:
+        to_stored = self.ledger.mapper.to_stored_event
+        rows: Iterator[tuple[Any, ...]]
+        if tx.kind == "postgres":
+            rows = (
+                (s.originator_id, s.originator_version, s.topic, s.state)
+                for s in map(to_stored, events)
+            )
+            tx.insert_rows(
+                EVENTS_TABLE,
+                ("originator_id", "originator_version", "topic", "state"),
+                rows,
+                pg_types=("uuid", "int8", "text", "bytea"),
+            )
+        else:
+            rows = (
+                (cast(UUID, s.originator_id).hex, s.originator_version, s.topic, s.state)
+                for s in map(to_stored, events)
+            )
+            tx.insert_rows(
+                EVENTS_TABLE, ("originator_id", "originator_version", "topic", "state"), rows
+            )

@@ -1,0 +1,129 @@
+"""The assembled ledger: write side, read side and the queries the CLI and the API share."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+
+from ledger.application import Ledger
+from ledger.errors import LedgerError
+from ledger.identifiers import Subject
+from ledger.ingestion import Ingestor, IngestResult
+from ledger.settlement_time import check_settlement_period, period_start_utc
+from ledger.storage import Database
+from projections.flows import FlowRow, FlowsProjection, find_flow
+from projections.period_versions import (
+    PeriodVersionsProjection,
+    VersionRow,
+    best_of,
+    period_versions,
+)
+from projections.runner import ProjectionRunner
+
+DEFAULT_TENANT = "default"
+
+
+class LedgerRuntime:
+    """One database, the application that writes to it and the views read from it."""
+
+    def __init__(self, database_url: str | None = None) -> None:
+        self.database = Database(database_url)
+        self.ledger = Ledger(self.database)
+        self.ingestor = Ingestor(self.ledger)
+        self.runner = ProjectionRunner(
+            self.database,
+            self.ledger.mapper,
+            [PeriodVersionsProjection(), FlowsProjection()],
+        )
+
+    def close(self) -> None:
+        self.ledger.close()
+        self.database.close()
+
+    def ingest(self, path: Path | str, *, tenant: str = DEFAULT_TENANT) -> IngestResult:
+        result = self.ingestor.ingest_path(path, tenant=tenant)
+        self.runner.catch_up()
+        return result
+
+    def ingest_bytes(
+        self, data: bytes, *, file_name: str, tenant: str = DEFAULT_TENANT, channel: str = "api"
+    ) -> IngestResult:
+        result = self.ingestor.ingest_bytes(
+            data, file_name=file_name, tenant=tenant, channel=channel
+        )
+        self.runner.catch_up()
+        return result
+
+    def period(
+        self,
+        subject: str,
+        settlement_date: date,
+        settlement_period: int,
+        *,
+        tenant: str = DEFAULT_TENANT,
+        as_of: datetime | None = None,
+    ) -> dict[str, Any]:
+        """Every version of one period and the best available one, optionally as of an instant."""
+        canonical = str(Subject.parse(subject))
+        check_settlement_period(settlement_date, settlement_period)
+        if as_of is not None and as_of.tzinfo is None:
+            raise LedgerError("the as-of instant needs a time zone, e.g. 2026-05-07T12:00:00Z")
+        self.runner.catch_up()
+        with self.database.transaction() as tx:
+            versions = period_versions(
+                tx, tenant, canonical, settlement_date, settlement_period, as_of=as_of
+            )
+        best = best_of(versions)
+        return {
+            "tenant": tenant,
+            "subject": canonical,
+            "settlement_date": settlement_date.isoformat(),
+            "settlement_period": settlement_period,
+            "period_start": period_start_utc(settlement_date, settlement_period).isoformat(),
+            "as_of": as_of.isoformat() if as_of else None,
+            "versions": [version_json(v) for v in versions],
+            "best": version_json(best) if best else None,
+        }
+
+    def flow(self, sha256: str, *, tenant: str = DEFAULT_TENANT) -> FlowRow | None:
+        self.runner.catch_up()
+        with self.database.transaction() as tx:
+            return find_flow(tx, tenant, sha256.lower())
+
+    def raw_bytes(self, sha256: str, *, tenant: str = DEFAULT_TENANT) -> bytes | None:
+        """The original bytes of a received file, exactly as they arrived."""
+        with self.database.transaction() as tx:
+            if not tx.execute(
+                "SELECT 1 FROM raw_payloads WHERE tenant = ? AND sha256 = ?", (tenant, sha256)
+            ).fetchone():
+                return None
+            rows = tx.execute(
+                "SELECT data FROM raw_payload_chunks WHERE tenant = ? AND sha256 = ? ORDER BY seq",
+                (tenant, sha256),
+            ).fetchall()
+        return b"".join(bytes(r[0]) for r in rows)
+
+
+def version_json(v: VersionRow) -> dict[str, Any]:
+    """A version as JSON: decimals as exact strings, instants in ISO 8601."""
+    return {
+        "version": v.version,
+        "kind": v.kind,
+        "run_type": v.run_type,
+        "run_number": v.run_number,
+        "maturity": v.maturity,
+        "file_creation_time": v.file_creation_time.isoformat(),
+        "recorded_at": v.recorded_at.isoformat(),
+        "values": {k: str(d) for k, d in v.values.items()},
+        "attributes": v.attributes,
+        "unconfirmed": v.unconfirmed,
+        "source": (
+            {"sha256": v.source_sha256, "flow": v.flow, "record_position": v.record_position}
+            if v.source_sha256
+            else None
+        ),
+        "supersedes": v.supersedes,
+        "reason": v.reason,
+        "actor": v.actor,
+    }

@@ -1,0 +1,128 @@
+"""Keeps the views up to date from the event log, exactly once, and rebuilds them from scratch.
+
+Each view records the last notification it applied in ``projection_tracking``, in the same
+transaction as its rows: a batch is applied whole or not at all, and never twice. The runner
+pulls the log (SQLite has no subscription), which works the same on both backends.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, Protocol
+from uuid import UUID
+
+from eventsourcing.persistence import Mapper, StoredEvent
+
+from ledger.storage import EVENTS_TABLE, Database, Tx
+
+BATCH_SIZE = 5000
+
+
+class Projection(Protocol):
+    """A view built from events: its tables, how it applies a batch, how it is emptied."""
+
+    name: str
+
+    def create_tables(self, database: Database) -> None: ...
+
+    def apply(self, tx: Tx, events: Sequence[tuple[int, Any]]) -> None: ...
+
+    def clear(self, tx: Tx) -> None: ...
+
+
+class ProjectionRunner:
+    """Applies new events from the log to every view, batch by batch."""
+
+    def __init__(
+        self, database: Database, mapper: Mapper[UUID], projections: Sequence[Projection]
+    ) -> None:
+        self.database = database
+        self.mapper = mapper
+        self.projections = list(projections)
+        with database.transaction() as tx:
+            tx.execute(
+                "CREATE TABLE IF NOT EXISTS projection_tracking ("
+                " projection TEXT PRIMARY KEY,"
+                f" notification_id {database.types['BIGINT']} NOT NULL)"
+            )
+        for projection in self.projections:
+            projection.create_tables(database)
+
+    def catch_up(self, *, batch_size: int = BATCH_SIZE) -> int:
+        """Apply every event not yet applied; returns how many notifications were read."""
+        total = 0
+        while True:
+            with self.database.transaction() as tx:
+                count = self._apply_batch(tx, batch_size)
+            total += count
+            if count < batch_size:
+                return total
+
+    def rebuild(self, *, batch_size: int = BATCH_SIZE) -> int:
+        """Empty every view and apply the whole log again, in one transaction."""
+        total = 0
+        with self.database.transaction() as tx:
+            for projection in self.projections:
+                projection.clear(tx)
+            tx.execute("DELETE FROM projection_tracking")
+            while (count := self._apply_batch(tx, batch_size)) > 0:
+                total += count
+        return total
+
+    def positions(self, tx: Tx) -> dict[str, int]:
+        rows = tx.execute("SELECT projection, notification_id FROM projection_tracking").fetchall()
+        found = {str(name): int(position) for name, position in rows}
+        return {p.name: found.get(p.name, 0) for p in self.projections}
+
+    def _apply_batch(self, tx: Tx, batch_size: int) -> int:
+        if tx.kind == "postgres":
+            # Serialise runners: two runners never apply the same batch.
+            tx.execute("SELECT pg_advisory_xact_lock(4711)")
+        positions = self.positions(tx)
+        start = min(positions.values(), default=0)
+        id_column = "notification_id" if tx.kind == "postgres" else "rowid"
+        rows = tx.execute(
+            f"SELECT {id_column}, originator_id, originator_version, topic, state"
+            f" FROM {EVENTS_TABLE} WHERE {id_column} > ? ORDER BY {id_column} LIMIT ?",
+            (start, batch_size),
+        ).fetchall()
+        if not rows:
+            return 0
+        to_event = self.mapper.to_domain_event
+        events = [
+            (
+                int(nid),
+                to_event(
+                    StoredEvent(
+                        originator_id=oid if isinstance(oid, UUID) else UUID(oid),
+                        originator_version=version,
+                        topic=topic,
+                        state=bytes(state),
+                    )
+                ),
+            )
+            for nid, oid, version, topic, state in rows
+        ]
+        last = events[-1][0]
+        for projection in self.projections:
+            position = positions[projection.name]
+            todo = [e for e in events if e[0] > position]
+            if todo:
+                projection.apply(tx, todo)
+            self._track(tx, projection.name, position, last)
+        return len(rows)
+
+    @staticmethod
+    def _track(tx: Tx, name: str, previous: int, last: int) -> None:
+        if previous == 0:
+            tx.execute(
+                "INSERT INTO projection_tracking (projection, notification_id) VALUES (?, ?)"
+                " ON CONFLICT (projection)"
+                " DO UPDATE SET notification_id = excluded.notification_id",
+                (name, last),
+            )
+        else:
+            tx.execute(
+                "UPDATE projection_tracking SET notification_id = ? WHERE projection = ?",
+                (last, name),
+            )
