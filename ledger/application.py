@@ -46,6 +46,11 @@ class Ledger(Application[UUID]):
 
         create_ledger_tables(self.database)
 
+    @property
+    def events_table(self) -> str:
+        """The event store's table (its name differs between the library's backends)."""
+        return str(self.recorder.events_table_name)  # type: ignore[attr-defined]
+
     def register_transcodings(self, transcoder: JSONTranscoder) -> None:
         super().register_transcodings(transcoder)
         transcoder.register(DateAsISO())

@@ -32,7 +32,7 @@ from ledger.flows.saa_i014 import (
     UnplacedRecord,
     parse_settlement_report,
 )
-from ledger.storage import EVENTS_TABLE, Tx
+from ledger.storage import Tx
 
 CHUNK_BYTES = 1 << 20
 BATCH_SIZE = 2000
@@ -94,6 +94,7 @@ class Ingestor:
     def __init__(self, ledger: Ledger) -> None:
         self.ledger = ledger
         self.database = ledger.database
+        self.events_table = ledger.events_table
 
     def ingest_path(self, path: Path | str, *, tenant: str, channel: str = "cli") -> IngestResult:
         p = Path(path)
@@ -226,7 +227,7 @@ class Ingestor:
             # The same lock the eventsourcing library takes: commit order equals
             # notification order, so no reader of the log ever skips an event.
             tx.execute("SET LOCAL lock_timeout = '60s'")
-            tx.execute(f"LOCK TABLE {EVENTS_TABLE} IN EXCLUSIVE MODE")
+            tx.execute(f"LOCK TABLE {self.events_table} IN EXCLUSIVE MODE")
 
     def _publish(self, tx: Tx, flow: Flow, report: SettlementReport, result: IngestResult) -> None:
         now = datetime.now(UTC)
@@ -356,7 +357,7 @@ class Ingestor:
         found: dict[UUID, int] = {}
         if tx.kind == "postgres":
             rows = tx.execute(
-                f"SELECT originator_id, max(originator_version) FROM {EVENTS_TABLE}"
+                f"SELECT originator_id, max(originator_version) FROM {self.events_table}"
                 " WHERE originator_id = ANY(?) GROUP BY originator_id",
                 (list(keys),),
             ).fetchall()
@@ -367,7 +368,7 @@ class Ingestor:
             part = keys[start : start + _SQLITE_IN_LIMIT]
             marks = ", ".join("?" for _ in part)
             rows = tx.execute(
-                f"SELECT originator_id, max(originator_version) FROM {EVENTS_TABLE}"
+                f"SELECT originator_id, max(originator_version) FROM {self.events_table}"
                 f" WHERE originator_id IN ({marks}) GROUP BY originator_id",
                 [k.hex for k in part],
             ).fetchall()
@@ -384,7 +385,7 @@ class Ingestor:
                 for s in map(to_stored, events)
             )
             tx.insert_rows(
-                EVENTS_TABLE,
+                self.events_table,
                 ("originator_id", "originator_version", "topic", "state"),
                 rows,
                 pg_types=("uuid", "int8", "text", "bytea"),
@@ -395,5 +396,5 @@ class Ingestor:
                 for s in map(to_stored, events)
             )
             tx.insert_rows(
-                EVENTS_TABLE, ("originator_id", "originator_version", "topic", "state"), rows
+                self.events_table, ("originator_id", "originator_version", "topic", "state"), rows
             )

@@ -35,6 +35,7 @@ class LedgerRuntime:
             self.database,
             self.ledger.mapper,
             [PeriodVersionsProjection(), FlowsProjection()],
+            events_table=self.ledger.events_table,
         )
 
     def close(self) -> None:

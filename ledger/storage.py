@@ -20,7 +20,6 @@ import psycopg
 from psycopg_pool import ConnectionPool
 
 DEFAULT_DATABASE_URL = "sqlite:///ledger.db"
-EVENTS_TABLE = "stored_events"
 
 # Types that differ between the backends; everything else is portable SQL.
 _TYPES = {

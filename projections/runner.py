@@ -13,7 +13,7 @@ from uuid import UUID
 
 from eventsourcing.persistence import Mapper, StoredEvent
 
-from ledger.storage import EVENTS_TABLE, Database, Tx
+from ledger.storage import Database, Tx
 
 BATCH_SIZE = 5000
 
@@ -34,9 +34,15 @@ class ProjectionRunner:
     """Applies new events from the log to every view, batch by batch."""
 
     def __init__(
-        self, database: Database, mapper: Mapper[UUID], projections: Sequence[Projection]
+        self,
+        database: Database,
+        mapper: Mapper[UUID],
+        projections: Sequence[Projection],
+        *,
+        events_table: str,
     ) -> None:
         self.database = database
+        self.events_table = events_table
         self.mapper = mapper
         self.projections = list(projections)
         with database.transaction() as tx:
@@ -83,7 +89,7 @@ class ProjectionRunner:
         id_column = "notification_id" if tx.kind == "postgres" else "rowid"
         rows = tx.execute(
             f"SELECT {id_column}, originator_id, originator_version, topic, state"
-            f" FROM {EVENTS_TABLE} WHERE {id_column} > ? ORDER BY {id_column} LIMIT ?",
+            f" FROM {self.events_table} WHERE {id_column} > ? ORDER BY {id_column} LIMIT ?",
             (start, batch_size),
         ).fetchall()
         if not rows:

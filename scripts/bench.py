@@ -1,0 +1,174 @@
+"""Ingestion benchmark: a synthetic S0142-shaped run of N subject-periods into a scratch
+PostgreSQL database, then a later run revising every value, each compared with a raw psycopg
+COPY of the same number of event rows in the same process.
+
+Usage: scripts/bench [--size N] [--json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import sys
+import tempfile
+import time
+import uuid
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+import psycopg
+
+from ledger.runs import RunType
+from ledger.runtime import LedgerRuntime
+from ledger.samples import sample_bm_unit_ids, sample_party_ids, write_settlement_report
+
+SETTLEMENT_DATE = date(2026, 5, 6)  # 48 periods
+
+
+def admin_url() -> str:
+    return os.environ.get("LEDGER_TEST_POSTGRES_URL") or (
+        "postgresql://postgres@127.0.0.1:5432/postgres"
+    )
+
+
+def with_dbname(url: str, dbname: str) -> str:
+    return psycopg.conninfo.make_conninfo(url, dbname=dbname)
+
+
+def shape(size: int) -> tuple[list[str], dict[str, list[str]]]:
+    """Parties and BM Units giving about ``size`` subject-periods over 48 periods."""
+    subjects = max(size // 48, 3)
+    parties_n = max(subjects * 4 // 17, 1)  # about 400 parties to 1,700 BM Units
+    units_n = max(subjects - 1 - parties_n, 0)
+    parties = sample_party_ids(parties_n)
+    bm_units: dict[str, list[str]] = {}
+    for i, party in enumerate(parties):
+        share = units_n // parties_n + (1 if i < units_n % parties_n else 0)
+        bm_units[party] = sample_bm_unit_ids(party, share)
+    return parties, bm_units
+
+
+def write_run(path: Path, run_type: RunType, revision: int, size: int) -> None:
+    parties, bm_units = shape(size)
+    with path.open("wb") as out:
+        write_settlement_report(
+            out,
+            flow="S0142",
+            settlement_date=SETTLEMENT_DATE,
+            run_type=run_type,
+            run_number=1,
+            parties=parties,
+            bm_units=bm_units,
+            creation_time=datetime(2026, 5, 12 + revision * 10, 3, tzinfo=UTC),
+            seed=7,
+            revision=revision,
+        )
+
+
+def peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def copy_baseline(url: str, rows: int, payload_size: int) -> float:
+    """Seconds for a raw psycopg COPY of ``rows`` event-shaped rows into an indexed table."""
+    payload = b"x" * payload_size
+    topic = "ledger.domain:SettlementPeriod.ValuesRecorded"
+    with psycopg.connect(url) as conn:
+        conn.execute(
+            "CREATE TABLE copy_baseline (originator_id uuid NOT NULL,"
+            " originator_version bigint NOT NULL, topic text, state bytea,"
+            " notification_id bigserial, PRIMARY KEY (originator_id, originator_version))"
+        )
+        conn.execute("CREATE UNIQUE INDEX ON copy_baseline (notification_id)")
+        conn.commit()
+        ids = [uuid.uuid4() for _ in range(rows)]
+        started = time.perf_counter()
+        with (
+            conn.cursor() as cur,
+            cur.copy(
+                "COPY copy_baseline (originator_id, originator_version, topic, state)"
+                " FROM STDIN (FORMAT BINARY)"
+            ) as copy,
+        ):
+            copy.set_types(["uuid", "int8", "text", "bytea"])
+            for oid in ids:
+                copy.write_row((oid, 1, topic, payload))
+        conn.commit()
+        elapsed = time.perf_counter() - started
+        conn.execute("DROP TABLE copy_baseline")
+        conn.commit()
+    return elapsed
+
+
+def run(size: int) -> dict[str, Any]:
+    admin = admin_url()
+    dbname = f"ledger_bench_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{dbname}"')
+    url = with_dbname(admin, dbname)
+    ledger_url = "postgresql://{user}@{host}:{port}/{dbname}".format(
+        **{**psycopg.conninfo.conninfo_to_dict(url), "dbname": dbname}
+    )
+    report: dict[str, Any] = {"size": size}
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            first = Path(tmp) / "first.s0142"
+            revised = Path(tmp) / "revised.s0142"
+            write_run(first, RunType.II, 0, size)
+            write_run(revised, RunType.SF, 1, size)
+            report["file_mb"] = round(first.stat().st_size / 2**20, 1)
+            runtime = LedgerRuntime(ledger_url)
+            try:
+                for phase, path in (("first_run", first), ("revision", revised)):
+                    started = time.perf_counter()
+                    result = runtime.ingestor.ingest_path(path, tenant="bench")
+                    ingest_s = time.perf_counter() - started
+                    if result.status != "accepted":
+                        raise SystemExit(f"bench file was not accepted: {result.reasons}")
+                    started = time.perf_counter()
+                    runtime.runner.catch_up()
+                    views_s = time.perf_counter() - started
+                    report[f"{phase}_events"] = result.events
+                    report[f"{phase}_ingest_seconds"] = round(ingest_s, 3)
+                    report[f"{phase}_views_seconds"] = round(views_s, 3)
+                with runtime.database.transaction() as tx:
+                    row = tx.execute(
+                        f"SELECT avg(length(state))::int FROM {runtime.ledger.events_table}"
+                    ).fetchone()
+                    payload_size = int(row[0]) if row else 600
+            finally:
+                runtime.close()
+        report["payload_bytes"] = payload_size
+        copy_s = copy_baseline(url, report["first_run_events"], payload_size)
+        report["copy_seconds"] = round(copy_s, 3)
+        for phase in ("first_run", "revision"):
+            ingest_s = report[f"{phase}_ingest_seconds"]
+            views_s = report[f"{phase}_views_seconds"]
+            report[f"{phase}_ratio"] = round(ingest_s / copy_s, 2)
+            report[f"{phase}_with_views_ratio"] = round((ingest_s + views_s) / copy_s, 2)
+        report["peak_rss_mb"] = round(peak_rss_mb(), 1)
+    finally:
+        with psycopg.connect(admin, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{dbname}" WITH (FORCE)')
+    return report
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--size", type=int, default=100_000, help="subject-periods per run")
+    parser.add_argument("--json", action="store_true", help="end with one JSON line")
+    args = parser.parse_args()
+    report = run(args.size)
+    if not args.json:
+        for key, value in report.items():
+            print(f"{key:>32}: {value}")
+    else:
+        print(json.dumps(report))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
