@@ -142,7 +142,8 @@ def run(size: int) -> dict[str, Any]:
             finally:
                 runtime.close()
         report["payload_bytes"] = payload_size
-        copy_s = copy_baseline(url, report["first_run_events"], payload_size)
+        # The best of three COPYs: the baseline errs on the fast side, so ratios are not flattered.
+        copy_s = min(copy_baseline(url, report["first_run_events"], payload_size) for _ in range(3))
         report["copy_seconds"] = round(copy_s, 3)
         for phase in ("first_run", "revision"):
             ingest_s = report[f"{phase}_ingest_seconds"]
