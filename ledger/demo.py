@@ -3,7 +3,6 @@ R1 arriving out of order, a re-sent file and a broken one, ingested and summaris
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -106,4 +105,8 @@ def run_demo(runtime: LedgerRuntime, *, data_dir: str | Path, tenant: str) -> No
     )
     print("\nTry:")
     print(f"  .venv/bin/ledger period {subject} {DEMO_DAYS[1]} 14")
-    print(json.dumps({"as_of_example": f"--as-of {best['recorded_at'] if best else ''}"}))
+    if best:
+        print(
+            f"  .venv/bin/ledger period {subject} {DEMO_DAYS[1]} 14 --as-of {best['recorded_at']}"
+        )
+    print(f"  curl http://127.0.0.1:8000/tenants/{tenant}/periods/{subject}/{DEMO_DAYS[1]}/14")

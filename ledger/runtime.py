@@ -10,6 +10,7 @@ from ledger.application import Ledger
 from ledger.errors import LedgerError
 from ledger.identifiers import Subject
 from ledger.ingestion import Ingestor, IngestResult
+from ledger.runs import RunType, scheduled_run_date
 from ledger.settlement_time import check_settlement_period, period_start_utc
 from ledger.storage import Database
 from projections.flows import FlowRow, FlowsProjection, find_flow
@@ -83,6 +84,7 @@ class LedgerRuntime:
             "settlement_period": settlement_period,
             "period_start": period_start_utc(settlement_date, settlement_period).isoformat(),
             "as_of": as_of.isoformat() if as_of else None,
+            "scheduled_runs": scheduled_runs(settlement_date),
             "versions": [version_json(v) for v in versions],
             "best": version_json(best) if best else None,
         }
@@ -104,6 +106,15 @@ class LedgerRuntime:
                 (tenant, sha256),
             ).fetchall()
         return b"".join(bytes(r[0]) for r in rows)
+
+
+def scheduled_runs(settlement_date: date) -> dict[str, str]:
+    """When each run of this settlement day is due under the timetable in force."""
+    try:
+        due = {run: scheduled_run_date(settlement_date, run) for run in RunType}
+    except ValueError:  # a day before any configured timetable
+        return {}
+    return {str(run): day.isoformat() for run, day in due.items() if day is not None}
 
 
 def version_json(v: VersionRow) -> dict[str, Any]:

@@ -16,7 +16,7 @@ from decimal import Decimal
 from typing import Any
 
 from ledger.domain import SettlementPeriod
-from ledger.runs import RunType
+from ledger.runs import RunType, best_run_key
 from ledger.storage import Database, Tx, as_date, as_datetime
 
 _VERSION_COLUMNS = (
@@ -109,7 +109,9 @@ class VersionRow:
 
     @property
     def best_key(self) -> tuple[int, int, datetime, int]:
-        return (self.maturity_rank, self.run_number, self.file_creation_time, self.version)
+        # A later version breaks ties, so a correction ranks just above what it corrects.
+        run_key = best_run_key(RunType(self.run_type), self.run_number, self.file_creation_time)
+        return (*run_key, self.version)
 
 
 def best_of(versions: Sequence[VersionRow]) -> VersionRow | None:
