@@ -1,22 +1,45 @@
-"""The FastAPI application: every route is scoped to a tenant; OpenAPI at ``/docs``."""
+"""The FastAPI application: every route is scoped to a tenant; OpenAPI at ``/docs``.
+
+Errors: ``{"detail": "<business message>"}`` with 400 (a subject, date, period or instant
+that does not exist or is malformed) or 404 (nothing under that identity for the tenant);
+request validation errors keep FastAPI's 422 shape. The runtime is shared by the worker
+threads that serve the sync handlers: its database opens a connection per transaction
+(SQLite) or draws one from a pool (PostgreSQL).
+"""
 
 from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
 from api.routers import finance, operations
+from api.schemas import Health
 from ledger.application import NotFound
 from ledger.errors import LedgerError
 from ledger.runtime import LedgerRuntime
 
 
 def create_app(runtime: LedgerRuntime | None = None) -> FastAPI:
-    """The API over a ledger runtime (by default the one LEDGER_DATABASE_URL names)."""
+    """The API over a ledger runtime (by default the one LEDGER_DATABASE_URL names).
+
+    A runtime passed in stays the caller's to close; one made here is closed at shutdown.
+    """
+    owned = runtime is None
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        yield
+        if owned:
+            app.state.runtime.close()
+
     app = FastAPI(
         title="Settlement ledger",
         description="Every version of every GB settlement value, with its evidence.",
         version="0.1.0",
+        lifespan=lifespan,
     )
     app.state.runtime = runtime or LedgerRuntime()
 
@@ -27,6 +50,11 @@ def create_app(runtime: LedgerRuntime | None = None) -> FastAPI:
     @app.exception_handler(LedgerError)
     async def bad_request(_: Request, exc: LedgerError) -> JSONResponse:
         return JSONResponse(status_code=400, content={"detail": str(exc)})
+
+    @app.get("/health", response_model=Health, tags=["health"])
+    async def health() -> Health:
+        """The service is up (it does not touch the database)."""
+        return Health()
 
     app.include_router(finance.router)
     app.include_router(operations.router)

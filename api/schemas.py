@@ -69,6 +69,11 @@ class PeriodView(BaseModel):
     settlement_period: int
     period_start: Instant
     as_of: Instant | None = Field(description="the as-of instant asked for, if any")
+    scheduled_runs: dict[str, DateString] = Field(
+        default_factory=dict,
+        description="run type to the day it is due for this settlement date, under the "
+        "timetable in force (empty before any configured timetable)",
+    )
     versions: list[Version] = Field(description="oldest first; empty when none is known")
     best: Version | None = Field(
         description="most mature run, then highest run number, then latest file creation time"

@@ -72,7 +72,7 @@ class LedgerRuntime:
         if as_of is not None and as_of.tzinfo is None:
             raise LedgerError("the as-of instant needs a time zone, e.g. 2026-05-07T12:00:00Z")
         self.runner.catch_up()
-        with self.database.transaction() as tx:
+        with self.database.transaction(write=False) as tx:
             versions = period_versions(
                 tx, tenant, canonical, settlement_date, settlement_period, as_of=as_of
             )
@@ -91,12 +91,12 @@ class LedgerRuntime:
 
     def flow(self, sha256: str, *, tenant: str = DEFAULT_TENANT) -> FlowRow | None:
         self.runner.catch_up()
-        with self.database.transaction() as tx:
+        with self.database.transaction(write=False) as tx:
             return find_flow(tx, tenant, sha256.lower())
 
     def raw_bytes(self, sha256: str, *, tenant: str = DEFAULT_TENANT) -> bytes | None:
         """The original bytes of a received file, exactly as they arrived."""
-        with self.database.transaction() as tx:
+        with self.database.transaction(write=False) as tx:
             if not tx.execute(
                 "SELECT 1 FROM raw_payloads WHERE tenant = ? AND sha256 = ?", (tenant, sha256)
             ).fetchone():

@@ -170,17 +170,17 @@ class Database:
         return psycopg.conninfo.make_conninfo(**self.pg)
 
     @contextmanager
-    def transaction(self) -> Iterator[Tx]:
+    def transaction(self, *, write: bool = True) -> Iterator[Tx]:
         """A transaction that commits when the block ends normally and rolls back otherwise.
 
-        SQLite transactions start with ``BEGIN IMMEDIATE`` so that writers queue up front
-        rather than failing half way.
+        SQLite writing transactions start with ``BEGIN IMMEDIATE`` so that writers queue up
+        front rather than failing half way; reading ones do not wait for writers (WAL).
         """
         if self.kind == "sqlite":
             conn = sqlite3.connect(self.sqlite_path, isolation_level=None, timeout=60)
             try:
                 conn.execute("PRAGMA journal_mode=WAL")
-                conn.execute("BEGIN IMMEDIATE")
+                conn.execute("BEGIN IMMEDIATE" if write else "BEGIN")
                 try:
                     yield Tx("sqlite", conn)
                 except BaseException:

@@ -2,24 +2,28 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, HTTPException, Request, Response
+from typing import Annotated, Any
+
+from fastapi import APIRouter, HTTPException, Query, Request, Response
+from fastapi.responses import JSONResponse
+from starlette.concurrency import run_in_threadpool
 
 from api.dependencies import runtime_of
-from api.schemas import FlowView, IngestOutcome, Problem
+from api.schemas import FlowList, FlowSummary, FlowView, IngestOutcome, Problem, Stage
+from projections.flows import FlowRow, list_flows
 
 router = APIRouter(tags=["operations"])
 
+_NOT_FOUND: dict[int | str, dict[str, Any]] = {
+    404: {"model": Problem, "description": "the tenant has received no such file"}
+}
 
-@router.get(
-    "/tenants/{tenant}/flows/{sha256}",
-    response_model=FlowView,
-    responses={404: {"model": Problem}},
-)
-def get_flow(request: Request, tenant: str, sha256: str) -> FlowView:
-    """A received file's status and every stage it went through."""
-    found = runtime_of(request).flow(sha256, tenant=tenant)
-    if found is None:
-        raise HTTPException(404, f"tenant {tenant!r} has received no file with sha256 {sha256}")
+
+def _no_such_file(tenant: str, sha256: str) -> HTTPException:
+    return HTTPException(404, f"tenant {tenant!r} has received no file with sha256 {sha256}")
+
+
+def _flow_view(found: FlowRow) -> FlowView:
     return FlowView(
         sha256=found.sha256,
         file_name=found.file_name,
@@ -36,35 +40,93 @@ def get_flow(request: Request, tenant: str, sha256: str) -> FlowView:
         periods=found.periods,
         reasons=found.reasons,
         warnings=found.warnings,
-        stages=found.stages,  # type: ignore[arg-type]
+        stages=[Stage.model_validate(s) for s in found.stages],
     )
+
+
+@router.get("/tenants/{tenant}/flows", response_model=FlowList)
+def get_flows(
+    request: Request,
+    tenant: str,
+    limit: Annotated[int, Query(ge=1, le=1000, description="at most this many")] = 100,
+) -> FlowList:
+    """The tenant's most recently received files, newest first."""
+    runtime = runtime_of(request)
+    # TODO: a LedgerRuntime.flows(tenant, limit) query, like flow() and period(), would keep
+    # the API off the runtime's internals.
+    runtime.runner.catch_up()
+    with runtime.database.transaction() as tx:
+        rows = list_flows(tx, tenant, limit=limit)
+    return FlowList(
+        tenant=tenant,
+        flows=[
+            FlowSummary(sha256=sha256, file_name=file_name, status=status, flow=flow or None)
+            for sha256, file_name, status, flow in rows
+        ],
+    )
+
+
+@router.get("/tenants/{tenant}/flows/{sha256}", response_model=FlowView, responses=_NOT_FOUND)
+def get_flow(request: Request, tenant: str, sha256: str) -> FlowView:
+    """A received file's status and every stage it went through."""
+    found = runtime_of(request).flow(sha256, tenant=tenant)
+    if found is None:
+        raise _no_such_file(tenant, sha256)
+    return _flow_view(found)
 
 
 @router.get(
     "/tenants/{tenant}/flows/{sha256}/raw",
     response_class=Response,
-    responses={200: {"content": {"application/octet-stream": {}}}, 404: {"model": Problem}},
+    responses={
+        200: {
+            "content": {"application/octet-stream": {"schema": {"type": "string"}}},
+            "description": "the bytes exactly as received, rejected files included",
+        },
+        **_NOT_FOUND,
+    },
 )
 def get_flow_bytes(request: Request, tenant: str, sha256: str) -> Response:
     """The original bytes of a received file, exactly as they arrived."""
     data = runtime_of(request).raw_bytes(sha256.lower(), tenant=tenant)
     if data is None:
-        raise HTTPException(404, f"tenant {tenant!r} has received no file with sha256 {sha256}")
+        raise _no_such_file(tenant, sha256)
     return Response(content=data, media_type="application/octet-stream")
 
 
 @router.post(
     "/tenants/{tenant}/flows",
     response_model=IngestOutcome,
-    responses={422: {"model": IngestOutcome}},
+    responses={
+        200: {"description": "accepted, or a duplicate of bytes already received"},
+        422: {
+            "model": IngestOutcome,
+            "description": "rejected (reasons say why), or a malformed request",
+        },
+    },
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "description": "the file itself, as sent by the BSC Central Services",
+            "content": {
+                "application/octet-stream": {"schema": {"type": "string", "format": "binary"}}
+            },
+        }
+    },
 )
-async def post_flow(request: Request, tenant: str, file_name: str = "upload") -> Response:
+async def post_flow(
+    request: Request,
+    tenant: str,
+    file_name: Annotated[str, Query(description="the file's name, kept with it")] = "upload",
+) -> JSONResponse:
     """Receive a file (the request body, as bytes): accepted, duplicate or rejected."""
     data = await request.body()
-    result = runtime_of(request).ingest_bytes(data, file_name=file_name, tenant=tenant)
+    # The runtime blocks (database, parsing): keep it off the event loop.
+    result = await run_in_threadpool(
+        runtime_of(request).ingest_bytes, data, file_name=file_name, tenant=tenant
+    )
     outcome = IngestOutcome.model_validate(result.as_dict())
-    return Response(
-        content=outcome.model_dump_json(),
+    return JSONResponse(
+        content=outcome.model_dump(mode="json"),
         status_code=422 if result.status == "rejected" else 200,
-        media_type="application/json",
     )

@@ -1,0 +1,543 @@
+"""The HTTP API over a real ledger, on SQLite and on PostgreSQL (fixture ``database_url``)."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import threading
+import warnings
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from datetime import UTC, date, datetime, timedelta, timezone
+from decimal import Decimal
+from typing import Any, Literal
+
+import pytest
+from starlette.exceptions import StarletteDeprecationWarning
+
+from api.app import create_app
+from ledger.flows.saa_i014 import PPC_NAMES
+from ledger.runs import RunType
+from ledger.runtime import LedgerRuntime, scheduled_runs
+from ledger.samples import (
+    sample_bm_unit_ids,
+    sample_party_ids,
+    sample_party_period_values,
+    write_settlement_report,
+)
+
+with warnings.catch_warnings():
+    # starlette asks for httpx2; the project pins httpx (constraints.txt) for now.
+    warnings.filterwarnings(
+        "ignore",
+        message=r"Using `httpx` with `starlette\.testclient` is deprecated",
+        category=StarletteDeprecationWarning,
+    )
+    from fastapi.testclient import TestClient
+
+DAY = date(2026, 5, 6)  # a 48-period (BST) day
+PARTIES = sample_party_ids(2)
+PARTY = PARTIES[0]
+CREATED = datetime(2026, 5, 7, 10, 0, tzinfo=UTC)
+
+
+def report(
+    *,
+    run_type: RunType | Literal["SF", "R1"] = "SF",
+    run_number: int = 1,
+    revision: int = 0,
+    creation_time: datetime = CREATED,
+) -> bytes:
+    """A small S0142: 2 parties with 1 BM Unit each, every period of DAY."""
+    out = io.BytesIO()
+    write_settlement_report(
+        out,
+        flow="S0142",
+        settlement_date=DAY,
+        run_type=RunType(run_type),
+        run_number=run_number,
+        parties=PARTIES,
+        bm_units={p: sample_bm_unit_ids(p, 1) for p in PARTIES},
+        creation_time=creation_time,
+        revision=revision,
+    )
+    return out.getvalue()
+
+
+def corrupt(data: bytes) -> bytes:
+    """The same report with one digit added to the first PPC value: the checksum breaks."""
+    bad = data.replace(b"\nPPC|", b"\nPPC|9", 1)
+    assert bad != data
+    return bad
+
+
+def ppc_texts(data: bytes, party: str, period: int) -> dict[str, str]:
+    """The PPC values of a party's period exactly as written in the file."""
+    current_party = current_period = None
+    for line in data.decode("ascii").splitlines():
+        fields = line.split("|")
+        if fields[0] == "BPH":
+            current_party = fields[-2]
+        elif fields[0] == "SP7":
+            current_period = int(fields[1])
+        elif fields[0] == "PPC" and (current_party, current_period) == (party, period):
+            return dict(zip(PPC_NAMES, fields[1 : 1 + len(PPC_NAMES)], strict=True))
+    raise AssertionError(f"no PPC for {party} period {period}")
+
+
+def sha(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+@pytest.fixture
+def runtime(database_url: str) -> Iterator[LedgerRuntime]:
+    rt = LedgerRuntime(database_url)
+    try:
+        yield rt
+    finally:
+        rt.close()
+
+
+@pytest.fixture
+def client(runtime: LedgerRuntime) -> Iterator[TestClient]:
+    with TestClient(create_app(runtime)) as c:
+        yield c
+
+
+def upload(client: TestClient, data: bytes, name: str, tenant: str = "a") -> Any:
+    return client.post(
+        f"/tenants/{tenant}/flows",
+        params={"file_name": name},
+        content=data,
+        headers={"content-type": "application/octet-stream"},
+    )
+
+
+def period_url(subject: str, day: date | str, period: int | str, tenant: str = "a") -> str:
+    return f"/tenants/{tenant}/periods/{subject}/{day}/{period}"
+
+
+def stages(client: TestClient, digest: str, tenant: str = "a") -> list[str]:
+    r = client.get(f"/tenants/{tenant}/flows/{digest}")
+    assert r.status_code == 200, r.text
+    return [s["stage"] for s in r.json()["stages"]]
+
+
+# --- uploads, flow status, raw bytes ----------------------------------------------------
+
+
+def test_upload_accepted_then_duplicate(client: TestClient) -> None:
+    data = report()
+    r = upload(client, data, "s0142_sf1.txt")
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["status"] == "accepted"
+    assert body["sha256"] == sha(data)
+    assert body["flow"] == "S0142"
+    assert body["settlement_date"] == DAY.isoformat()
+    assert (body["run_type"], body["run_number"]) == ("SF", 1)
+    assert body["periods"] > 0 and body["reasons"] == []
+    assert stages(client, sha(data)) == ["received", "validated", "interpreted"]
+
+    again = upload(client, data, "s0142_sf1_again.txt")
+    assert again.status_code == 200, again.text
+    assert again.json()["status"] == "duplicate"
+    assert again.json()["sha256"] == sha(data)
+
+    flow = client.get(f"/tenants/a/flows/{sha(data)}").json()
+    assert flow["status"] == "accepted"
+    assert flow["receipts"] == 2
+    assert flow["file_name"] == "s0142_sf1.txt"
+    assert flow["size"] == len(data)
+    assert flow["channel"] == "api"
+    assert [s["stage"] for s in flow["stages"]] == [
+        "received",
+        "validated",
+        "interpreted",
+        "duplicate_received",
+    ]
+    assert flow["stages"][-1]["detail"]["file_name"] == "s0142_sf1_again.txt"
+    assert [s["version"] for s in flow["stages"]] == [1, 2, 3, 4]
+    # The hash is matched case-insensitively.
+    assert client.get(f"/tenants/a/flows/{sha(data).upper()}").json()["sha256"] == sha(data)
+
+    raw = client.get(f"/tenants/a/flows/{sha(data)}/raw")
+    assert raw.status_code == 200
+    assert raw.headers["content-type"] == "application/octet-stream"
+    assert raw.content == data
+
+
+def test_corrupted_upload_is_rejected_and_kept(client: TestClient) -> None:
+    bad = corrupt(report())
+    r = upload(client, bad, "s0142_bad.txt")
+    assert r.status_code == 422, r.text
+    body = r.json()
+    assert body["status"] == "rejected"
+    assert body["sha256"] == sha(bad)
+    assert body["periods"] == 0
+    assert body["reasons"] and any("checksum" in reason for reason in body["reasons"])
+
+    flow = client.get(f"/tenants/a/flows/{sha(bad)}").json()
+    assert flow["status"] == "rejected"
+    assert any("checksum" in reason for reason in flow["reasons"])
+    assert [s["stage"] for s in flow["stages"]] == ["received", "rejected"]
+
+    raw = client.get(f"/tenants/a/flows/{sha(bad)}/raw")
+    assert raw.status_code == 200
+    assert raw.content == bad  # byte-exact, though rejected
+
+    # Nothing of it reached the period views.
+    assert client.get(period_url(f"party:{PARTY}", DAY, 1)).json()["versions"] == []
+
+    # The same bad bytes again: still rejected, recorded as another receipt.
+    again = upload(client, bad, "s0142_bad.txt")
+    assert again.status_code == 422
+    assert any("checksum" in reason for reason in again.json()["reasons"])
+    assert stages(client, sha(bad)) == ["received", "rejected", "duplicate_received"]
+
+
+def test_empty_upload_is_rejected(client: TestClient) -> None:
+    r = upload(client, b"", "empty.txt")
+    assert r.status_code == 422
+    assert r.json()["status"] == "rejected"
+    assert any("empty" in reason for reason in r.json()["reasons"])
+
+
+def test_flow_list_newest_first(client: TestClient) -> None:
+    assert client.get("/tenants/a/flows").json() == {"tenant": "a", "flows": []}
+    good, bad = report(), corrupt(report())
+    upload(client, good, "good.txt")
+    upload(client, bad, "bad.txt")
+    r = client.get("/tenants/a/flows")
+    assert r.status_code == 200
+    assert r.json()["flows"] == [
+        {"sha256": sha(bad), "file_name": "bad.txt", "status": "rejected", "flow": "S0142"},
+        {"sha256": sha(good), "file_name": "good.txt", "status": "accepted", "flow": "S0142"},
+    ]
+    assert [f["sha256"] for f in client.get("/tenants/a/flows?limit=1").json()["flows"]] == [
+        sha(bad)
+    ]
+    assert client.get("/tenants/a/flows?limit=0").status_code == 422
+
+
+def test_unknown_flow_is_404(client: TestClient) -> None:
+    missing = "0" * 64
+    for url in (f"/tenants/a/flows/{missing}", f"/tenants/a/flows/{missing}/raw"):
+        r = client.get(url)
+        assert r.status_code == 404
+        assert r.json() == {"detail": f"tenant 'a' has received no file with sha256 {missing}"}
+
+
+# --- periods ------------------------------------------------------------------------------
+
+
+def test_period_values_are_exact_strings(client: TestClient) -> None:
+    data = report()
+    assert upload(client, data, "sf1.txt").status_code == 200
+    for party in PARTIES:
+        for period in (1, 3, 48):
+            r = client.get(period_url(f"party:{party}", DAY, period))
+            assert r.status_code == 200, r.text
+            view = r.json()
+            assert view["tenant"] == "a"
+            assert view["subject"] == f"party:{party}"
+            assert (view["settlement_date"], view["settlement_period"]) == ("2026-05-06", period)
+            assert view["as_of"] is None
+            # Passed through from the runtime (when each run of the day is due).
+            assert view["scheduled_runs"] == scheduled_runs(DAY)
+            assert "SF" in view["scheduled_runs"]
+            (version,) = view["versions"]
+            expected = ppc_texts(data, party, period)
+            # Strings, exactly as written in the file: no float, no re-formatting.
+            assert version["values"] == expected
+            assert all(isinstance(v, str) for v in version["values"].values())
+            assert {k: Decimal(v) for k, v in version["values"].items()} == (
+                sample_party_period_values(DAY, party, period)
+            )
+            assert version["kind"] == "run"
+            assert (version["run_type"], version["run_number"]) == ("SF", 1)
+            assert version["file_creation_time"] == CREATED.isoformat()
+            assert version["source"]["sha256"] == sha(data)
+            assert version["source"]["flow"] == "S0142"
+            assert view["best"] == version
+    # 00:00 local on a BST day is 23:00 UTC the day before; period 3 starts at 00:00 UTC.
+    assert client.get(period_url("party:" + PARTY, DAY, 1)).json()["period_start"] == (
+        "2026-05-05T23:00:00+00:00"
+    )
+    assert client.get(period_url("party:" + PARTY, DAY, 3)).json()["period_start"] == (
+        "2026-05-06T00:00:00+00:00"
+    )
+
+
+def test_best_and_as_of(client: TestClient) -> None:
+    first = report()
+    second = report(run_type="R1", revision=1, creation_time=CREATED + timedelta(days=30))
+    r1 = upload(client, first, "sf1.txt")
+    r2 = upload(client, second, "r1.txt")
+    assert (r1.status_code, r2.status_code) == (200, 200)
+
+    url = period_url(f"party:{PARTY}", DAY, 7)
+    now = client.get(url).json()
+    sf, r1v = now["versions"]
+    assert (sf["run_type"], r1v["run_type"]) == ("SF", "R1")
+    assert sf["values"] == ppc_texts(first, PARTY, 7)
+    assert r1v["values"] == ppc_texts(second, PARTY, 7)
+    assert sf["values"] != r1v["values"]
+    assert now["best"] == r1v
+
+    known_1 = datetime.fromisoformat(sf["recorded_at"])
+    known_2 = datetime.fromisoformat(r1v["recorded_at"])
+    assert known_1 < known_2
+    between = known_1 + (known_2 - known_1) / 2
+    assert known_1 <= between < known_2
+
+    then = client.get(url, params={"as_of": between.isoformat()})
+    assert then.status_code == 200, then.text
+    assert then.json()["versions"] == [sf]
+    assert then.json()["best"] == sf
+    assert then.json()["as_of"] == between.isoformat()
+
+    # The same instant in another offset means the same thing.
+    elsewhere = between.astimezone(timezone(timedelta(hours=5, minutes=30)))
+    assert client.get(url, params={"as_of": elsewhere.isoformat()}).json()["versions"] == [sf]
+    assert client.get(url, params={"as_of": between.strftime("%Y-%m-%dT%H:%M:%S.%fZ")}).json()[
+        "versions"
+    ] == [sf]
+
+    # A version counts as known from the instant it was recorded.
+    assert client.get(url, params={"as_of": sf["recorded_at"]}).json()["versions"] == [sf]
+    assert client.get(url, params={"as_of": r1v["recorded_at"]}).json()["versions"] == [sf, r1v]
+
+    before = client.get(url, params={"as_of": (known_1 - timedelta(microseconds=1)).isoformat()})
+    assert before.json()["versions"] == []
+    assert before.json()["best"] is None
+
+
+def test_as_of_without_time_zone_is_400(client: TestClient) -> None:
+    r = client.get(period_url("system", DAY, 1), params={"as_of": "2026-05-07T12:00:00"})
+    assert r.status_code == 400
+    assert "time zone" in r.json()["detail"]
+
+
+def test_malformed_as_of_is_422(client: TestClient) -> None:
+    r = client.get(period_url("system", DAY, 1), params={"as_of": "yesterday"})
+    assert r.status_code == 422
+    assert r.json()["detail"][0]["loc"] == ["query", "as_of"]
+    # An unencoded "+" offset arrives as a space: the reason the docs say to write %2B.
+    r = client.get(period_url("system", DAY, 1) + "?as_of=2026-05-07T12:00:00+01:00")
+    assert r.status_code == 422
+    assert (
+        client.get(period_url("system", DAY, 1) + "?as_of=2026-05-07T12:00:00%2B01:00").status_code
+        == 200
+    )
+
+
+def test_invalid_subject_is_400(client: TestClient) -> None:
+    r = client.get(period_url("nonsense", DAY, 1))
+    assert r.status_code == 400
+    assert set(r.json()) == {"detail"}
+    assert "'nonsense' is not a subject" in r.json()["detail"]
+
+    r = client.get(period_url("party:not-a-party!", DAY, 1))
+    assert r.status_code == 400
+    assert "not-a-party!" in r.json()["detail"]
+
+
+def test_period_out_of_range_is_400(client: TestClient) -> None:
+    for day, period, count in [
+        ("2026-05-06", 49, 48),
+        ("2026-05-06", 0, 48),
+        ("2026-03-29", 47, 46),
+    ]:
+        r = client.get(period_url(f"party:{PARTY}", day, period))
+        assert r.status_code == 400
+        assert r.json() == {
+            "detail": f"settlement period {period} does not exist on {day}, "
+            f"which has {count} periods"
+        }
+
+
+def test_long_day_has_50_periods(client: TestClient) -> None:
+    r = client.get(period_url(f"party:{PARTY}", "2026-10-25", 50))
+    assert r.status_code == 200, r.text
+    assert r.json()["versions"] == []
+    assert r.json()["best"] is None
+    # The long day starts at 23:00 UTC (BST) and ends at 00:00 UTC (GMT).
+    assert r.json()["period_start"] == "2026-10-25T23:30:00+00:00"
+
+
+def test_bad_settlement_date_is_400(client: TestClient) -> None:
+    for day in ["2026-02-30", "2026-13-01", "06-05-2026", "20260506", "today"]:
+        r = client.get(period_url(f"party:{PARTY}", day, 1))
+        assert r.status_code == 400
+        assert set(r.json()) == {"detail"}
+        assert f"'{day}' is not a settlement date" in r.json()["detail"]
+
+
+def test_non_integer_period_is_fastapi_422(client: TestClient) -> None:
+    r = client.get(period_url(f"party:{PARTY}", DAY, "first"))
+    assert r.status_code == 422
+    assert r.json()["detail"][0]["loc"] == ["path", "settlement_period"]
+
+
+# --- tenants --------------------------------------------------------------------------------
+
+
+def test_tenant_wall(client: TestClient) -> None:
+    data, bad = report(), corrupt(report())
+    assert upload(client, data, "sf1.txt", tenant="a").status_code == 200
+    assert upload(client, bad, "bad.txt", tenant="a").status_code == 422
+    assert client.get(period_url(f"party:{PARTY}", DAY, 1, tenant="a")).json()["versions"]
+
+    seen_by_b = client.get(period_url(f"party:{PARTY}", DAY, 1, tenant="b"))
+    assert seen_by_b.status_code == 200
+    assert seen_by_b.json()["tenant"] == "b"
+    assert seen_by_b.json()["versions"] == []
+    assert seen_by_b.json()["best"] is None
+    for digest in (sha(data), sha(bad)):
+        assert client.get(f"/tenants/b/flows/{digest}").status_code == 404
+        assert client.get(f"/tenants/b/flows/{digest}/raw").status_code == 404
+    assert client.get("/tenants/b/flows").json() == {"tenant": "b", "flows": []}
+
+    # The same bytes sent by b are new to b (not a duplicate of a's), and a is unaffected.
+    r = upload(client, data, "b_copy.txt", tenant="b")
+    assert r.status_code == 200
+    assert r.json()["status"] == "accepted"
+    assert client.get(f"/tenants/b/flows/{sha(data)}").json()["receipts"] == 1
+    assert client.get(f"/tenants/a/flows/{sha(data)}").json()["receipts"] == 1
+    assert client.get(f"/tenants/a/flows/{sha(data)}").json()["file_name"] == "sf1.txt"
+    assert len(client.get(period_url(f"party:{PARTY}", DAY, 1, tenant="a")).json()["versions"]) == 1
+
+
+# --- service --------------------------------------------------------------------------------
+
+
+def test_health(client: TestClient) -> None:
+    r = client.get("/health")
+    assert r.status_code == 200
+    assert r.json() == {"status": "ok"}
+
+
+def test_openapi(client: TestClient) -> None:
+    r = client.get("/openapi.json")
+    assert r.status_code == 200
+    spec = r.json()
+    assert set(spec["paths"]) == {
+        "/health",
+        "/tenants/{tenant}/periods/{subject}/{settlement_date}/{settlement_period}",
+        "/tenants/{tenant}/flows",
+        "/tenants/{tenant}/flows/{sha256}",
+        "/tenants/{tenant}/flows/{sha256}/raw",
+    }
+    assert set(spec["paths"]["/tenants/{tenant}/flows"]) == {"get", "post"}
+    schemas = spec["components"]["schemas"]
+    values = schemas["Version"]["properties"]["values"]["additionalProperties"]
+    assert values["type"] == "string"
+    assert values["format"] == "decimal"
+    body = spec["paths"]["/tenants/{tenant}/flows"]["post"]["requestBody"]
+    assert "application/octet-stream" in body["content"]
+    docs = client.get("/docs")
+    assert docs.status_code == 200
+    assert "swagger" in docs.text.lower()
+
+
+# --- known product bugs (outside api/) ------------------------------------------------------
+
+
+@pytest.mark.xfail(
+    strict=True,
+    raises=AssertionError,
+    reason="ledger.ingestion.Ingestor._ingest treats a receipt still being processed as an "
+    "interrupted one: a second upload of the same bytes re-runs the stages (and is "
+    "'accepted'), and the first receipt then fails saving its next Flow event with an "
+    "event-store IntegrityError (HTTP 500)",
+)
+def test_same_bytes_while_first_receipt_is_in_progress(
+    runtime: LedgerRuntime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    data = report()
+    first_in_process, second_done = threading.Event(), threading.Event()
+    real_process = runtime.ingestor._process
+    calls: list[int] = []
+
+    def process(*args: Any, **kwargs: Any) -> Any:
+        calls.append(1)
+        if len(calls) == 1:  # hold the first receipt between "received" and "validated"
+            first_in_process.set()
+            second_done.wait(timeout=10)
+        return real_process(*args, **kwargs)
+
+    monkeypatch.setattr(runtime.ingestor, "_process", process)
+    with TestClient(create_app(runtime), raise_server_exceptions=False) as client:
+        with ThreadPoolExecutor(1) as pool:
+            first = pool.submit(upload, client, data, "first.txt")
+            assert first_in_process.wait(timeout=30)
+            second = upload(client, data, "retry.txt")
+            second_done.set()
+            first_response = first.result(timeout=60)
+        responses = [first_response, second]
+        assert [r.status_code for r in responses] == [200, 200], [r.text for r in responses]
+        assert sorted(r.json()["status"] for r in responses) == ["accepted", "duplicate"]
+        names = stages(client, sha(data))
+        assert (names.count("validated"), names.count("interpreted")) == (1, 1)
+        assert len(client.get(period_url(f"party:{PARTY}", DAY, 1)).json()["versions"]) == 1
+
+
+class _PausingTx:
+    """A transaction that pauses right after checking whether raw bytes are stored."""
+
+    def __init__(self, tx: Any, pause: Callable[[], None]) -> None:
+        self._tx = tx
+        self._pause = pause
+
+    def execute(self, sql: str, params: Any = ()) -> Any:
+        result = self._tx.execute(sql, params)
+        if sql.startswith("SELECT 1 FROM raw_payloads"):
+            self._pause()
+        return result
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._tx, name)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    raises=AssertionError,
+    reason="ledger.ingestion.Ingestor._preserve checks raw_payloads then inserts the chunks "
+    "with no lock or ON CONFLICT: two first receipts of the same bytes at once fail on "
+    "PostgreSQL with a UniqueViolation on raw_payload_chunks_pkey (HTTP 500)",
+)
+def test_same_bytes_received_twice_at_once_on_postgres(
+    postgres_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    runtime = LedgerRuntime(postgres_url)
+    try:
+        both_checked = threading.Barrier(2)
+        pauses: list[int] = []
+
+        def pause() -> None:
+            pauses.append(1)
+            if len(pauses) <= 2:  # the two uploads' checks, then no more
+                try:
+                    both_checked.wait(timeout=5)
+                except threading.BrokenBarrierError:
+                    pass  # serialised by a fix: carry on
+
+        real_transaction = runtime.database.transaction
+
+        @contextmanager
+        def transaction() -> Iterator[Any]:
+            with real_transaction() as tx:
+                yield _PausingTx(tx, pause)
+
+        monkeypatch.setattr(runtime.database, "transaction", transaction)
+        data = report()
+        with TestClient(create_app(runtime), raise_server_exceptions=False) as client:
+            with ThreadPoolExecutor(2) as pool:
+                futures = [pool.submit(upload, client, data, f"copy{i}.txt") for i in (1, 2)]
+                responses = [f.result(timeout=60) for f in futures]
+        assert [r.status_code for r in responses] == [200, 200], [r.text for r in responses]
+        assert sorted(r.json()["status"] for r in responses) == ["accepted", "duplicate"]
+    finally:
+        runtime.close()
