@@ -19,7 +19,6 @@ from typing import IO, Any, Literal, cast
 from uuid import UUID
 
 import psycopg
-from eventsourcing.persistence import IntegrityError as StoreIntegrityError
 from eventsourcing.utils import get_topic
 
 from ledger.application import Ledger
@@ -63,8 +62,31 @@ class IngestResult:
         return asdict(self)
 
 
-class _DuplicateSubjectPeriod(LedgerError):
-    pass
+@dataclass(frozen=True)
+class _Receipt:
+    key: UUID
+    tenant: str
+    sha256: str
+    size: int
+    channel: str
+    file_name: str
+
+
+def _as_duplicate(flow: Flow, result: IngestResult) -> IngestResult:
+    """The outcome of a receipt whose bytes already had a verdict: no new versions."""
+    result.flow = flow.flow
+    if flow.status == "rejected":
+        result.status = "rejected"
+        result.reasons = [
+            f"the same bytes were received before and rejected: {r}" for r in flow.reasons
+        ]
+    else:
+        result.status = "duplicate"
+        result.reasons = [
+            f"the same bytes (sha256 {flow.sha256}) were already received and accepted; "
+            "recorded as a duplicate receipt, no new versions"
+        ]
+    return result
 
 
 def _hash(opener: Callable[[], IO[bytes]]) -> tuple[str, int]:
@@ -105,93 +127,36 @@ class Ingestor:
     ) -> IngestResult:
         return self._ingest(lambda: io.BytesIO(data), file_name, tenant, channel)
 
-    # Stage 1: receive.
+    # Stage 1: receive and preserve the bytes, record the receipt.
     def _ingest(
         self, opener: Callable[[], IO[bytes]], file_name: str, tenant: str, channel: str
     ) -> IngestResult:
         sha256, size = _hash(opener)
-        key = flow_id(tenant, sha256)
         self._preserve(opener, tenant, sha256, size)
+        receipt = _Receipt(flow_id(tenant, sha256), tenant, sha256, size, channel, file_name)
         result = IngestResult(file=file_name, sha256=sha256, status="accepted")
-        flow = self.ledger.flow(key)
-        if flow is None:
-            flow = Flow._create(
-                Flow.Received,
-                id=key,
-                tenant=tenant,
-                sha256=sha256,
-                size=size,
-                channel=channel,
-                file_name=file_name,
-            )
-            try:
-                self.ledger.save(flow)
-                result.events += 1
-            except StoreIntegrityError:
-                # Another receiver recorded the same bytes a moment ago.
-                flow = self.ledger.flow(key)
-                assert flow is not None
-                return self._duplicate(flow, result, channel, file_name)
-        elif flow.status in ("accepted", "rejected"):
-            return self._duplicate(flow, result, channel, file_name)
-        else:
-            # An earlier receipt was interrupted before its verdict: record this receipt
-            # and carry on with the stages.
-            flow.trigger_event(Flow.DuplicateReceived, channel=channel, file_name=file_name)
-            self.ledger.save(flow)
-            result.events += 1
-        return self._process(opener, flow, result)
-
-    def _duplicate(
-        self, flow: Flow, result: IngestResult, channel: str, file_name: str
-    ) -> IngestResult:
-        flow.trigger_event(Flow.DuplicateReceived, channel=channel, file_name=file_name)
-        self.ledger.save(flow)
-        result.events = 1
-        result.flow = flow.flow
-        if flow.status == "rejected":
-            result.status = "rejected"
-            result.reasons = [
-                f"the same bytes were received before and rejected: {r}" for r in flow.reasons
-            ]
-        else:
-            result.status = "duplicate"
-            result.reasons = [
-                f"the same bytes (sha256 {flow.sha256}) were already received and accepted; "
-                "recorded as a duplicate receipt, no new versions"
-            ]
-        return result
-
-    def _preserve(
-        self, opener: Callable[[], IO[bytes]], tenant: str, sha256: str, size: int
-    ) -> None:
+        # Whether this receipt is the one that processes the file is decided under the
+        # events lock, so a second receipt of the same bytes waits and then sees the verdict.
         with self.database.transaction() as tx:
-            if tx.execute(
-                "SELECT 1 FROM raw_payloads WHERE tenant = ? AND sha256 = ?", (tenant, sha256)
-            ).fetchone():
-                return
-            seq = 0
-            with opener() as stream:
-                while chunk := stream.read(CHUNK_BYTES):
-                    tx.execute(
-                        "INSERT INTO raw_payload_chunks (tenant, sha256, seq, data)"
-                        " VALUES (?, ?, ?, ?)",
-                        (tenant, sha256, seq, chunk),
-                    )
-                    seq += 1
-            tx.execute(
-                "INSERT INTO raw_payloads (tenant, sha256, size, chunks) VALUES (?, ?, ?, ?)",
-                (tenant, sha256, size, seq),
-            )
+            self._lock_events(tx)
+            flow = self._receive(tx, receipt, result)
+        if flow.status in ("accepted", "rejected"):
+            return _as_duplicate(flow, result)
+        return self._process(opener, receipt, result)
 
-    # Stages 2 to 4: validate, interpret, publish, in one transaction.
     def _process(
-        self, opener: Callable[[], IO[bytes]], flow: Flow, result: IngestResult
+        self, opener: Callable[[], IO[bytes]], receipt: _Receipt, result: IngestResult
     ) -> IngestResult:
+        """Stages 2 to 4: validate, interpret and publish, whole or not at all."""
+        file_name = receipt.file_name
         report: SettlementReport | None = None
         try:
             with self.database.transaction() as tx, opener() as stream:
                 self._lock_events(tx)
+                flow = self._current_flow(receipt.key)
+                if flow.status in ("accepted", "rejected"):
+                    # Another receipt of the same bytes got its verdict meanwhile.
+                    return _as_duplicate(flow, result)
                 report = parse_settlement_report(stream)
                 srh = report.srh
                 result.flow = report.header.flow_id
@@ -201,21 +166,73 @@ class Ingestor:
                 result.bsc_party_id = srh.bsc_party_id
                 self._publish(tx, flow, report, result)
         except (LedgerError, UnicodeDecodeError) as exc:
-            return self._reject(flow, result, [f"{_context(report, flow.file_name)}: {exc}"])
+            return self._reject(receipt, result, [f"{_context(report, file_name)}: {exc}"])
         except (sqlite3.IntegrityError, psycopg.errors.UniqueViolation):
-            return self._reject(
-                flow,
-                result,
-                [
-                    f"{_context(report, flow.file_name)}: the file carries the same subject "
-                    "and settlement period more than once"
-                ],
-            )
+            reason = "the file carries the same subject and settlement period more than once"
+            return self._reject(receipt, result, [f"{_context(report, file_name)}: {reason}"])
         return result
 
-    def _reject(self, flow: Flow, result: IngestResult, reasons: list[str]) -> IngestResult:
-        flow.trigger_event(Flow.Rejected, flow=result.flow, stage="validation", reasons=reasons)
-        self.ledger.save(flow)
+    def _current_flow(self, key: UUID) -> Flow:
+        flow = self.ledger.flow(key)
+        assert flow is not None, "the receipt is recorded before processing starts"
+        return flow
+
+    def _receive(self, tx: Tx, receipt: _Receipt, result: IngestResult) -> Flow:
+        """Record the receipt: the first one opens the flow, later ones are duplicates."""
+        flow = self.ledger.flow(receipt.key)
+        if flow is None:
+            flow = Flow._create(
+                Flow.Received,
+                id=receipt.key,
+                tenant=receipt.tenant,
+                sha256=receipt.sha256,
+                size=receipt.size,
+                channel=receipt.channel,
+                file_name=receipt.file_name,
+            )
+        else:
+            flow.trigger_event(
+                Flow.DuplicateReceived, channel=receipt.channel, file_name=receipt.file_name
+            )
+        pending = flow.collect_events()
+        self._insert_events(tx, pending)
+        result.events += len(pending)
+        return flow
+
+    def _preserve(
+        self, opener: Callable[[], IO[bytes]], tenant: str, sha256: str, size: int
+    ) -> None:
+        """Keep the original bytes, content-addressed; receiving them again stores nothing."""
+        with self.database.transaction() as tx:
+            if tx.execute(
+                "SELECT 1 FROM raw_payloads WHERE tenant = ? AND sha256 = ?", (tenant, sha256)
+            ).fetchone():
+                return
+            seq = 0
+            with opener() as stream:
+                while chunk := stream.read(CHUNK_BYTES):
+                    # Two first receipts of the same bytes may race here: the same content
+                    # under the same address, so the second insert is simply not needed.
+                    tx.execute(
+                        "INSERT INTO raw_payload_chunks (tenant, sha256, seq, data)"
+                        " VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
+                        (tenant, sha256, seq, chunk),
+                    )
+                    seq += 1
+            tx.execute(
+                "INSERT INTO raw_payloads (tenant, sha256, size, chunks) VALUES (?, ?, ?, ?)"
+                " ON CONFLICT DO NOTHING",
+                (tenant, sha256, size, seq),
+            )
+
+    def _reject(self, receipt: _Receipt, result: IngestResult, reasons: list[str]) -> IngestResult:
+        with self.database.transaction() as tx:
+            self._lock_events(tx)
+            flow = self._current_flow(receipt.key)
+            if flow.status in ("accepted", "rejected"):
+                return _as_duplicate(flow, result)
+            flow.trigger_event(Flow.Rejected, flow=result.flow, stage="validation", reasons=reasons)
+            self._insert_events(tx, flow.collect_events())
         result.status = "rejected"
         result.reasons = reasons
         result.periods = 0
@@ -276,9 +293,7 @@ class Ingestor:
                 )
         flush()
 
-        version = self._current_versions(tx, [flow.id]).get(flow.id, flow.version)
-        if version != flow.version:
-            raise LedgerError("the flow was processed concurrently by another receiver")
+        version = flow.version
         validated = Flow.Validated(
             originator_id=flow.id,
             originator_version=version + 1,

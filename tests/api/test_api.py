@@ -442,17 +442,9 @@ def test_openapi(client: TestClient) -> None:
     assert "swagger" in docs.text.lower()
 
 
-# --- known product bugs (outside api/) ------------------------------------------------------
+# --- concurrent receipts of the same bytes ------------------------------------------------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="ledger.ingestion.Ingestor._ingest treats a receipt still being processed as an "
-    "interrupted one: a second upload of the same bytes re-runs the stages (and is "
-    "'accepted'), and the first receipt then fails saving its next Flow event with an "
-    "event-store IntegrityError (HTTP 500)",
-)
 def test_same_bytes_while_first_receipt_is_in_progress(
     runtime: LedgerRuntime, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -501,13 +493,6 @@ class _PausingTx:
         return getattr(self._tx, name)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="ledger.ingestion.Ingestor._preserve checks raw_payloads then inserts the chunks "
-    "with no lock or ON CONFLICT: two first receipts of the same bytes at once fail on "
-    "PostgreSQL with a UniqueViolation on raw_payload_chunks_pkey (HTTP 500)",
-)
 def test_same_bytes_received_twice_at_once_on_postgres(
     postgres_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
