@@ -1,0 +1,1 @@
+"""Integration tests: the whole ledger on SQLite and PostgreSQL."""

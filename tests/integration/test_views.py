@@ -1,0 +1,159 @@
+"""The views: rebuilt from the log they are identical, and every event is applied exactly once."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from decimal import Decimal
+from pathlib import Path
+
+from integration.conftest import (
+    DAY,
+    PARTY_SUBJECT,
+    S0141_PERIODS,
+    S0142_PERIODS,
+    count_rows,
+    dump_views,
+    edit_lines,
+    write_report,
+)
+from ledger.runtime import LedgerRuntime
+
+
+def _corrupt_trailer(lines: list[bytes]) -> list[bytes]:
+    i = next(i for i, line in enumerate(lines) if line.startswith(b"ZZZ|"))
+    lines[i] = lines[i].replace(b"ZZZ|", b"ZZZ|9", 1)
+    return lines
+
+
+def _history(runtime: LedgerRuntime, files: Path, *, catch_up: bool = True) -> None:
+    """A mix of what happens to a ledger: runs, a republication, duplicates, a rejection,
+    corrections and an intervention, under two tenants."""
+    ingest = runtime.ingest if catch_up else runtime.ingestor.ingest_path
+    for run, number in (("II", 1), ("SF", 1), ("R1", 1), ("R1", 2)):
+        ingest(write_report(files, run_type=run, run_number=number).path, tenant="a")
+    ingest(write_report(files, flow="S0141", run_type="SF").path, tenant="b")
+    ingest(write_report(files, run_type="II").path, tenant="b")
+    ingest(write_report(files, run_type="II").path, tenant="b")  # duplicate
+    bad = write_report(files, run_type="R2")
+    edit_lines(bad.path, _corrupt_trailer)
+    ingest(bad.path, tenant="a")  # rejected
+    runtime.ledger.apply_correction(
+        "a", PARTY_SUBJECT, DAY, 3, supersedes=4, values={"x": Decimal("1")}, reason="r", actor="p"
+    )
+    runtime.ledger.apply_correction(
+        "a", PARTY_SUBJECT, DAY, 3, supersedes=1, values={"x": Decimal("2")}, reason="r", actor="p"
+    )
+    runtime.ledger.apply_correction(
+        "b", "system", DAY, 48, supersedes=2, values={"y": Decimal("3")}, reason="r", actor="q"
+    )
+    runtime.ledger.record_manual_intervention(
+        "b", "system", DAY, 48, actor="q", reason="held", outcome="released"
+    )
+
+
+EXPECTED_VERSIONS = 4 * S0142_PERIODS + S0141_PERIODS + S0142_PERIODS + 3
+
+
+def test_rebuild_gives_identical_views(runtime: LedgerRuntime, files: Path) -> None:
+    _history(runtime, files)
+    runtime.runner.catch_up()
+    before = dump_views(runtime)
+    assert len(before["period_versions"]) == EXPECTED_VERSIONS
+    assert len(before["flows"]) == 7
+    assert len(before["period_interventions"]) == 1
+
+    events = runtime.runner.rebuild()
+    assert events > EXPECTED_VERSIONS
+    assert dump_views(runtime) == before
+    # Rebuilding in small batches gives the same too.
+    assert runtime.runner.rebuild(batch_size=97) == events
+    assert dump_views(runtime) == before
+    best = runtime.period(PARTY_SUBJECT, DAY, 3, tenant="a")["best"]
+    assert (best["kind"], best["supersedes"], best["run_number"]) == ("correction", 4, 2)
+
+
+def test_a_fresh_runtime_catching_up_builds_the_same_views(
+    open_runtime: Callable[[], LedgerRuntime], files: Path
+) -> None:
+    writer = open_runtime()
+    _history(writer, files)
+    writer.runner.catch_up()
+    expected = dump_views(writer)
+
+    # Events written without catching up, then read by a runtime opened afterwards.
+    more = write_report(files, run_type="R3")
+    writer.ingestor.ingest_path(more.path, tenant="a")
+    reader = open_runtime()
+    assert reader.runner.catch_up() == S0142_PERIODS + 3
+    assert writer.runner.catch_up() == 0  # progress is kept in the database, shared
+    incremental = dump_views(reader)
+    assert len(incremental["period_versions"]) == len(expected["period_versions"]) + S0142_PERIODS
+    assert dump_views(writer) == incremental
+
+    reader.runner.rebuild()
+    assert dump_views(reader) == incremental
+    assert dump_views(writer) == incremental
+
+
+def test_catching_up_in_small_batches_equals_a_rebuild(runtime: LedgerRuntime, files: Path) -> None:
+    _history(runtime, files, catch_up=False)
+    assert count_rows(runtime, "flows") == 0
+    runtime.runner.catch_up(batch_size=50)
+    incremental = dump_views(runtime)
+    assert len(incremental["period_versions"]) == EXPECTED_VERSIONS
+    runtime.runner.rebuild()
+    assert dump_views(runtime) == incremental
+
+
+def test_catch_up_is_idempotent(runtime: LedgerRuntime, files: Path) -> None:
+    _history(runtime, files)
+    runtime.runner.catch_up()
+    before = dump_views(runtime)
+    for _ in range(3):
+        assert runtime.runner.catch_up() == 0
+        assert runtime.runner.catch_up(batch_size=1) == 0
+    assert dump_views(runtime) == before
+    with runtime.database.transaction() as tx:
+        positions = runtime.runner.positions(tx)
+    assert set(positions) == {"period_versions", "flows"}
+    assert len(set(positions.values())) == 1
+
+
+def test_two_runtimes_catching_up_at_once_apply_each_event_once(
+    open_runtime: Callable[[], LedgerRuntime], files: Path
+) -> None:
+    first, second = open_runtime(), open_runtime()
+    _history(first, files, catch_up=False)
+    assert count_rows(first, "period_versions") == 0
+
+    barrier = threading.Barrier(2)
+    read: list[int] = []
+    errors: list[BaseException] = []
+
+    def run(runtime: LedgerRuntime) -> None:
+        try:
+            barrier.wait(timeout=10)
+            read.append(runtime.runner.catch_up(batch_size=200))
+        except BaseException as exc:  # reported below, not lost in the thread
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run, args=(r,)) for r in (first, second)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    assert errors == []
+    assert len(read) == 2
+
+    assert count_rows(first, "period_versions") == EXPECTED_VERSIONS
+    both = dump_views(first)
+    assert dump_views(second) == both
+    # Every notification was read by one runtime or the other, never by both.
+    first.runner.rebuild()
+    with first.database.transaction() as tx:
+        (total,) = tx.execute(f"SELECT count(*) FROM {first.ledger.events_table}").fetchone() or (
+            0,
+        )
+    assert sum(read) == total
+    assert dump_views(first) == both

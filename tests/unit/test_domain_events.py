@@ -1,0 +1,159 @@
+"""Settlement-period events and their schema versions: version 1 events still load.
+
+Schema version 2 of the values-recorded events added ``maturity``, ``attributes`` and
+``unconfirmed``; events stored before that (version 1, no ``class_version`` in their state)
+are upcast on read: the maturity derived from the run type, the rest empty.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+from eventsourcing.persistence import StoredEvent
+from eventsourcing.utils import get_topic
+
+from ledger.application import Ledger
+from ledger.domain import SettlementPeriod, settlement_period_id
+from ledger.runtime import LedgerRuntime
+from ledger.storage import Database
+
+TENANT = "t"
+SUBJECT = "party:PTY00001"
+DAY = date(2026, 5, 1)
+PERIOD = 5
+KEY = settlement_period_id(TENANT, SUBJECT, DAY, PERIOD)
+V2_ONLY = ("maturity", "attributes", "unconfirmed")
+
+
+@pytest.fixture
+def database_path(tmp_path: Path) -> str:
+    return f"sqlite:///{tmp_path / 'ledger.db'}"
+
+
+@pytest.fixture
+def ledger(database_path: str) -> Iterator[Ledger]:
+    database = Database(database_path)
+    app = Ledger(database)
+    try:
+        yield app
+    finally:
+        app.close()
+        database.close()
+
+
+def values_recorded(
+    run_type: str = "SF", *, version: int = 1, maturity: str = "settlement"
+) -> SettlementPeriod.ValuesRecordedFields:
+    fields: dict[str, Any] = dict(
+        originator_id=KEY,
+        originator_version=version,
+        timestamp=datetime(2026, 5, 20, 9, 30, tzinfo=UTC),
+        tenant=TENANT,
+        subject=SUBJECT,
+        settlement_date=DAY,
+        settlement_period=PERIOD,
+        run_type=run_type,
+        run_number=1,
+        maturity=maturity,
+        flow="S0142",
+        file_creation_time=datetime(2026, 5, 18, 6, 0, tzinfo=UTC),
+        values={"bm_unit_cashflow": Decimal("-12.50"), "non_delivery_charge": Decimal("0")},
+        attributes={"note": "kept"},
+        unconfirmed={"SP7": ["x"]},
+        source_sha256="ab" * 32,
+        record_position=42,
+    )
+    if version == 1:
+        return SettlementPeriod.FirstValuesRecorded(
+            originator_topic=get_topic(SettlementPeriod), **fields
+        )
+    return SettlementPeriod.ValuesRecorded(**fields)
+
+
+def as_version_1(stored: StoredEvent) -> StoredEvent:
+    """The same event as it was stored before schema version 2."""
+    state = json.loads(stored.state)
+    assert state.pop("class_version") == 2
+    for name in V2_ONLY:
+        del state[name]
+    return StoredEvent(
+        originator_id=stored.originator_id,
+        originator_version=stored.originator_version,
+        topic=stored.topic,
+        state=json.dumps(state).encode(),
+    )
+
+
+def test_values_recorded_events_are_schema_version_2(ledger: Ledger) -> None:
+    event = values_recorded()
+    stored = ledger.mapper.to_stored_event(event)
+    assert stored.topic == get_topic(SettlementPeriod.FirstValuesRecorded)
+    assert json.loads(stored.state)["class_version"] == 2
+    assert ledger.mapper.to_domain_event(stored) == event
+
+
+@pytest.mark.parametrize(
+    ("run_type", "maturity"), [("II", "indicative"), ("SF", "settlement"), ("RF", "final")]
+)
+@pytest.mark.parametrize("version", [1, 2], ids=["first", "later"])
+def test_version_1_events_are_upcast(
+    ledger: Ledger, run_type: str, maturity: str, version: int
+) -> None:
+    current = values_recorded(run_type, version=version, maturity=maturity)
+    old = as_version_1(ledger.mapper.to_stored_event(current))
+    assert not set(V2_ONLY) & set(json.loads(old.state))
+
+    event = ledger.mapper.to_domain_event(old)
+    assert type(event) is type(current)
+    assert event.maturity == maturity
+    assert event.attributes == {}
+    assert event.unconfirmed == {}
+    # Everything version 1 had is unchanged.
+    for name in ("run_type", "run_number", "values", "file_creation_time", "source_sha256"):
+        assert getattr(event, name) == getattr(current, name)
+    assert (event.originator_id, event.originator_version) == (KEY, version)
+
+
+def test_an_aggregate_whose_first_event_is_version_1_still_loads(
+    ledger: Ledger, database_path: str
+) -> None:
+    first = as_version_1(ledger.mapper.to_stored_event(values_recorded("SF")))
+    later = ledger.mapper.to_stored_event(values_recorded("R1", version=2))
+    ledger.recorder.insert_events([first, later])
+
+    period = ledger.settlement_period(TENANT, SUBJECT, DAY, PERIOD)
+    assert period.version == 2
+    assert [(v.version, v.run_type) for v in period.versions] == [(1, "SF"), (2, "R1")]
+    assert period.versions[0].values == {
+        "bm_unit_cashflow": Decimal("-12.50"),
+        "non_delivery_charge": Decimal("0"),
+    }
+    history = ledger.event_history(KEY)
+    assert [type(e).__name__ for e in history] == ["FirstValuesRecorded", "ValuesRecorded"]
+    assert history[0].maturity == "settlement"
+
+    # A correction on top of it is stored as usual.
+    version = ledger.apply_correction(
+        TENANT, SUBJECT, DAY, PERIOD, supersedes=1, values={}, reason="r", actor="a"
+    )
+    assert version == 3
+
+    # The views read the old event too.
+    runtime = LedgerRuntime(database_path)
+    try:
+        view = runtime.period(SUBJECT, DAY, PERIOD, tenant=TENANT)
+    finally:
+        runtime.close()
+    assert [(v["version"], v["maturity"], v["kind"]) for v in view["versions"]] == [
+        (1, "settlement", "run"),
+        (2, "settlement", "run"),
+        (3, "settlement", "correction"),
+    ]
+    assert view["versions"][0]["attributes"] == {}
+    assert view["best"]["version"] == 2
