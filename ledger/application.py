@@ -13,6 +13,7 @@ from eventsourcing.persistence import JSONTranscoder, Transcoding
 from ledger.domain import Flow, SettlementPeriod, settlement_period_id
 from ledger.errors import LedgerError
 from ledger.identifiers import Subject
+from ledger.measures import MeasuresAsText
 from ledger.settlement_time import check_settlement_period
 from ledger.storage import Database
 
@@ -54,6 +55,7 @@ class Ledger(Application[UUID]):
     def register_transcodings(self, transcoder: JSONTranscoder) -> None:
         super().register_transcodings(transcoder)
         transcoder.register(DateAsISO())
+        transcoder.register(MeasuresAsText())
 
     def settlement_period(
         self, tenant: str, subject: str, settlement_date: date, settlement_period: int

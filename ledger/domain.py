@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
@@ -10,6 +11,7 @@ from uuid import NAMESPACE_URL, UUID, uuid5
 
 from eventsourcing.domain import Aggregate
 
+from ledger.measures import Measures
 from ledger.runs import RunType
 
 # Every aggregate id is a UUIDv5 under this namespace, so the same market identity
@@ -82,7 +84,8 @@ class SettlementPeriod(Aggregate):
     class ValuesRecordedFields(PeriodEvent):
         """Values a settlement run gave this period, with their provenance.
 
-        Schema version 2 added ``maturity``, ``attributes`` and ``unconfirmed``.
+        Schema version 2 added ``maturity``, ``attributes`` and ``unconfirmed``, and keeps
+        ``values`` as one :class:`Measures` object.
         """
 
         class_version: ClassVar[int] = 2
@@ -92,7 +95,7 @@ class SettlementPeriod(Aggregate):
         maturity: str
         flow: str
         file_creation_time: datetime
-        values: dict[str, Decimal]
+        values: Measures
         attributes: dict[str, str]
         unconfirmed: dict[str, list[str]]
         source_sha256: str
@@ -101,6 +104,8 @@ class SettlementPeriod(Aggregate):
         @staticmethod
         def upcast_v1_v2(state: dict[str, Any]) -> None:
             state["maturity"] = maturity_of(state["run_type"])
+            # Version 1 stored each value as its own tagged decimal.
+            state["values"] = Measures(state["values"])
             state.setdefault("attributes", {})
             state.setdefault("unconfirmed", {})
 
@@ -131,7 +136,7 @@ class SettlementPeriod(Aggregate):
         """A person corrected the values of an earlier version; names what it supersedes."""
 
         supersedes: int
-        values: dict[str, Decimal]
+        values: Measures
         reason: str
         actor: str
 
@@ -165,13 +170,13 @@ class SettlementPeriod(Aggregate):
             )
 
     def apply_correction(
-        self, supersedes: int, values: dict[str, Decimal], reason: str, actor: str
+        self, supersedes: int, values: Mapping[str, Decimal], reason: str, actor: str
     ) -> None:
         self.trigger_event(
             self.CorrectionApplied,
             **self._identity(),
             supersedes=supersedes,
-            values=values,
+            values=Measures(values),
             reason=reason,
             actor=actor,
         )

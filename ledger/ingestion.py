@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import io
 import sqlite3
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -19,11 +19,11 @@ from typing import IO, Any, Literal, cast
 from uuid import UUID
 
 import psycopg
-from eventsourcing.utils import get_topic
 
 from ledger.application import Ledger
-from ledger.domain import Flow, SettlementPeriod, flow_id, settlement_period_id
+from ledger.domain import Flow, flow_id, settlement_period_id
 from ledger.errors import LedgerError
+from ledger.event_batch import PeriodEventEncoder
 from ledger.flows.saa_i014 import (
     DailyValues,
     PeriodValues,
@@ -36,7 +36,6 @@ from ledger.storage import Tx
 CHUNK_BYTES = 1 << 20
 BATCH_SIZE = 2000
 _SQLITE_IN_LIMIT = 500
-_PERIOD_TOPIC = get_topic(SettlementPeriod)
 
 Status = Literal["accepted", "duplicate", "rejected"]
 
@@ -250,14 +249,20 @@ class Ingestor:
         now = datetime.now(UTC)
         srh = report.srh
         header = report.header
-        fixed = {
-            "run_type": str(srh.run_type),
-            "run_number": srh.saa_run_number,
-            "maturity": str(srh.run_type.maturity),
-            "flow": header.flow_id,
-            "file_creation_time": header.creation_time,
-            "source_sha256": flow.sha256,
-        }
+        encoder = PeriodEventEncoder(
+            self.ledger.mapper,
+            {
+                "timestamp": now,
+                "tenant": flow.tenant,
+                "settlement_date": srh.settlement_date,
+                "run_type": str(srh.run_type),
+                "run_number": srh.saa_run_number,
+                "maturity": str(srh.run_type.maturity),
+                "flow": header.flow_id,
+                "file_creation_time": header.creation_time,
+                "source_sha256": flow.sha256,
+            },
+        )
         daily: list[dict[str, Any]] = []
         unplaced: list[dict[str, Any]] = []
         periods = 0
@@ -265,7 +270,7 @@ class Ingestor:
 
         def flush() -> None:
             nonlocal periods
-            self._write_period_events(tx, flow.tenant, srh.settlement_date, batch, fixed, now)
+            self._write_period_events(tx, flow.tenant, srh.settlement_date, batch, encoder)
             periods += len(batch)
             batch.clear()
 
@@ -328,8 +333,7 @@ class Ingestor:
         tenant: str,
         settlement_date: date,
         items: Sequence[PeriodValues],
-        fixed: dict[str, Any],
-        now: datetime,
+        encoder: PeriodEventEncoder,
     ) -> None:
         if not items:
             return
@@ -338,35 +342,13 @@ class Ingestor:
             for i in items
         ]
         current = self._current_versions(tx, keys)
-        events: list[Any] = []
-        for key, item in zip(keys, items, strict=True):
-            version = current.get(key)
-            common = dict(
-                fixed,
-                originator_id=key,
-                timestamp=now,
-                tenant=tenant,
-                subject=item.subject,
-                settlement_date=settlement_date,
-                settlement_period=item.settlement_period,
-                values=item.values,
-                attributes=item.attributes,
-                unconfirmed=item.unconfirmed,
-                record_position=item.record_position,
-            )
-            if version is None:
-                events.append(
-                    SettlementPeriod.FirstValuesRecorded(
-                        originator_version=1,
-                        originator_topic=_PERIOD_TOPIC,
-                        **common,
-                    )
-                )
-            else:
-                events.append(
-                    SettlementPeriod.ValuesRecorded(originator_version=version + 1, **common)
-                )
-        self._insert_events(tx, events)
+        self._insert_rows(
+            tx,
+            (
+                encoder.row(key, current.get(key, 0) + 1, item)
+                for key, item in zip(keys, items, strict=True)
+            ),
+        )
 
     def _current_versions(self, tx: Tx, keys: Sequence[UUID]) -> dict[UUID, int]:
         found: dict[UUID, int] = {}
@@ -392,24 +374,21 @@ class Ingestor:
         return found
 
     def _insert_events(self, tx: Tx, events: Sequence[Any]) -> None:
-        to_stored = self.ledger.mapper.to_stored_event
-        rows: Iterator[tuple[Any, ...]]
+        self._insert_rows(
+            tx,
+            (
+                (cast(UUID, s.originator_id), s.originator_version, s.topic, s.state)
+                for s in map(self.ledger.mapper.to_stored_event, events)
+            ),
+        )
+
+    def _insert_rows(self, tx: Tx, rows: Iterable[tuple[UUID, int, str, bytes]]) -> None:
+        """Append stored-event rows to the event store, inside the open transaction."""
+        columns = ("originator_id", "originator_version", "topic", "state")
         if tx.kind == "postgres":
-            rows = (
-                (s.originator_id, s.originator_version, s.topic, s.state)
-                for s in map(to_stored, events)
-            )
             tx.insert_rows(
-                self.events_table,
-                ("originator_id", "originator_version", "topic", "state"),
-                rows,
-                pg_types=("uuid", "int8", "text", "bytea"),
+                self.events_table, columns, rows, pg_types=("uuid", "int8", "text", "bytea")
             )
         else:
-            rows = (
-                (cast(UUID, s.originator_id).hex, s.originator_version, s.topic, s.state)
-                for s in map(to_stored, events)
-            )
-            tx.insert_rows(
-                self.events_table, ("originator_id", "originator_version", "topic", "state"), rows
-            )
+            # The library's SQLite recorder keeps ids as hex text.
+            tx.insert_rows(self.events_table, columns, ((k.hex, v, t, s) for k, v, t, s in rows))

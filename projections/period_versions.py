@@ -9,13 +9,14 @@ creation time (then the latest version, so a correction wins over what it correc
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
 from ledger.domain import SettlementPeriod
+from ledger.measures import Measures
 from ledger.runs import RunType, best_run_key
 from ledger.storage import Database, Tx, as_date, as_datetime
 
@@ -298,7 +299,9 @@ class PeriodVersionsProjection:
         )
 
 
-def _values_json(values: dict[str, Decimal]) -> str:
+def _values_json(values: Mapping[str, Decimal]) -> str:
+    if isinstance(values, Measures):
+        return json.dumps(values.as_text())
     return json.dumps({k: str(v) for k, v in values.items()})
 
 

@@ -1,0 +1,103 @@
+"""The bulk encoder writes exactly the bytes the library's mapper would, for any period."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+from uuid import uuid4
+
+import pytest
+from eventsourcing.persistence import StoredEvent
+from eventsourcing.utils import get_topic
+from hypothesis import given
+from hypothesis import strategies as st
+
+from ledger.application import Ledger
+from ledger.domain import SettlementPeriod
+from ledger.event_batch import PeriodEventEncoder
+from ledger.flows.saa_i014 import PeriodValues
+from ledger.measures import Measures
+from ledger.storage import Database
+
+SHARED: dict[str, Any] = {
+    "timestamp": datetime(2026, 5, 22, 9, 30, 1, 123456, tzinfo=UTC),
+    "tenant": "acme",
+    "settlement_date": date(2026, 5, 6),
+    "run_type": "SF",
+    "run_number": 2,
+    "maturity": "settlement",
+    "flow": "S0142",
+    "file_creation_time": datetime(2026, 5, 22, 3, tzinfo=UTC),
+    "source_sha256": "ab" * 32,
+}
+
+text = st.text(st.characters(codec="ascii", exclude_characters="|\r\n"), max_size=12)
+period_values = st.builds(
+    PeriodValues,
+    subject=st.sampled_from(["system", "party:BRITGAS", "bmu:T_DRAXX-1", 'party:"Q"']),
+    settlement_period=st.integers(1, 50),
+    values=st.dictionaries(
+        st.from_regex(r"[a-z_]{1,24}", fullmatch=True),
+        st.decimals(allow_nan=False, allow_infinity=False, places=5, max_value=10**8),
+        max_size=8,
+    ),
+    attributes=st.dictionaries(st.sampled_from(["price_derivation_code", "x"]), text),
+    unconfirmed=st.dictionaries(st.sampled_from(["BP7", "BPI", "SSD"]), st.lists(text)),
+    record_position=st.integers(1, 10**7),
+)
+
+
+@pytest.fixture(scope="module")
+def ledger(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Ledger]:
+    path: Path = tmp_path_factory.mktemp("batch") / "ledger.db"
+    app = Ledger(Database(f"sqlite:///{path}"))
+    yield app
+    app.close()
+
+
+@given(item=period_values, version=st.integers(1, 5))
+def test_rows_equal_the_mappers_encoding(ledger: Ledger, item: PeriodValues, version: int) -> None:
+    key = uuid4()
+    fields: dict[str, Any] = dict(
+        SHARED,
+        originator_id=key,
+        originator_version=version,
+        subject=item.subject,
+        settlement_period=item.settlement_period,
+        values=Measures(item.values),
+        attributes=item.attributes,
+        unconfirmed=item.unconfirmed,
+        record_position=item.record_position,
+    )
+    event: Any
+    if version == 1:
+        event = SettlementPeriod.FirstValuesRecorded(
+            originator_topic=get_topic(SettlementPeriod), **fields
+        )
+    else:
+        event = SettlementPeriod.ValuesRecorded(**fields)
+    expected = ledger.mapper.to_stored_event(event)
+
+    row = PeriodEventEncoder(ledger.mapper, SHARED).row(key, version, item)
+
+    assert row == (key, version, expected.topic, expected.state)
+
+
+def test_decoded_rows_carry_exact_decimals(ledger: Ledger) -> None:
+    item = PeriodValues(
+        subject="party:BRITGAS",
+        settlement_period=3,
+        values={"energy_imbalance_cashflow": Decimal("-12.50")},
+        attributes={},
+        unconfirmed={},
+        record_position=57,
+    )
+    key, version, topic, state = PeriodEventEncoder(ledger.mapper, SHARED).row(uuid4(), 2, item)
+    event = ledger.mapper.to_domain_event(StoredEvent(key, version, topic, state))
+    assert isinstance(event, SettlementPeriod.ValuesRecorded)
+    assert event.values.as_text() == {"energy_imbalance_cashflow": "-12.50"}
+    assert event.settlement_date == date(2026, 5, 6)
+    assert event.record_position == 57

@@ -1,0 +1,39 @@
+"""Measures keep exact decimal text through events: no float, no re-encoding drift."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from eventsourcing.persistence import JSONTranscoder
+from hypothesis import given
+from hypothesis import strategies as st
+
+from ledger.measures import Measures, MeasuresAsText
+
+decimals = st.decimals(allow_nan=False, allow_infinity=False, places=5, max_value=10**9)
+
+
+def test_values_are_decimals_in_recorded_order() -> None:
+    m = Measures({"system_buy_price": Decimal("96.79"), "so_bm_cashflow": Decimal("-0.5")})
+    assert list(m) == ["system_buy_price", "so_bm_cashflow"]
+    assert m["system_buy_price"] == Decimal("96.79")
+    assert isinstance(m["so_bm_cashflow"], Decimal)
+    assert m == {"system_buy_price": Decimal("96.79"), "so_bm_cashflow": Decimal("-0.5")}
+    assert m.as_text() == {"system_buy_price": "96.79", "so_bm_cashflow": "-0.5"}
+
+
+def test_stored_form_is_one_object_of_decimal_strings() -> None:
+    transcoder = JSONTranscoder()
+    transcoder.register(MeasuresAsText())
+    data = transcoder.encode({"values": Measures({"a": Decimal("12.50")})})
+    assert data == b'{"values":{"_type_":"measures","_data_":{"a":"12.50"}}}'
+
+
+@given(st.dictionaries(st.from_regex(r"[a-z_]{1,20}", fullmatch=True), decimals, max_size=12))
+def test_transcoding_round_trip_is_exact(values: dict[str, Decimal]) -> None:
+    transcoder = JSONTranscoder()
+    transcoder.register(MeasuresAsText())
+    decoded = transcoder.decode(transcoder.encode(Measures(values)))
+    assert isinstance(decoded, Measures)
+    assert decoded == values
+    assert decoded.as_text() == {k: str(v) for k, v in values.items()}
