@@ -71,8 +71,12 @@ class Tx:
             return params
         return [_sqlite_value(p) for p in params]
 
-    def execute(self, sql: str, params: Sequence[Any] = ()) -> Tx:
-        self._cur.execute(self._sql(sql), self._params(params))
+    def execute(self, sql: str, params: Sequence[Any] = (), *, binary: bool = False) -> Tx:
+        """Run one statement; ``binary`` asks PostgreSQL for binary results (cheaper bytea)."""
+        if self.kind == "postgres":
+            self._cur.execute(_pg_sql(sql), params, binary=binary)
+        else:
+            self._cur.execute(sql, self._params(params))
         return self
 
     def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:

@@ -299,10 +299,14 @@ class PeriodVersionsProjection:
         )
 
 
+_to_json = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+_RANKS = {str(run): run.maturity_rank for run in RunType}
+
+
 def _values_json(values: Mapping[str, Decimal]) -> str:
     if isinstance(values, Measures):
-        return json.dumps(values.as_text())
-    return json.dumps({k: str(v) for k, v in values.items()})
+        return _to_json(values.as_text())
+    return _to_json({k: str(v) for k, v in values.items()})
 
 
 def _values_row(nid: int, e: SettlementPeriod.ValuesRecordedFields) -> tuple[Any, ...]:
@@ -315,13 +319,13 @@ def _values_row(nid: int, e: SettlementPeriod.ValuesRecordedFields) -> tuple[Any
         "run",
         e.run_type,
         e.maturity,
-        RunType(e.run_type).maturity_rank,
+        _RANKS[e.run_type],
         e.run_number,
         e.file_creation_time,
         e.timestamp,
         _values_json(e.values),
-        json.dumps(e.attributes),
-        json.dumps(e.unconfirmed),
+        _to_json(e.attributes) if e.attributes else "{}",
+        _to_json(e.unconfirmed) if e.unconfirmed else "{}",
         e.flow,
         e.source_sha256,
         e.record_position,

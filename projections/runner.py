@@ -91,6 +91,7 @@ class ProjectionRunner:
             f"SELECT {id_column}, originator_id, originator_version, topic, state"
             f" FROM {self.events_table} WHERE {id_column} > ? ORDER BY {id_column} LIMIT ?",
             (start, batch_size),
+            binary=True,
         ).fetchall()
         if not rows:
             return 0

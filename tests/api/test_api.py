@@ -483,8 +483,8 @@ class _PausingTx:
         self._tx = tx
         self._pause = pause
 
-    def execute(self, sql: str, params: Any = ()) -> Any:
-        result = self._tx.execute(sql, params)
+    def execute(self, sql: str, params: Any = (), **options: Any) -> Any:
+        result = self._tx.execute(sql, params, **options)
         if sql.startswith("SELECT 1 FROM raw_payloads"):
             self._pause()
         return result
@@ -512,8 +512,8 @@ def test_same_bytes_received_twice_at_once_on_postgres(
         real_transaction = runtime.database.transaction
 
         @contextmanager
-        def transaction() -> Iterator[Any]:
-            with real_transaction() as tx:
+        def transaction(**options: Any) -> Iterator[Any]:
+            with real_transaction(**options) as tx:
                 yield _PausingTx(tx, pause)
 
         monkeypatch.setattr(runtime.database, "transaction", transaction)
