@@ -8,6 +8,7 @@ from typing import Literal
 
 from ledger.errors import InvalidIdentifier
 
+_TENANT_RE = re.compile(r"^[a-z0-9][a-z0-9_.\-]{0,62}$")
 _PARTY_RE = re.compile(r"^[A-Z0-9_\-]{1,8}$")
 _BMU_RE = re.compile(r"^(T_|E_|I_|2__|C__|V__|M_)[A-Z0-9_\-]{1,}$")
 _MPAN_WEIGHTS = (3, 5, 7, 13, 17, 19, 23, 29, 31, 37, 41, 43)
@@ -17,6 +18,16 @@ GSP_GROUPS: dict[str, int] = {
     "_A": 10, "_B": 11, "_C": 12, "_D": 13, "_E": 14, "_F": 15, "_G": 16,
     "_H": 20, "_J": 19, "_K": 21, "_L": 22, "_M": 23, "_N": 18, "_P": 17,
 }  # fmt: skip
+
+
+def tenant_id(text: str) -> str:
+    """A tenant name: 1 to 63 lower-case letters, digits, '.', '_' or '-'."""
+    if not _TENANT_RE.match(text):
+        raise InvalidIdentifier(
+            f"{text!r} is not a tenant name (1 to 63 lower-case letters, digits, '.', '_' "
+            "or '-', starting with a letter or digit)"
+        )
+    return text
 
 
 def bsc_party_id(text: str) -> str:

@@ -8,12 +8,12 @@ from typing import Any
 
 from ledger.application import Ledger
 from ledger.errors import LedgerError
-from ledger.identifiers import Subject
+from ledger.identifiers import Subject, tenant_id
 from ledger.ingestion import Ingestor, IngestResult
 from ledger.runs import RunType, scheduled_run_date
 from ledger.settlement_time import check_settlement_period, period_start_utc
 from ledger.storage import Database
-from projections.flows import FlowRow, FlowsProjection, find_flow
+from projections.flows import FlowRow, FlowsProjection, FlowSummary, find_flow, list_flows
 from projections.period_versions import (
     PeriodVersionsProjection,
     VersionRow,
@@ -44,7 +44,7 @@ class LedgerRuntime:
         self.database.close()
 
     def ingest(self, path: Path | str, *, tenant: str = DEFAULT_TENANT) -> IngestResult:
-        result = self.ingestor.ingest_path(path, tenant=tenant)
+        result = self.ingestor.ingest_path(path, tenant=tenant_id(tenant))
         self.runner.catch_up()
         return result
 
@@ -52,7 +52,7 @@ class LedgerRuntime:
         self, data: bytes, *, file_name: str, tenant: str = DEFAULT_TENANT, channel: str = "api"
     ) -> IngestResult:
         result = self.ingestor.ingest_bytes(
-            data, file_name=file_name, tenant=tenant, channel=channel
+            data, file_name=file_name, tenant=tenant_id(tenant), channel=channel
         )
         self.runner.catch_up()
         return result
@@ -67,6 +67,7 @@ class LedgerRuntime:
         as_of: datetime | None = None,
     ) -> dict[str, Any]:
         """Every version of one period and the best available one, optionally as of an instant."""
+        tenant = tenant_id(tenant)
         canonical = str(Subject.parse(subject))
         check_settlement_period(settlement_date, settlement_period)
         if as_of is not None and as_of.tzinfo is None:
@@ -90,12 +91,21 @@ class LedgerRuntime:
         }
 
     def flow(self, sha256: str, *, tenant: str = DEFAULT_TENANT) -> FlowRow | None:
+        tenant = tenant_id(tenant)
         self.runner.catch_up()
         with self.database.transaction(write=False) as tx:
             return find_flow(tx, tenant, sha256.lower())
 
+    def flows(self, *, tenant: str = DEFAULT_TENANT, limit: int = 100) -> list[FlowSummary]:
+        """The tenant's most recently received files, newest first."""
+        tenant = tenant_id(tenant)
+        self.runner.catch_up()
+        with self.database.transaction(write=False) as tx:
+            return list_flows(tx, tenant, limit=limit)
+
     def raw_bytes(self, sha256: str, *, tenant: str = DEFAULT_TENANT) -> bytes | None:
         """The original bytes of a received file, exactly as they arrived."""
+        tenant = tenant_id(tenant)
         with self.database.transaction(write=False) as tx:
             if not tx.execute(
                 "SELECT 1 FROM raw_payloads WHERE tenant = ? AND sha256 = ?", (tenant, sha256)

@@ -6,7 +6,7 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from ledger.domain import Flow
 from ledger.storage import Database, Tx, as_date, as_datetime
@@ -213,11 +213,20 @@ def find_flow(tx: Tx, tenant: str, sha256: str) -> FlowRow | None:
     )
 
 
-def list_flows(tx: Tx, tenant: str, *, limit: int = 100) -> list[tuple[str, str, str, str]]:
-    """The tenant's most recent flows: (sha256, file name, status, flow)."""
+class FlowSummary(NamedTuple):
+    """One line of a tenant's list of received files."""
+
+    sha256: str
+    file_name: str
+    status: str
+    flow: str
+
+
+def list_flows(tx: Tx, tenant: str, *, limit: int = 100) -> list[FlowSummary]:
+    """The tenant's most recent flows, newest first."""
     rows = tx.execute(
         "SELECT sha256, file_name, status, flow FROM flows WHERE tenant = ?"
-        " ORDER BY received_at DESC LIMIT ?",
+        " ORDER BY received_at DESC, flow_id LIMIT ?",
         (tenant, limit),
     ).fetchall()
-    return [(r[0], r[1], r[2], r[3] or "") for r in rows]
+    return [FlowSummary(r[0], r[1], r[2], r[3] or "") for r in rows]

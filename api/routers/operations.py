@@ -10,7 +10,7 @@ from starlette.concurrency import run_in_threadpool
 
 from api.dependencies import runtime_of
 from api.schemas import FlowList, FlowSummary, FlowView, IngestOutcome, Problem, Stage
-from projections.flows import FlowRow, list_flows
+from projections.flows import FlowRow
 
 router = APIRouter(tags=["operations"])
 
@@ -51,12 +51,7 @@ def get_flows(
     limit: Annotated[int, Query(ge=1, le=1000, description="at most this many")] = 100,
 ) -> FlowList:
     """The tenant's most recently received files, newest first."""
-    runtime = runtime_of(request)
-    # TODO: a LedgerRuntime.flows(tenant, limit) query, like flow() and period(), would keep
-    # the API off the runtime's internals.
-    runtime.runner.catch_up()
-    with runtime.database.transaction() as tx:
-        rows = list_flows(tx, tenant, limit=limit)
+    rows = runtime_of(request).flows(tenant=tenant, limit=limit)
     return FlowList(
         tenant=tenant,
         flows=[

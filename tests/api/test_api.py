@@ -526,3 +526,12 @@ def test_same_bytes_received_twice_at_once_on_postgres(
         assert sorted(r.json()["status"] for r in responses) == ["accepted", "duplicate"]
     finally:
         runtime.close()
+
+
+def test_malformed_tenant_is_a_bad_request(client: TestClient) -> None:
+    r = client.get("/tenants/Acme%20Corp/periods/system/2026-05-06/1")
+    assert r.status_code == 400
+    assert "is not a tenant name" in r.json()["detail"]
+    r = client.post("/tenants/ACME/flows", content=report(), params={"file_name": "x.txt"})
+    assert r.status_code == 400
+    assert client.get("/tenants/acme/flows").json()["flows"] == []

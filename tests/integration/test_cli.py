@@ -201,3 +201,13 @@ def test_flow(cli: Cli, files: Path) -> None:
     flow = json.loads(out)
     assert (flow["status"], flow["flow"], flow["periods"]) == ("accepted", "S0142", S0142_PERIODS)
     assert [s["stage"] for s in flow["stages"]] == ["received", "validated", "interpreted"]
+
+
+def test_malformed_tenant_is_refused_and_nothing_is_written(cli: Cli, files: Path) -> None:
+    ii, _ = ingest_two(cli, files)
+    code, _, err = cli("--tenant", "Acme Corp", "ingest", str(ii))
+    assert code == 2
+    assert "'Acme Corp' is not a tenant name" in err
+    code, _, err = cli("--tenant", "", "period", PARTY_SUBJECT, DAY.isoformat(), "3")
+    assert code == 2
+    assert "is not a tenant name" in err

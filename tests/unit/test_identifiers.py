@@ -12,6 +12,7 @@ from ledger.identifiers import (
     gsp_group,
     mpan_check_digit,
     mpan_core,
+    tenant_id,
 )
 
 
@@ -107,3 +108,14 @@ def test_subject_normalises() -> None:
 def test_subject_rejects(text: str) -> None:
     with pytest.raises(InvalidIdentifier):
         Subject.parse(text)
+
+
+@pytest.mark.parametrize("text", ["default", "acme", "acme-energy.uk", "t_1", "9lives"])
+def test_tenant_names(text: str) -> None:
+    assert tenant_id(text) == text
+
+
+@pytest.mark.parametrize("text", ["", "Acme", "acme corp", "-acme", "a" * 64, "acme/../b", "é"])
+def test_tenant_name_rejects(text: str) -> None:
+    with pytest.raises(InvalidIdentifier, match="is not a tenant name"):
+        tenant_id(text)
