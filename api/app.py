@@ -18,7 +18,7 @@ from fastapi.responses import JSONResponse
 from api.routers import finance, operations
 from api.schemas import Health
 from ledger.application import NotFound
-from ledger.errors import LedgerError
+from ledger.errors import LedgerBusy, LedgerError
 from ledger.runtime import LedgerRuntime
 
 
@@ -46,6 +46,12 @@ def create_app(runtime: LedgerRuntime | None = None) -> FastAPI:
     @app.exception_handler(NotFound)
     async def not_found(_: Request, exc: NotFound) -> JSONResponse:
         return JSONResponse(status_code=404, content={"detail": str(exc)})
+
+    @app.exception_handler(LedgerBusy)
+    async def busy(_: Request, exc: LedgerBusy) -> JSONResponse:
+        return JSONResponse(
+            status_code=503, content={"detail": str(exc)}, headers={"Retry-After": "30"}
+        )
 
     @app.exception_handler(LedgerError)
     async def bad_request(_: Request, exc: LedgerError) -> JSONResponse:

@@ -23,3 +23,7 @@ class FlowRejected(LedgerError):
     def __init__(self, reasons: list[str]) -> None:
         super().__init__("; ".join(reasons))
         self.reasons = reasons
+
+
+class LedgerBusy(LedgerError):
+    """Another writer held the ledger for too long; nothing was lost, try again."""

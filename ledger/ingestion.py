@@ -22,7 +22,7 @@ import psycopg
 
 from ledger.application import Ledger
 from ledger.domain import Flow, flow_id, settlement_period_id
-from ledger.errors import LedgerError
+from ledger.errors import LedgerBusy, LedgerError
 from ledger.event_batch import PeriodEventEncoder
 from ledger.flows.saa_i014 import (
     DailyValues,
@@ -112,8 +112,10 @@ def _context(report: SettlementReport | None, file_name: str) -> str:
 class Ingestor:
     """Runs received files through the stages and records every outcome as events."""
 
-    def __init__(self, ledger: Ledger) -> None:
+    def __init__(self, ledger: Ledger, *, lock_timeout: float = 60.0) -> None:
         self.ledger = ledger
+        # How long a file waits for another file's ingestion before giving up (PostgreSQL).
+        self.lock_timeout = lock_timeout
         self.database = ledger.database
         self.events_table = ledger.events_table
 
@@ -126,8 +128,21 @@ class Ingestor:
     ) -> IngestResult:
         return self._ingest(lambda: io.BytesIO(data), file_name, tenant, channel)
 
-    # Stage 1: receive and preserve the bytes, record the receipt.
     def _ingest(
+        self, opener: Callable[[], IO[bytes]], file_name: str, tenant: str, channel: str
+    ) -> IngestResult:
+        try:
+            return self._stages(opener, file_name, tenant, channel)
+        except (psycopg.errors.LockNotAvailable, sqlite3.OperationalError) as exc:
+            if isinstance(exc, sqlite3.OperationalError) and "locked" not in str(exc):
+                raise
+            raise LedgerBusy(
+                f"the ledger was busy writing another file and {file_name} waited too long; "
+                "whatever was recorded of it is kept, send it again to finish"
+            ) from exc
+
+    # Stage 1: receive and preserve the bytes, record the receipt.
+    def _stages(
         self, opener: Callable[[], IO[bytes]], file_name: str, tenant: str, channel: str
     ) -> IngestResult:
         sha256, size = _hash(opener)
@@ -242,7 +257,7 @@ class Ingestor:
         if tx.kind == "postgres":
             # The same lock the eventsourcing library takes: commit order equals
             # notification order, so no reader of the log ever skips an event.
-            tx.execute("SET LOCAL lock_timeout = '60s'")
+            tx.execute(f"SET LOCAL lock_timeout = '{int(self.lock_timeout * 1000)}ms'")
             tx.execute(f"LOCK TABLE {self.events_table} IN EXCLUSIVE MODE")
 
     def _publish(self, tx: Tx, flow: Flow, report: SettlementReport, result: IngestResult) -> None:

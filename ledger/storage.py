@@ -159,7 +159,12 @@ class Database:
     def eventsourcing_env(self) -> dict[str, str]:
         """Settings for the eventsourcing library's infrastructure factory."""
         if self.kind == "sqlite":
-            return {"PERSISTENCE_MODULE": "eventsourcing.sqlite", "SQLITE_DBNAME": self.sqlite_path}
+            return {
+                "PERSISTENCE_MODULE": "eventsourcing.sqlite",
+                "SQLITE_DBNAME": self.sqlite_path,
+                # Wait for a long ingestion as long as the ledger's own transactions do.
+                "SQLITE_LOCK_TIMEOUT": "60",
+            }
         return {
             "PERSISTENCE_MODULE": "eventsourcing.postgres",
             "POSTGRES_DBNAME": self.pg["dbname"],

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
+import psycopg
 import pytest
 
 from integration.conftest import (
@@ -22,6 +24,7 @@ from integration.conftest import (
     write_report,
 )
 from ledger import ingestion
+from ledger.errors import LedgerBusy
 from ledger.runtime import LedgerRuntime
 from ledger.samples import sample_bm_unit_ids, sample_party_ids
 
@@ -199,3 +202,20 @@ def test_a_file_lands_whole_or_not_at_all(runtime: LedgerRuntime, files: Path) -
     assert accepted.periods == periods
     assert count_rows(runtime, "period_versions") == periods
     assert runtime.period(f"party:{PARTIES[0]}", DAY, 48)["best"]["version"] == 1
+
+
+def test_busy_ledger_says_so_and_loses_nothing(postgres_url: str, tmp_path: Path) -> None:
+    """A file that waits too long for another writer is refused as busy, not as bad."""
+    runtime = LedgerRuntime(postgres_url)
+    try:
+        path = write_report(tmp_path).path
+        runtime.ingestor.lock_timeout = 0.2
+        with psycopg.connect(postgres_url) as other:
+            other.execute(f"LOCK TABLE {runtime.ledger.events_table} IN EXCLUSIVE MODE")
+            with pytest.raises(LedgerBusy, match="busy writing another file"):
+                runtime.ingest(path)
+        data = path.read_bytes()
+        assert runtime.raw_bytes(hashlib.sha256(data).hexdigest()) == data
+        assert runtime.ingest(path).status == "accepted"
+    finally:
+        runtime.close()
