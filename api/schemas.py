@@ -60,6 +60,16 @@ class Version(BaseModel):
     actor: str | None
 
 
+class Intervention(BaseModel):
+    """A person's manual intervention on a settlement period: who, why and the outcome."""
+
+    version: int
+    recorded_at: Instant
+    actor: str
+    reason: str
+    outcome: str
+
+
 class PeriodView(BaseModel):
     """Every version of one subject's settlement period, and the best available one."""
 
@@ -77,6 +87,9 @@ class PeriodView(BaseModel):
     versions: list[Version] = Field(description="oldest first; empty when none is known")
     best: Version | None = Field(
         description="most mature run, then highest run number, then latest file creation time"
+    )
+    interventions: list[Intervention] = Field(
+        default_factory=list, description="manual interventions on the period, oldest first"
     )
 
 

@@ -18,6 +18,7 @@ from projections.period_versions import (
     PeriodVersionsProjection,
     VersionRow,
     best_of,
+    period_interventions,
     period_versions,
 )
 from projections.runner import ProjectionRunner
@@ -74,9 +75,9 @@ class LedgerRuntime:
             raise LedgerError("the as-of instant needs a time zone, e.g. 2026-05-07T12:00:00Z")
         self.runner.catch_up()
         with self.database.transaction(write=False) as tx:
-            versions = period_versions(
-                tx, tenant, canonical, settlement_date, settlement_period, as_of=as_of
-            )
+            key = (tx, tenant, canonical, settlement_date, settlement_period)
+            versions = period_versions(*key, as_of=as_of)
+            interventions = period_interventions(*key, as_of=as_of)
         best = best_of(versions)
         return {
             "tenant": tenant,
@@ -88,6 +89,7 @@ class LedgerRuntime:
             "scheduled_runs": scheduled_runs(settlement_date),
             "versions": [version_json(v) for v in versions],
             "best": version_json(best) if best else None,
+            "interventions": interventions,
         }
 
     def flow(self, sha256: str, *, tenant: str = DEFAULT_TENANT) -> FlowRow | None:

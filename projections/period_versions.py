@@ -390,3 +390,34 @@ def best_versions(tx: Tx, tenant: str) -> dict[tuple[str, date, int], int]:
         (tenant,),
     ).fetchall()
     return {(str(s), as_date(d), int(p)): int(v) for s, d, p, v in rows}
+
+
+def period_interventions(
+    tx: Tx,
+    tenant: str,
+    subject: str,
+    settlement_date: date,
+    settlement_period: int,
+    *,
+    as_of: datetime | None = None,
+) -> list[dict[str, Any]]:
+    """Manual interventions on a period, oldest first; with ``as_of``, those made by then."""
+    sql = (
+        "SELECT version, recorded_at, actor, reason, outcome FROM period_interventions"
+        " WHERE tenant = ? AND subject = ? AND settlement_date = ? AND settlement_period = ?"
+    )
+    params: list[Any] = [tenant, subject, settlement_date, settlement_period]
+    if as_of is not None:
+        sql += " AND recorded_at <= ?"
+        params.append(as_of)
+    rows = tx.execute(sql + " ORDER BY version", params).fetchall()
+    return [
+        {
+            "version": int(version),
+            "recorded_at": as_datetime(at).isoformat(),
+            "actor": actor,
+            "reason": reason,
+            "outcome": outcome,
+        }
+        for version, at, actor, reason, outcome in rows
+    ]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
@@ -143,8 +144,21 @@ def test_manual_intervention(two_runs: LedgerRuntime) -> None:
         outcome="held from billing",
     )
     assert version == 3
-    # An intervention is not a version of the values.
-    assert two_runs.period(PARTY_SUBJECT, DAY, PERIOD, tenant=TENANT) == before
+    # An intervention is not a version of the values; the period view lists it.
+    after = two_runs.period(PARTY_SUBJECT, DAY, PERIOD, tenant=TENANT)
+    assert {k: v for k, v in after.items() if k != "interventions"} == {
+        k: v for k, v in before.items() if k != "interventions"
+    }
+    assert before["interventions"] == []
+    [shown] = after["interventions"]
+    assert (shown["version"], shown["actor"], shown["outcome"]) == (
+        3,
+        "ops.lead",
+        "held from billing",
+    )
+    as_of = datetime.fromisoformat(shown["recorded_at"]) - timedelta(microseconds=1)
+    earlier = two_runs.period(PARTY_SUBJECT, DAY, PERIOD, tenant=TENANT, as_of=as_of)
+    assert earlier["interventions"] == []
     with two_runs.database.transaction() as tx:
         rows = tx.execute(
             "SELECT subject, settlement_period, version, actor, reason, outcome"
