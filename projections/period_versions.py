@@ -336,6 +336,25 @@ def _values_row(nid: int, e: SettlementPeriod.ValuesRecordedFields) -> tuple[Any
     )
 
 
+def _period_rows(
+    tx: Tx,
+    columns: str,
+    table: str,
+    key: tuple[str, str, date, int],
+    as_of: datetime | None,
+) -> list[tuple[Any, ...]]:
+    """A period's rows of one view, by version; with ``as_of``, those recorded by then."""
+    sql = (
+        f"SELECT {columns} FROM {table} WHERE tenant = ? AND subject = ?"
+        " AND settlement_date = ? AND settlement_period = ?"
+    )
+    params: list[Any] = list(key)
+    if as_of is not None:
+        sql += " AND recorded_at <= ?"
+        params.append(as_of)
+    return tx.execute(sql + " ORDER BY version", params).fetchall()
+
+
 def period_versions(
     tx: Tx,
     tenant: str,
@@ -346,18 +365,15 @@ def period_versions(
     as_of: datetime | None = None,
 ) -> list[VersionRow]:
     """Every version of a period, oldest first; with ``as_of``, only those known by then."""
-    sql = (
-        "SELECT version, kind, run_type, maturity, maturity_rank, run_number,"
-        " file_creation_time, recorded_at, values_json, attributes_json, unconfirmed_json,"
-        " flow, source_sha256, record_position, supersedes, reason, actor"
-        " FROM period_versions WHERE tenant = ? AND subject = ? AND settlement_date = ?"
-        " AND settlement_period = ?"
+    rows = _period_rows(
+        tx,
+        "version, kind, run_type, maturity, maturity_rank, run_number, file_creation_time,"
+        " recorded_at, values_json, attributes_json, unconfirmed_json, flow, source_sha256,"
+        " record_position, supersedes, reason, actor",
+        "period_versions",
+        (tenant, subject, settlement_date, settlement_period),
+        as_of,
     )
-    params: list[Any] = [tenant, subject, settlement_date, settlement_period]
-    if as_of is not None:
-        sql += " AND recorded_at <= ?"
-        params.append(as_of)
-    rows = tx.execute(sql + " ORDER BY version", params).fetchall()
     return [
         VersionRow(
             version=r[0],
@@ -402,15 +418,13 @@ def period_interventions(
     as_of: datetime | None = None,
 ) -> list[dict[str, Any]]:
     """Manual interventions on a period, oldest first; with ``as_of``, those made by then."""
-    sql = (
-        "SELECT version, recorded_at, actor, reason, outcome FROM period_interventions"
-        " WHERE tenant = ? AND subject = ? AND settlement_date = ? AND settlement_period = ?"
+    rows = _period_rows(
+        tx,
+        "version, recorded_at, actor, reason, outcome",
+        "period_interventions",
+        (tenant, subject, settlement_date, settlement_period),
+        as_of,
     )
-    params: list[Any] = [tenant, subject, settlement_date, settlement_period]
-    if as_of is not None:
-        sql += " AND recorded_at <= ?"
-        params.append(as_of)
-    rows = tx.execute(sql + " ORDER BY version", params).fetchall()
     return [
         {
             "version": int(version),
