@@ -1,0 +1,1 @@
+"""The read side: versioned views built from the event log."""
