@@ -56,6 +56,11 @@ class ProjectionRunner:
 
     def catch_up(self, *, batch_size: int = BATCH_SIZE) -> int:
         """Apply every event not yet applied; returns how many notifications were read."""
+        # Look before taking the writer's lock: readers need not queue behind an ingestion
+        # that is still writing (its events are invisible until it commits anyway).
+        with self.database.transaction(write=False) as tx:
+            if not self._behind(tx):
+                return 0
         total = 0
         while True:
             with self.database.transaction() as tx:
@@ -80,13 +85,24 @@ class ProjectionRunner:
         found = {str(name): int(position) for name, position in rows}
         return {p.name: found.get(p.name, 0) for p in self.projections}
 
+    def _id_column(self, tx: Tx) -> str:
+        return "notification_id" if tx.kind == "postgres" else "rowid"
+
+    def _behind(self, tx: Tx) -> bool:
+        start = min(self.positions(tx).values(), default=0)
+        column = self._id_column(tx)
+        found = tx.execute(
+            f"SELECT 1 FROM {self.events_table} WHERE {column} > ? LIMIT 1", (start,)
+        ).fetchone()
+        return found is not None
+
     def _apply_batch(self, tx: Tx, batch_size: int) -> int:
         if tx.kind == "postgres":
             # Serialise runners: two runners never apply the same batch.
             tx.execute("SELECT pg_advisory_xact_lock(4711)")
         positions = self.positions(tx)
         start = min(positions.values(), default=0)
-        id_column = "notification_id" if tx.kind == "postgres" else "rowid"
+        id_column = self._id_column(tx)
         rows = tx.execute(
             f"SELECT {id_column}, originator_id, originator_version, topic, state"
             f" FROM {self.events_table} WHERE {id_column} > ? ORDER BY {id_column} LIMIT ?",

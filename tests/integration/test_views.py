@@ -157,3 +157,26 @@ def test_two_runtimes_catching_up_at_once_apply_each_event_once(
         )
     assert sum(read) == total
     assert dump_views(first) == both
+
+
+def test_readers_do_not_queue_behind_a_writer_on_sqlite(sqlite_url: str, files: Path) -> None:
+    """While an ingestion holds SQLite's write lock, queries still answer from the views."""
+    import sqlite3
+
+    runtime = LedgerRuntime(sqlite_url)
+    try:
+        runtime.ingest(write_report(files).path)
+        writer = sqlite3.connect(runtime.database.sqlite_path, isolation_level=None)
+        writer.execute("BEGIN IMMEDIATE")
+        answers: list[int] = []
+        reader = threading.Thread(
+            target=lambda: answers.append(len(runtime.period(PARTY_SUBJECT, DAY, 1)["versions"])),
+            daemon=True,
+        )
+        reader.start()
+        reader.join(timeout=10)
+        writer.rollback()
+        writer.close()
+        assert answers == [1], "the query waited for the writer"
+    finally:
+        runtime.close()
