@@ -32,7 +32,9 @@ def write_demo_files(data_dir: Path) -> list[SampleFile]:
         if day == DEMO_DAYS[1]:
             # R1 arrives before SF: the best available view must not care.
             runs = [runs[0], runs[2], runs[1]]
-        for revision, (run_type, run_number, days_after) in enumerate(runs):
+        for run_type, run_number, days_after in runs:
+            # Each run revises the values of the one before it in maturity.
+            revision = [run for run, _, _ in DEMO_RUNS].index(run_type)
             created = datetime(day.year, day.month, day.day, 22, tzinfo=UTC) + timedelta(
                 days=days_after
             )
@@ -48,7 +50,7 @@ def write_demo_files(data_dir: Path) -> list[SampleFile]:
                     bm_units=bm_units,
                     creation_time=created,
                     seed=1,
-                    revision=revision if day != DEMO_DAYS[1] else [0, 2, 1][revision],
+                    revision=revision,
                 )
             files.append(SampleFile(path, f"{run_type} run for {day.isoformat()}"))
     # The same bytes again: a harmless duplicate.

@@ -120,6 +120,11 @@ def best_of(versions: Sequence[VersionRow]) -> VersionRow | None:
     return max(versions, key=lambda v: v.best_key, default=None)
 
 
+def _rank(best_row: tuple[Any, ...]) -> tuple[Any, ...]:
+    """The best-available order of a best_versions row, as ``VersionRow.best_key``."""
+    return (*best_row[5:8], best_row[4])
+
+
 class PeriodVersionsProjection:
     """Builds ``period_versions`` and ``best_versions`` from settlement-period events."""
 
@@ -216,18 +221,14 @@ class PeriodVersionsProjection:
     def _insert_versions(self, tx: Tx, rows: list[tuple[Any, ...]]) -> None:
         tx.insert_rows("period_versions", _VERSION_COLUMNS, rows, pg_types=_PG_TYPES)
         # Only the best candidate per period in this batch competes with the stored best.
+        # Rows are in _VERSION_COLUMNS order; a best_versions row is the period key, the
+        # version, then the run keys (maturity rank, run number, file creation time).
         candidates: dict[tuple[Any, ...], tuple[Any, ...]] = {}
         for r in rows:
-            key = r[0:4]
-            best = (r[0], r[1], r[2], r[3], r[4], r[8], r[9], r[10])
-            held = candidates.get(key)
-            if held is None or (best[5], best[6], best[7], best[4]) > (
-                held[5],
-                held[6],
-                held[7],
-                held[4],
-            ):
-                candidates[key] = best
+            best = (*r[0:5], r[8], r[9], r[10])
+            held = candidates.get(r[0:4])
+            if held is None or _rank(best) > _rank(held):
+                candidates[r[0:4]] = best
         cols = ", ".join(_BEST_COLUMNS)
         upsert = (
             f" ON CONFLICT ({_KEY}) DO UPDATE SET version = excluded.version,"
