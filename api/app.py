@@ -9,20 +9,28 @@ threads that serve the sync handlers: its database opens a connection per transa
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
+from psycopg_pool import PoolTimeout
 
 from api.routers import finance, operations
 from api.schemas import Health
+from api.uploads import UploadLimits
 from ledger.application import NotFound
-from ledger.errors import LedgerBusy, LedgerError
+from ledger.errors import ConfigurationError, LedgerBusy, LedgerError, LedgerUnavailable
+from ledger.raw_payloads import PayloadTooLarge
 from ledger.runtime import LedgerRuntime
 
+_log = logging.getLogger("ledger.api")
 
-def create_app(runtime: LedgerRuntime | None = None) -> FastAPI:
+
+def create_app(
+    runtime: LedgerRuntime | None = None, *, upload_limits: UploadLimits | None = None
+) -> FastAPI:
     """The API over a ledger runtime (by default the one LEDGER_DATABASE_URL names).
 
     A runtime passed in stays the caller's to close; one made here is closed at shutdown.
@@ -41,6 +49,7 @@ def create_app(runtime: LedgerRuntime | None = None) -> FastAPI:
         version="0.1.0",
         lifespan=lifespan,
     )
+    app.state.upload_limits = upload_limits or UploadLimits.from_env()
     app.state.runtime = runtime or LedgerRuntime()
 
     @app.exception_handler(NotFound)
@@ -48,9 +57,34 @@ def create_app(runtime: LedgerRuntime | None = None) -> FastAPI:
         return JSONResponse(status_code=404, content={"detail": str(exc)})
 
     @app.exception_handler(LedgerBusy)
-    async def busy(_: Request, exc: LedgerBusy) -> JSONResponse:
+    @app.exception_handler(LedgerUnavailable)
+    async def busy(_: Request, exc: Exception) -> JSONResponse:
         return JSONResponse(
             status_code=503, content={"detail": str(exc)}, headers={"Retry-After": "30"}
+        )
+
+    @app.exception_handler(PoolTimeout)
+    async def no_connection(_: Request, exc: PoolTimeout) -> JSONResponse:
+        return JSONResponse(
+            status_code=503,
+            content={"detail": "the ledger is busy: no database connection came free in time"},
+            headers={"Retry-After": "5"},
+        )
+
+    @app.exception_handler(PayloadTooLarge)
+    async def too_large(_: Request, exc: PayloadTooLarge) -> JSONResponse:
+        return JSONResponse(status_code=413, content={"detail": str(exc)})
+
+    @app.exception_handler(ConfigurationError)
+    async def misconfigured(_: Request, exc: ConfigurationError) -> JSONResponse:
+        # The operator's to fix, not the client's: the details (paths, hosts) stay in the log.
+        _log.error("ledger: %s", exc)
+        return JSONResponse(
+            status_code=503,
+            content={
+                "detail": "the ledger cannot use its database as configured; the server's "
+                "log says why (an operator must fix it)"
+            },
         )
 
     @app.exception_handler(LedgerError)

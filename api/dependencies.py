@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import re
-from datetime import date
+from datetime import date, datetime
 
 from fastapi import Request
 
-from ledger.errors import InvalidSettlementPeriod
 from ledger.runtime import LedgerRuntime
-
-_ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}", re.ASCII)
+from ledger.settlement_time import parse_as_of, parse_settlement_date
 
 
 def runtime_of(request: Request) -> LedgerRuntime:
@@ -20,10 +17,12 @@ def runtime_of(request: Request) -> LedgerRuntime:
 
 
 def settlement_date_of(text: str) -> date:
-    """A settlement date written YYYY-MM-DD; a business error (400) for anything else."""
-    if _ISO_DATE.fullmatch(text):
-        try:
-            return date.fromisoformat(text)
-        except ValueError as e:
-            raise InvalidSettlementPeriod(f"{text!r} is not a settlement date: {e}") from None
-    raise InvalidSettlementPeriod(f"{text!r} is not a settlement date; write YYYY-MM-DD")
+    """A settlement date written YYYY-MM-DD, within the settlement era; a business error
+    (400) for anything else. The same parser as the command line's."""
+    return parse_settlement_date(text)
+
+
+def as_of_of(text: str | None) -> datetime | None:
+    """An as-of instant (ISO 8601 with a time zone) or none; a business error (400) for a
+    malformed or out-of-range instant. The same parser as the command line's."""
+    return None if text is None else parse_as_of(text)

@@ -70,6 +70,18 @@ class Intervention(BaseModel):
     outcome: str
 
 
+class ViewsFreshness(BaseModel):
+    """How far the views have read the event log when the answer was given.
+
+    Reads never wait for a writer: during a long ingestion they answer from the views as they
+    stand. A writer's own request returns only once the views include what it wrote.
+    """
+
+    position: int = Field(description="the last event every view has applied")
+    log_position: int = Field(description="the newest event in the log")
+    up_to_date: bool = Field(description="whether the views include every event in the log")
+
+
 class PeriodView(BaseModel):
     """Every version of one subject's settlement period, and the best available one."""
 
@@ -91,6 +103,7 @@ class PeriodView(BaseModel):
     interventions: list[Intervention] = Field(
         default_factory=list, description="manual interventions on the period, oldest first"
     )
+    views: ViewsFreshness
 
 
 class Stage(BaseModel):

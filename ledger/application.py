@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
+import re
 from datetime import date
 from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError, Application
-from eventsourcing.persistence import JSONTranscoder, Transcoding
+from eventsourcing.persistence import JSONTranscoder, Transcoder, Transcoding
 
+from ledger import raw_payloads
 from ledger.domain import Flow, SettlementPeriod, settlement_period_id
 from ledger.errors import LedgerError
 from ledger.identifiers import Subject
 from ledger.measures import MeasuresAsText
+from ledger.plain_text import MAX_REASON_LENGTH, InvalidText, plain_text
 from ledger.settlement_time import check_settlement_period
 from ledger.storage import Database
 
@@ -31,6 +34,25 @@ class DateAsISO(Transcoding):
         return date.fromisoformat(data)
 
 
+class ViewSafeTranscoder(JSONTranscoder):
+    """The library's JSON transcoder, refusing state that a view could not hold.
+
+    The last line of defence behind the validation at every entry point: an event carrying
+    a NUL character would enter the log and then break every view on PostgreSQL (its text
+    type cannot hold NUL), for every tenant.
+    """
+
+    def encode(self, obj: Any) -> bytes:
+        data = super().encode(obj)
+        if b"\\u0000" in data and _ESCAPED_NUL.search(data):
+            raise InvalidText("a text in this event contains a NUL character; nothing was written")
+        return data
+
+
+# JSON's escape for NUL, not preceded by an escaped backslash (``\\u0000`` is the literal text).
+_ESCAPED_NUL = re.compile(rb"(?<!\\)(?:\\\\)*\\u0000")
+
+
 class NotFound(LedgerError, LookupError):
     """The tenant has nothing under that identity."""
 
@@ -40,17 +62,23 @@ class Ledger(Application[UUID]):
 
     name = "ledger"
 
-    def __init__(self, database: Database | None = None) -> None:
+    def __init__(self, database: Database | None = None, *, create_tables: bool = True) -> None:
         self.database = database or Database()
-        super().__init__(env=self.database.eventsourcing_env())
-        from ledger.schema import create_ledger_tables  # noqa: PLC0415 (avoids a cycle)
-
-        create_ledger_tables(self.database)
+        env = self.database.eventsourcing_env()
+        env["CREATE_TABLE"] = "true" if create_tables else "false"
+        super().__init__(env=env)
+        if create_tables:
+            raw_payloads.create_tables(self.database)
 
     @property
     def events_table(self) -> str:
         """The event store's table (its name differs between the library's backends)."""
         return str(self.recorder.events_table_name)  # type: ignore[attr-defined]
+
+    def construct_transcoder(self) -> Transcoder:
+        transcoder = ViewSafeTranscoder()
+        self.register_transcodings(transcoder)
+        return transcoder
 
     def register_transcodings(self, transcoder: JSONTranscoder) -> None:
         super().register_transcodings(transcoder)
@@ -87,8 +115,7 @@ class Ledger(Application[UUID]):
         actor: str,
     ) -> int:
         """Correct the values of one version; returns the new version number."""
-        if not reason.strip() or not actor.strip():
-            raise LedgerError("a correction needs the person who made it and a reason")
+        actor, reason = _attribution(actor, reason, "a correction")
         period = self.settlement_period(tenant, subject, settlement_date, settlement_period)
         superseded = [v for v in period.versions if v.version == supersedes]
         if not superseded:
@@ -113,8 +140,7 @@ class Ledger(Application[UUID]):
         outcome: str,
     ) -> int:
         """Record who intervened on a period, why and with what outcome."""
-        if not reason.strip() or not actor.strip():
-            raise LedgerError("a manual intervention needs the person who made it and a reason")
+        actor, reason = _attribution(actor, reason, "a manual intervention")
         period = self.settlement_period(tenant, subject, settlement_date, settlement_period)
         period.record_manual_intervention(actor, reason, outcome)
         self.save(period)
@@ -131,3 +157,13 @@ class Ledger(Application[UUID]):
     def event_history(self, key: UUID) -> list[Any]:
         """Every event of one aggregate, in order (evidence for disputes)."""
         return list(self.events.get(key))
+
+
+def _attribution(actor: str, reason: str, what: str) -> tuple[str, str]:
+    """The person and reason a privileged action must name, checked as plain text."""
+    if not reason.strip() or not actor.strip():
+        raise LedgerError(f"{what} needs the person who made it and a reason")
+    return (
+        plain_text(actor, f"the person making {what}"),
+        plain_text(reason, f"the reason for {what}", max_length=MAX_REASON_LENGTH),
+    )

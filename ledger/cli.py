@@ -1,38 +1,27 @@
-"""The ``ledger`` command: ingest flows, query period versions, rebuild views, serve the API."""
+"""The ``ledger`` command: ingest flows, query period versions, rebuild views, serve the API.
+
+Errors are one line on standard error, ``ledger: <what is wrong and what to do>``, with exit
+status 2: a malformed argument, a wrong configuration (``LEDGER_DATABASE_URL``), a database
+that cannot be reached. ``ingest`` and ``recover`` exit 1 when any file was rejected.
+"""
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
-from collections.abc import Sequence
-from datetime import date, datetime
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
 
-from ledger.errors import LedgerError
+from ledger.errors import ConfigurationError, LedgerError
+from ledger.ingestion import IngestResult
 from ledger.runtime import DEFAULT_TENANT, LedgerRuntime
+from ledger.settlement_time import parse_as_of, parse_settlement_date
+from ledger.storage import translate_connection_errors
 
-
-def _date(text: str) -> date:
-    try:
-        return date.fromisoformat(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"{text!r} is not a settlement date (YYYY-MM-DD)"
-        ) from None
-
-
-def _instant(text: str) -> datetime:
-    try:
-        value = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"{text!r} is not an ISO 8601 instant (e.g. 2026-05-07T12:00:00Z)"
-        ) from None
-    if value.tzinfo is None:
-        raise argparse.ArgumentTypeError(
-            f"{text!r} has no time zone; add Z or an offset, e.g. 2026-05-07T12:00:00Z"
-        )
-    return value
+STDIN = "-"
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -41,31 +30,42 @@ def _parser() -> argparse.ArgumentParser:
         description="Event-sourced settlement ledger for the GB electricity market. "
         "Storage comes from LEDGER_DATABASE_URL (default sqlite:///ledger.db).",
     )
-    parser.add_argument("--tenant", default=DEFAULT_TENANT, help="tenant (default: default)")
+    parser.add_argument("--tenant", help=f"tenant (default: {DEFAULT_TENANT})")
     commands = parser.add_subparsers(dest="command", required=True)
 
     ingest = commands.add_parser("ingest", help="ingest settlement report files")
-    ingest.add_argument("files", nargs="+", metavar="FILE")
+    ingest.add_argument("files", nargs="+", metavar="FILE", help="a file, or - for standard input")
 
     period = commands.add_parser("period", help="every version of one settlement period")
     period.add_argument("subject", help="system, party:<id>, bmu:<id> or mpan:<core>")
-    period.add_argument("settlement_date", type=_date, metavar="DATE")
+    period.add_argument("settlement_date", metavar="DATE", help="YYYY-MM-DD")
     period.add_argument("settlement_period", type=int, metavar="PERIOD")
-    period.add_argument("--as-of", type=_instant, help="only what was known at this instant")
+    period.add_argument(
+        "--as-of", help="only what was known at this instant (ISO 8601 with a time zone)"
+    )
 
     flow = commands.add_parser("flow", help="a received file's status and stages")
     flow.add_argument("sha256")
 
     commands.add_parser("rebuild", help="rebuild every view from the event log")
 
+    recover = commands.add_parser(
+        "recover",
+        help="complete every file left in status received from its stored bytes, and bring "
+        "the views up to date",
+    )
+    recover.add_argument(
+        "--all-tenants", action="store_true", help="every tenant's files, not one tenant's"
+    )
+
     serve = commands.add_parser("serve", help="serve the HTTP API")
     serve.add_argument("--host", default="127.0.0.1")
-    serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--port", default="8000", help="TCP port, 1 to 65535 (default 8000)")
 
     demo = commands.add_parser("demo", help="ingest bundled sample files, then serve the API")
     demo.add_argument("--no-serve", action="store_true", help="stop after the summary")
     demo.add_argument("--host", default="127.0.0.1")
-    demo.add_argument("--port", type=int, default=8000)
+    demo.add_argument("--port", default="8000", help="TCP port, 1 to 65535 (default 8000)")
     demo.add_argument("--data-dir", default="demo-data", help="where sample files are written")
     return parser
 
@@ -73,68 +73,143 @@ def _parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
-        runtime = LedgerRuntime()
-    except LedgerError as exc:
-        print(f"ledger: {exc}", file=sys.stderr)
-        return 2
-    try:
-        return _run(runtime, args)
-    except LedgerError as exc:
-        print(f"ledger: {exc}", file=sys.stderr)
-        return 2
-    finally:
-        runtime.close()
-
-
-def _run(runtime: LedgerRuntime, args: argparse.Namespace) -> int:
-    tenant: str = args.tenant
-    if args.command == "ingest":
-        worst = 0
-        for name in args.files:
+        _check_arguments(args)
+        with translate_connection_errors():
+            runtime = LedgerRuntime()
             try:
-                result = runtime.ingest(name, tenant=tenant)
-            except OSError as exc:
-                print(json.dumps({"file": name, "status": "rejected", "reasons": [str(exc)]}))
-                worst = 1
-                continue
-            print(json.dumps(result.as_dict()))
-            if result.status == "rejected":
-                worst = 1
-        return worst
-    if args.command == "period":
-        view = runtime.period(
-            args.subject,
-            args.settlement_date,
-            args.settlement_period,
-            tenant=tenant,
-            as_of=args.as_of,
-        )
-        print(json.dumps(view, indent=2))
-        return 0
-    if args.command == "flow":
-        found = runtime.flow(args.sha256, tenant=tenant)
-        if found is None:
-            print(f"ledger: tenant {tenant!r} has received no file {args.sha256}", file=sys.stderr)
-            return 1
-        print(json.dumps(found.__dict__, indent=2, default=str))
-        return 0
-    if args.command == "rebuild":
-        count = runtime.runner.rebuild()
-        print(
-            json.dumps({"rebuilt": [p.name for p in runtime.runner.projections], "events": count})
-        )
-        return 0
-    if args.command == "serve":
-        _serve(runtime, args.host, args.port)
-        return 0
-    if args.command == "demo":
-        from ledger.demo import run_demo  # noqa: PLC0415 (only the demo needs the samples)
+                return _COMMANDS[args.command](runtime, args)
+            finally:
+                runtime.close()
+    except LedgerError as exc:
+        print(f"ledger: {' '.join(str(exc).split())}", file=sys.stderr)
+        return 2
 
-        run_demo(runtime, data_dir=args.data_dir, tenant=tenant)
-        if not args.no_serve:
-            _serve(runtime, args.host, args.port)
-        return 0
-    raise AssertionError(args.command)
+
+def _check_arguments(args: argparse.Namespace) -> None:
+    """Turns argument text into values, before the database is opened: a malformed argument
+    is reported whatever the state of the database."""
+    if args.tenant is None:
+        args.tenant = DEFAULT_TENANT
+    elif getattr(args, "all_tenants", False):
+        raise ConfigurationError("--tenant and --all-tenants exclude each other: give one")
+    if args.command == "period":
+        args.settlement_date = parse_settlement_date(args.settlement_date)
+        args.as_of = None if args.as_of is None else parse_as_of(args.as_of)
+    elif args.command in ("serve", "demo"):
+        args.port = _port(args.port)
+    elif args.command == "ingest" and args.files.count(STDIN) > 1:
+        raise ConfigurationError("standard input (-) can be ingested once per command only")
+
+
+def _port(text: str) -> int:
+    port = int(text) if text.isascii() and text.isdigit() else 0
+    if not 1 <= port <= 65535:
+        raise ConfigurationError(
+            f"--port {text} is not a TCP port: give a number from 1 to 65535, e.g. --port 8000"
+        )
+    return port
+
+
+# --- ingest ---------------------------------------------------------------------------------
+
+
+def _ingest(runtime: LedgerRuntime, args: argparse.Namespace) -> int:
+    """One JSON line per file, with the same keys whatever happened to it."""
+    worst = 0
+    for name in args.files:
+        result = _ingest_one(runtime, name, args.tenant)
+        print(json.dumps(result), flush=True)
+        if result["status"] == "rejected":
+            worst = 1
+    return worst
+
+
+def _ingest_one(runtime: LedgerRuntime, name: str, tenant: str) -> dict[str, Any]:
+    if name == STDIN:
+        if sys.stdin.isatty():
+            raise LedgerError(
+                "standard input is a terminal: pipe a file into it, e.g. ledger ingest - < FILE"
+            )
+        result = runtime.ingest_stream(sys.stdin.buffer, file_name=STDIN, tenant=tenant)
+    else:
+        try:
+            result = runtime.ingest(name, tenant=tenant)
+        except OSError as exc:
+            if not _about(exc, name):
+                raise
+            return _unreadable(name, exc)
+    # The file as the user named it, whatever name the ledger keeps with it.
+    return {**result.as_dict(), "file": name}
+
+
+def _about(exc: OSError, name: str) -> bool:
+    """Whether an error is about the file the user named (not, say, the database's)."""
+    return exc.filename is not None and os.fspath(exc.filename) == os.fspath(Path(name))
+
+
+def _unreadable(name: str, exc: OSError) -> dict[str, Any]:
+    """The result for a path that could not be read: rejected, with no bytes (sha256 null)."""
+    if isinstance(exc, FileNotFoundError):
+        reason = f"{name}: no such file"
+    elif isinstance(exc, IsADirectoryError):
+        reason = f"{name} is a directory, not a file"
+    elif isinstance(exc, PermissionError):
+        reason = f"{name}: this user may not read it (permission denied)"
+    else:
+        reason = f"{name}: cannot be read ({exc.strerror or exc})"
+    result = IngestResult(file=name, sha256="", status="rejected", reasons=[reason]).as_dict()
+    return {**result, "sha256": None}
+
+
+def _recover(runtime: LedgerRuntime, args: argparse.Namespace) -> int:
+    results = runtime.recover(tenant=None if args.all_tenants else args.tenant)
+    for result in results:
+        print(json.dumps(result.as_dict()), flush=True)
+    return 1 if any(r.status == "rejected" for r in results) else 0
+
+
+# --- queries and operations -------------------------------------------------------------------
+
+
+def _period(runtime: LedgerRuntime, args: argparse.Namespace) -> int:
+    view = runtime.period(
+        args.subject,
+        args.settlement_date,
+        args.settlement_period,
+        tenant=args.tenant,
+        as_of=args.as_of,
+    )
+    print(json.dumps(view, indent=2))
+    return 0
+
+
+def _flow(runtime: LedgerRuntime, args: argparse.Namespace) -> int:
+    found = runtime.flow(args.sha256, tenant=args.tenant)
+    if found is None:
+        print(f"ledger: tenant {args.tenant!r} has received no file {args.sha256}", file=sys.stderr)
+        return 1
+    print(json.dumps(found.__dict__, indent=2, default=str))
+    return 0
+
+
+def _rebuild(runtime: LedgerRuntime, _: argparse.Namespace) -> int:
+    count = runtime.runner.rebuild()
+    print(json.dumps({"rebuilt": [p.name for p in runtime.runner.projections], "events": count}))
+    return 0
+
+
+def _serve_command(runtime: LedgerRuntime, args: argparse.Namespace) -> int:
+    _serve(runtime, args.host, args.port)
+    return 0
+
+
+def _demo(runtime: LedgerRuntime, args: argparse.Namespace) -> int:
+    from ledger.demo import run_demo  # noqa: PLC0415 (only the demo needs the samples)
+
+    run_demo(runtime, data_dir=args.data_dir, tenant=args.tenant)
+    if not args.no_serve:
+        _serve(runtime, args.host, args.port)
+    return 0
 
 
 def _serve(runtime: LedgerRuntime, host: str, port: int) -> None:
@@ -144,6 +219,17 @@ def _serve(runtime: LedgerRuntime, host: str, port: int) -> None:
 
     print(f"Serving the ledger API on http://{host}:{port} (OpenAPI at /docs); Ctrl-C stops.")
     uvicorn.run(create_app(runtime), host=host, port=port, log_level="info")
+
+
+_COMMANDS: dict[str, Callable[[LedgerRuntime, argparse.Namespace], int]] = {
+    "ingest": _ingest,
+    "recover": _recover,
+    "period": _period,
+    "flow": _flow,
+    "rebuild": _rebuild,
+    "serve": _serve_command,
+    "demo": _demo,
+}
 
 
 if __name__ == "__main__":

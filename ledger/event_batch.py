@@ -36,7 +36,9 @@ class _Template:
     """The encoded state of one event class with holes for the per-period fields."""
 
     def __init__(self, cls: type[Any], mapper: Mapper[UUID], shared: Mapping[str, Any]) -> None:
-        markers = {name: f"\x00{name}\x00" for name in _PER_PERIOD}
+        # A control character no received text may carry (the IDD reader refuses them, and
+        # the transcoder refuses NUL), so a marker cannot collide with a value.
+        markers = {name: f"\x01{name}\x01" for name in _PER_PERIOD}
         extra = (
             {"originator_topic": _PERIOD_TOPIC}
             if cls is SettlementPeriod.FirstValuesRecorded

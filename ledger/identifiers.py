@@ -8,9 +8,9 @@ from typing import Literal
 
 from ledger.errors import InvalidIdentifier
 
-_TENANT_RE = re.compile(r"^[a-z0-9][a-z0-9_.\-]{0,62}$")
-_PARTY_RE = re.compile(r"^[A-Z0-9_\-]{1,8}$")
-_BMU_RE = re.compile(r"^(T_|E_|I_|2__|C__|V__|M_)[A-Z0-9_\-]{1,}$")
+_TENANT_RE = re.compile(r"[a-z0-9][a-z0-9_.\-]{0,62}")
+_PARTY_RE = re.compile(r"[A-Z0-9_\-]{1,8}")
+_BMU_RE = re.compile(r"(T_|E_|I_|2__|C__|V__|M_)[A-Z0-9_\-]+")
 _MPAN_WEIGHTS = (3, 5, 7, 13, 17, 19, 23, 29, 31, 37, 41, 43)
 
 # GSP Group -> distributor id of the licensed area.
@@ -20,9 +20,16 @@ GSP_GROUPS: dict[str, int] = {
 }  # fmt: skip
 
 
+def _ascii_upper(text: str) -> str:
+    """``text`` stripped and upper-cased; "" (never valid) unless it is ASCII, since
+    upper-casing turns some other letters into ASCII ones ("ß" into "SS")."""
+    value = text.strip()
+    return value.upper() if value.isascii() else ""
+
+
 def tenant_id(text: str) -> str:
     """A tenant name: 1 to 63 lower-case letters, digits, '.', '_' or '-'."""
-    if not _TENANT_RE.match(text):
+    if not _TENANT_RE.fullmatch(text):
         raise InvalidIdentifier(
             f"{text!r} is not a tenant name (1 to 63 lower-case letters, digits, '.', '_' "
             "or '-', starting with a letter or digit)"
@@ -32,8 +39,8 @@ def tenant_id(text: str) -> str:
 
 def bsc_party_id(text: str) -> str:
     """A BSC Party Id: up to 8 characters, e.g. ``NGC`` or ``BRITGAS``."""
-    value = text.strip().upper()
-    if not _PARTY_RE.match(value):
+    value = _ascii_upper(text)
+    if not _PARTY_RE.fullmatch(value):
         raise InvalidIdentifier(
             f"{text!r} is not a BSC Party Id (1 to 8 letters, digits, '_' or '-')"
         )
@@ -45,8 +52,8 @@ def bm_unit_id(text: str) -> str:
 
     ``T__`` and ``E__``, seen in real files, are accepted as ``T_``/``E_`` followed by ``_``.
     """
-    value = text.strip().upper()
-    if len(value) > 16 or not _BMU_RE.match(value):
+    value = _ascii_upper(text)
+    if len(value) > 16 or not _BMU_RE.fullmatch(value):
         raise InvalidIdentifier(
             f"{text!r} is not a BM Unit Id (up to 16 characters starting "
             "T_, E_, I_, 2__, C__, V__ or M_)"

@@ -8,21 +8,20 @@ recorded afterwards with its reasons; the bytes stay.
 
 from __future__ import annotations
 
-import hashlib
-import io
 import sqlite3
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import IO, Any, Literal, cast
+from typing import Any, BinaryIO, Literal, cast
 from uuid import UUID
 
 import psycopg
+from psycopg_pool import PoolTimeout
 
 from ledger.application import Ledger
 from ledger.domain import Flow, flow_id, settlement_period_id
-from ledger.errors import LedgerBusy, LedgerError
+from ledger.errors import LedgerBusy, LedgerError, LedgerUnavailable
 from ledger.event_batch import PeriodEventEncoder
 from ledger.flows.saa_i014 import (
     DailyValues,
@@ -31,9 +30,10 @@ from ledger.flows.saa_i014 import (
     UnplacedRecord,
     parse_settlement_report,
 )
+from ledger.plain_text import plain_text
+from ledger.raw_payloads import Spool, open_stored, store
 from ledger.storage import Tx
 
-CHUNK_BYTES = 1 << 20
 BATCH_SIZE = 2000
 _SQLITE_IN_LIMIT = 500
 
@@ -88,14 +88,60 @@ def _as_duplicate(flow: Flow, result: IngestResult) -> IngestResult:
     return result
 
 
-def _hash(opener: Callable[[], IO[bytes]]) -> tuple[str, int]:
-    digest = hashlib.sha256()
-    size = 0
-    with opener() as stream:
-        while chunk := stream.read(CHUNK_BYTES):
-            digest.update(chunk)
-            size += len(chunk)
-    return digest.hexdigest(), size
+# The database was interrupted or kept busy: nothing is wrong with the file, which stays
+# ``received`` until its next receipt or ``ledger recover`` completes it.
+_INTERRUPTIONS = (
+    psycopg.OperationalError,
+    psycopg.InterfaceError,
+    sqlite3.OperationalError,
+    PoolTimeout,
+)
+
+
+def _busy_as_error(file_name: str, stages: Callable[[], IngestResult]) -> IngestResult:
+    try:
+        return stages()
+    except (psycopg.errors.LockNotAvailable, PoolTimeout) as exc:
+        raise LedgerBusy(_busy_message(file_name)) from exc
+    except sqlite3.OperationalError as exc:
+        if "locked" in str(exc):
+            raise LedgerBusy(_busy_message(file_name)) from exc
+        raise LedgerUnavailable(_interrupted_message(file_name, exc)) from exc
+    except (psycopg.OperationalError, psycopg.InterfaceError) as exc:
+        raise LedgerUnavailable(_interrupted_message(file_name, exc)) from exc
+
+
+def _busy_message(file_name: str) -> str:
+    return (
+        f"the ledger was busy writing another file and {file_name} waited too long; "
+        "whatever was recorded of it is kept, send it again (or run ledger recover) to finish"
+    )
+
+
+def _interrupted_message(file_name: str, exc: Exception) -> str:
+    first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    return (
+        f"the database was interrupted while {file_name} was processed ({first_line}); "
+        "whatever was recorded of it is kept, send it again (or run ledger recover) to finish"
+    )
+
+
+def _describe(report: SettlementReport, result: IngestResult) -> None:
+    srh = report.srh
+    result.flow = report.header.flow_id
+    result.settlement_date = srh.settlement_date.isoformat()
+    result.run_type = str(srh.run_type)
+    result.run_number = srh.saa_run_number
+    result.bsc_party_id = srh.bsc_party_id
+
+
+def _decided_elsewhere(flow: Flow, result: IngestResult) -> IngestResult:
+    """The outcome of recovering a file that another process completed meanwhile."""
+    result.flow = flow.flow
+    result.status = "rejected" if flow.status == "rejected" else "accepted"
+    result.reasons = list(flow.reasons)
+    result.warnings = ["another process completed this file meanwhile; nothing was added"]
+    return result
 
 
 def _context(report: SettlementReport | None, file_name: str) -> str:
@@ -120,34 +166,49 @@ class Ingestor:
         self.events_table = ledger.events_table
 
     def ingest_path(self, path: Path | str, *, tenant: str, channel: str = "cli") -> IngestResult:
-        p = Path(path)
-        return self._ingest(lambda: p.open("rb"), p.name, tenant, channel)
+        with Path(path).open("rb") as stream:
+            return self.ingest_stream(
+                stream, file_name=Path(path).name, tenant=tenant, channel=channel
+            )
+
+    def ingest_stream(
+        self, stream: BinaryIO, *, file_name: str, tenant: str, channel: str = "cli"
+    ) -> IngestResult:
+        """Receive a file from a stream (a file, a pipe, standard input), reading it once."""
+        file_name = plain_text(file_name, "the file name")
+        with Spool.read(stream, name=file_name) as spool:
+            return self.ingest_spool(spool, file_name=file_name, tenant=tenant, channel=channel)
 
     def ingest_bytes(
         self, data: bytes, *, file_name: str, tenant: str, channel: str = "api"
     ) -> IngestResult:
-        return self._ingest(lambda: io.BytesIO(data), file_name, tenant, channel)
+        with Spool(name=file_name) as spool:
+            spool.write(data)
+            return self.ingest_spool(spool, file_name=file_name, tenant=tenant, channel=channel)
 
-    def _ingest(
-        self, opener: Callable[[], IO[bytes]], file_name: str, tenant: str, channel: str
+    def ingest_spool(
+        self, spool: Spool, *, file_name: str, tenant: str, channel: str
     ) -> IngestResult:
-        try:
-            return self._stages(opener, file_name, tenant, channel)
-        except (psycopg.errors.LockNotAvailable, sqlite3.OperationalError) as exc:
-            if isinstance(exc, sqlite3.OperationalError) and "locked" not in str(exc):
-                raise
-            raise LedgerBusy(
-                f"the ledger was busy writing another file and {file_name} waited too long; "
-                "whatever was recorded of it is kept, send it again to finish"
-            ) from exc
+        """Receive spooled bytes: preserve them, record the receipt, process the stored copy."""
+        file_name = plain_text(file_name, "the file name")
+        channel = plain_text(channel, "the channel")
+        return _busy_as_error(file_name, lambda: self._stages(spool, file_name, tenant, channel))
+
+    def complete(self, tenant: str, sha256: str, file_name: str, channel: str) -> IngestResult:
+        """Process a file left ``received`` (by a crash, a timeout or a refusal) from its
+        stored bytes, recording no new receipt."""
+        receipt = _Receipt(flow_id(tenant, sha256), tenant, sha256, 0, channel, file_name)
+        result = IngestResult(file=file_name, sha256=sha256, status="accepted")
+        return _busy_as_error(
+            file_name, lambda: self._process(receipt, result, decided=_decided_elsewhere)
+        )
 
     # Stage 1: receive and preserve the bytes, record the receipt.
-    def _stages(
-        self, opener: Callable[[], IO[bytes]], file_name: str, tenant: str, channel: str
-    ) -> IngestResult:
-        sha256, size = _hash(opener)
-        self._preserve(opener, tenant, sha256, size)
-        receipt = _Receipt(flow_id(tenant, sha256), tenant, sha256, size, channel, file_name)
+    def _stages(self, spool: Spool, file_name: str, tenant: str, channel: str) -> IngestResult:
+        with self.database.transaction() as tx:
+            store(tx, tenant, spool)
+        sha256 = spool.sha256
+        receipt = _Receipt(flow_id(tenant, sha256), tenant, sha256, spool.size, channel, file_name)
         result = IngestResult(file=file_name, sha256=sha256, status="accepted")
         # Whether this receipt is the one that processes the file is decided under the
         # events lock, so a second receipt of the same bytes waits and then sees the verdict.
@@ -156,35 +217,46 @@ class Ingestor:
             flow = self._receive(tx, receipt, result)
         if flow.status in ("accepted", "rejected"):
             return _as_duplicate(flow, result)
-        return self._process(opener, receipt, result)
+        return self._process(receipt, result)
 
     def _process(
-        self, opener: Callable[[], IO[bytes]], receipt: _Receipt, result: IngestResult
+        self,
+        receipt: _Receipt,
+        result: IngestResult,
+        *,
+        decided: Callable[[Flow, IngestResult], IngestResult] = _as_duplicate,
     ) -> IngestResult:
-        """Stages 2 to 4: validate, interpret and publish, whole or not at all."""
-        file_name = receipt.file_name
+        """Stages 2 to 4 on the stored copy: validate, interpret and publish, whole or not at
+        all. Every verdict on the file is recorded; only an interrupted database leaves the
+        file ``received``, for its next receipt or ``ledger recover`` to complete."""
         report: SettlementReport | None = None
         try:
-            with self.database.transaction() as tx, opener() as stream:
+            with self.database.transaction() as tx:
                 self._lock_events(tx)
                 flow = self._current_flow(receipt.key)
                 if flow.status in ("accepted", "rejected"):
                     # Another receipt of the same bytes got its verdict meanwhile.
-                    return _as_duplicate(flow, result)
+                    return decided(flow, result)
+                stream = open_stored(tx, receipt.tenant, receipt.sha256)
+                if stream is None:
+                    raise LedgerError("its original bytes were not kept, so it cannot be read")
                 report = parse_settlement_report(stream)
-                srh = report.srh
-                result.flow = report.header.flow_id
-                result.settlement_date = srh.settlement_date.isoformat()
-                result.run_type = str(srh.run_type)
-                result.run_number = srh.saa_run_number
-                result.bsc_party_id = srh.bsc_party_id
+                _describe(report, result)
                 self._publish(tx, flow, report, result)
         except (LedgerError, UnicodeDecodeError) as exc:
-            return self._reject(receipt, result, [f"{_context(report, file_name)}: {exc}"])
+            reason = str(exc)
         except (sqlite3.IntegrityError, psycopg.errors.UniqueViolation):
             reason = "the file carries the same subject and settlement period more than once"
-            return self._reject(receipt, result, [f"{_context(report, file_name)}: {reason}"])
-        return result
+        except _INTERRUPTIONS:
+            raise
+        except Exception as exc:  # a verdict must be recorded whatever went wrong
+            reason = (
+                f"the ledger could not read it ({type(exc).__name__}); the file is kept "
+                "unchanged: report this to the ledger's maintainers"
+            )
+        else:
+            return result
+        return self._reject(receipt, result, [f"{_context(report, receipt.file_name)}: {reason}"])
 
     def _current_flow(self, key: UUID) -> Flow:
         flow = self.ledger.flow(key)
@@ -212,32 +284,6 @@ class Ingestor:
         self._insert_events(tx, pending)
         result.events += len(pending)
         return flow
-
-    def _preserve(
-        self, opener: Callable[[], IO[bytes]], tenant: str, sha256: str, size: int
-    ) -> None:
-        """Keep the original bytes, content-addressed; receiving them again stores nothing."""
-        with self.database.transaction() as tx:
-            if tx.execute(
-                "SELECT 1 FROM raw_payloads WHERE tenant = ? AND sha256 = ?", (tenant, sha256)
-            ).fetchone():
-                return
-            seq = 0
-            with opener() as stream:
-                while chunk := stream.read(CHUNK_BYTES):
-                    # Two first receipts of the same bytes may race here: the same content
-                    # under the same address, so the second insert is simply not needed.
-                    tx.execute(
-                        "INSERT INTO raw_payload_chunks (tenant, sha256, seq, data)"
-                        " VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
-                        (tenant, sha256, seq, chunk),
-                    )
-                    seq += 1
-            tx.execute(
-                "INSERT INTO raw_payloads (tenant, sha256, size, chunks) VALUES (?, ?, ?, ?)"
-                " ON CONFLICT DO NOTHING",
-                (tenant, sha256, size, seq),
-            )
 
     def _reject(self, receipt: _Receipt, result: IngestResult, reasons: list[str]) -> IngestResult:
         with self.database.transaction() as tx:

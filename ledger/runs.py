@@ -15,6 +15,7 @@ from typing import Any
 
 from ledger.calendar import DEFAULT_CALENDAR, WorkingDayCalendar
 from ledger.errors import UnknownRunType
+from ledger.plain_text import excerpt
 
 
 class Maturity(StrEnum):
@@ -62,7 +63,7 @@ class RunType(StrEnum):
         except ValueError:
             known = ", ".join(_ORDER)
             raise UnknownRunType(
-                f"unknown settlement run type {text!r}; expected one of {known}"
+                f"unknown settlement run type {excerpt(text)}; expected one of {known}"
             ) from None
 
 

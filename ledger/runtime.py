@@ -2,18 +2,30 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager, nullcontext, suppress
 from datetime import date, datetime
+from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from ledger.application import Ledger
 from ledger.errors import LedgerError
 from ledger.identifiers import Subject, tenant_id
 from ledger.ingestion import Ingestor, IngestResult
+from ledger.raw_payloads import Spool, stream_stored
 from ledger.runs import RunType, scheduled_run_date
+from ledger.schema import mark_schema_ready, schema_ready
 from ledger.settlement_time import check_settlement_period, period_start_utc
 from ledger.storage import Database
-from projections.flows import FlowRow, FlowsProjection, FlowSummary, find_flow, list_flows
+from projections.flows import (
+    FlowRow,
+    FlowsProjection,
+    FlowSummary,
+    find_flow,
+    list_flows,
+    unfinished_flows,
+)
 from projections.period_versions import (
     PeriodVersionsProjection,
     VersionRow,
@@ -21,42 +33,158 @@ from projections.period_versions import (
     period_interventions,
     period_versions,
 )
-from projections.runner import ProjectionRunner
+from projections.runner import Freshness, ProjectionRunner
 
 DEFAULT_TENANT = "default"
 
 
 class LedgerRuntime:
-    """One database, the application that writes to it and the views read from it."""
+    """One database, the application that writes to it and the views read from it.
+
+    Writers (ingestion, corrections, interventions, recovery) bring the views up to date
+    before they return, so a query run after them sees what they wrote. Readers never wait
+    for a writer: they answer from the views as they stand and say how far those have read
+    the log (``views``). Start-up takes no write lock once the schema is in place.
+    """
 
     def __init__(self, database_url: str | None = None) -> None:
         self.database = Database(database_url)
-        self.ledger = Ledger(self.database)
-        self.ingestor = Ingestor(self.ledger)
-        self.runner = ProjectionRunner(
-            self.database,
-            self.ledger.mapper,
-            [PeriodVersionsProjection(), FlowsProjection()],
-            events_table=self.ledger.events_table,
-        )
+        try:
+            self._start()
+        except BaseException:
+            self.database.close()
+            raise
+
+    def _start(self) -> None:
+        ready = schema_ready(self.database)
+        with nullcontext() if ready else self.database.schema_lock():
+            # Another process may have finished the set-up while this one waited for it.
+            create = not ready and not schema_ready(self.database)
+            self.ledger = Ledger(self.database, create_tables=create)
+            self.ingestor = Ingestor(self.ledger)
+            self.runner = ProjectionRunner(
+                self.database,
+                self.ledger.mapper,
+                [PeriodVersionsProjection(), FlowsProjection()],
+                events_table=self.ledger.events_table,
+            )
+            if create:
+                self.runner.create_tables()
+                mark_schema_ready(self.database)
 
     def close(self) -> None:
-        self.ledger.close()
+        ledger = getattr(self, "ledger", None)
+        if ledger is not None:
+            ledger.close()
         self.database.close()
 
     def ingest(self, path: Path | str, *, tenant: str = DEFAULT_TENANT) -> IngestResult:
-        result = self.ingestor.ingest_path(path, tenant=tenant_id(tenant))
-        self.runner.catch_up()
-        return result
+        with self._writing():
+            return self.ingestor.ingest_path(path, tenant=tenant_id(tenant))
+
+    def ingest_stream(
+        self,
+        stream: BinaryIO,
+        *,
+        file_name: str,
+        tenant: str = DEFAULT_TENANT,
+        channel: str = "cli",
+    ) -> IngestResult:
+        """Ingest a file read once from ``stream`` (standard input, a pipe, a file)."""
+        with self._writing():
+            return self.ingestor.ingest_stream(
+                stream, file_name=file_name, tenant=tenant_id(tenant), channel=channel
+            )
+
+    def ingest_spool(
+        self, spool: Spool, *, file_name: str, tenant: str = DEFAULT_TENANT, channel: str = "api"
+    ) -> IngestResult:
+        """Ingest bytes already spooled (an upload read as it arrived)."""
+        with self._writing():
+            return self.ingestor.ingest_spool(
+                spool, file_name=file_name, tenant=tenant_id(tenant), channel=channel
+            )
 
     def ingest_bytes(
         self, data: bytes, *, file_name: str, tenant: str = DEFAULT_TENANT, channel: str = "api"
     ) -> IngestResult:
-        result = self.ingestor.ingest_bytes(
-            data, file_name=file_name, tenant=tenant_id(tenant), channel=channel
-        )
+        with self._writing():
+            return self.ingestor.ingest_bytes(
+                data, file_name=file_name, tenant=tenant_id(tenant), channel=channel
+            )
+
+    @contextmanager
+    def _writing(self) -> Iterator[None]:
+        """Around a write: bring the views up to date before returning, so a query run after
+        it sees what it wrote, and also when it failed part way (a receipt it recorded)."""
+        try:
+            yield
+        except BaseException:
+            # The write's own error is the one to report; the next writer catches up anyway.
+            with suppress(Exception):
+                self.runner.catch_up()
+            raise
         self.runner.catch_up()
-        return result
+
+    def recover(self, *, tenant: str | None = None) -> list[IngestResult]:
+        """Complete every file left ``received`` (a crash, a timeout, a refusal) from its
+        stored bytes, then bring every view up to date."""
+        self.runner.catch_up()
+        with self.database.transaction(write=False) as tx:
+            pending = unfinished_flows(tx, None if tenant is None else tenant_id(tenant))
+        results = [
+            self.ingestor.complete(f.tenant, f.sha256, f.file_name, f.channel) for f in pending
+        ]
+        self.runner.catch_up()
+        return results
+
+    def correct(
+        self,
+        subject: str,
+        settlement_date: date,
+        settlement_period: int,
+        *,
+        supersedes: int,
+        values: dict[str, Decimal],
+        reason: str,
+        actor: str,
+        tenant: str = DEFAULT_TENANT,
+    ) -> int:
+        """Correct one version's values; returns the new version, already in the views."""
+        with self._writing():
+            return self.ledger.apply_correction(
+                tenant_id(tenant),
+                subject,
+                settlement_date,
+                settlement_period,
+                supersedes=supersedes,
+                values=values,
+                reason=reason,
+                actor=actor,
+            )
+
+    def intervene(
+        self,
+        subject: str,
+        settlement_date: date,
+        settlement_period: int,
+        *,
+        actor: str,
+        reason: str,
+        outcome: str,
+        tenant: str = DEFAULT_TENANT,
+    ) -> int:
+        """Record a manual intervention on a period; already in the views when it returns."""
+        with self._writing():
+            return self.ledger.record_manual_intervention(
+                tenant_id(tenant),
+                subject,
+                settlement_date,
+                settlement_period,
+                actor=actor,
+                reason=reason,
+                outcome=outcome,
+            )
 
     def period(
         self,
@@ -73,11 +201,11 @@ class LedgerRuntime:
         check_settlement_period(settlement_date, settlement_period)
         if as_of is not None and as_of.tzinfo is None:
             raise LedgerError("the as-of instant needs a time zone, e.g. 2026-05-07T12:00:00Z")
-        self.runner.catch_up()
         with self.database.transaction(write=False) as tx:
             key = (tx, tenant, canonical, settlement_date, settlement_period)
             versions = period_versions(*key, as_of=as_of)
             interventions = period_interventions(*key, as_of=as_of)
+            freshness = self.runner.freshness(tx)
         best = best_of(versions)
         return {
             "tenant": tenant,
@@ -90,34 +218,42 @@ class LedgerRuntime:
             "versions": [version_json(v) for v in versions],
             "best": version_json(best) if best else None,
             "interventions": interventions,
+            "views": freshness_json(freshness),
         }
 
     def flow(self, sha256: str, *, tenant: str = DEFAULT_TENANT) -> FlowRow | None:
         tenant = tenant_id(tenant)
-        self.runner.catch_up()
         with self.database.transaction(write=False) as tx:
             return find_flow(tx, tenant, sha256.lower())
 
     def flows(self, *, tenant: str = DEFAULT_TENANT, limit: int = 100) -> list[FlowSummary]:
         """The tenant's most recently received files, newest first."""
         tenant = tenant_id(tenant)
-        self.runner.catch_up()
         with self.database.transaction(write=False) as tx:
             return list_flows(tx, tenant, limit=limit)
 
-    def raw_bytes(self, sha256: str, *, tenant: str = DEFAULT_TENANT) -> bytes | None:
-        """The original bytes of a received file, exactly as they arrived."""
-        tenant = tenant_id(tenant)
+    def views(self) -> dict[str, Any]:
+        """How far the views have read the event log."""
         with self.database.transaction(write=False) as tx:
-            if not tx.execute(
-                "SELECT 1 FROM raw_payloads WHERE tenant = ? AND sha256 = ?", (tenant, sha256)
-            ).fetchone():
-                return None
-            rows = tx.execute(
-                "SELECT data FROM raw_payload_chunks WHERE tenant = ? AND sha256 = ? ORDER BY seq",
-                (tenant, sha256),
-            ).fetchall()
-        return b"".join(bytes(r[0]) for r in rows)
+            return freshness_json(self.runner.freshness(tx))
+
+    def raw_stream(self, sha256: str, *, tenant: str = DEFAULT_TENANT) -> Iterator[bytes] | None:
+        """The original bytes of a received file, chunk by chunk, exactly as they arrived."""
+        return stream_stored(self.database, tenant_id(tenant), sha256.lower())
+
+    def raw_bytes(self, sha256: str, *, tenant: str = DEFAULT_TENANT) -> bytes | None:
+        """The original bytes of a received file, whole (small files and tests)."""
+        chunks = self.raw_stream(sha256, tenant=tenant)
+        return None if chunks is None else b"".join(chunks)
+
+
+def freshness_json(freshness: Freshness) -> dict[str, Any]:
+    """How far the views have read the log: a reader's answer may be behind a running writer."""
+    return {
+        "position": freshness.position,
+        "log_position": freshness.log_position,
+        "up_to_date": freshness.up_to_date,
+    }
 
 
 def scheduled_runs(settlement_date: date) -> dict[str, str]:

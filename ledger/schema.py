@@ -1,23 +1,40 @@
-"""Tables the write side keeps beside the event store: the original bytes of every flow."""
+"""The ledger's schema: set up once per database, serialised between processes, then skipped.
+
+Processes that start together must not all run DDL at once (PostgreSQL fails such DDL with
+``tuple concurrently updated``), and a reader must not need the write lock just to start: so
+start-up first looks (read-only) for the schema marker, and only when it is missing sets the
+schema up under :meth:`Database.schema_lock`, writing the marker last.
+"""
 
 from __future__ import annotations
 
+import sqlite3
+
+import psycopg
+
 from ledger.storage import Database
 
+# Raise when a release adds tables: every process then runs the (idempotent) set-up once more.
+SCHEMA_VERSION = 1
 
-def create_ledger_tables(database: Database) -> None:
-    """Create the raw payload store (content-addressed, per tenant) if it is not there."""
-    t = database.types
+
+def schema_ready(database: Database) -> bool:
+    """Whether the database already holds this version's schema (a read-only look)."""
+    try:
+        with database.transaction(write=False) as tx:
+            row = tx.execute("SELECT max(version) FROM ledger_schema").fetchone()
+    except sqlite3.OperationalError as exc:
+        if "no such table" in str(exc):
+            return False
+        raise
+    except psycopg.errors.UndefinedTable:
+        return False
+    return row is not None and row[0] is not None and int(row[0]) >= SCHEMA_VERSION
+
+
+def mark_schema_ready(database: Database) -> None:
+    """Record that this version's schema is complete (the last step of set-up)."""
     with database.transaction() as tx:
-        tx.execute(
-            "CREATE TABLE IF NOT EXISTS raw_payloads ("
-            " tenant TEXT NOT NULL, sha256 TEXT NOT NULL,"
-            f" size {t['BIGINT']} NOT NULL, chunks INTEGER NOT NULL,"
-            " PRIMARY KEY (tenant, sha256))"
-        )
-        tx.execute(
-            "CREATE TABLE IF NOT EXISTS raw_payload_chunks ("
-            " tenant TEXT NOT NULL, sha256 TEXT NOT NULL, seq INTEGER NOT NULL,"
-            f" data {t['BYTES']} NOT NULL,"
-            " PRIMARY KEY (tenant, sha256, seq))"
-        )
+        tx.execute("CREATE TABLE IF NOT EXISTS ledger_schema (version INTEGER NOT NULL)")
+        tx.execute("DELETE FROM ledger_schema")
+        tx.execute("INSERT INTO ledger_schema (version) VALUES (?)", (SCHEMA_VERSION,))

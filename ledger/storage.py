@@ -19,7 +19,18 @@ from urllib.parse import unquote, urlparse
 import psycopg
 from psycopg_pool import ConnectionPool
 
+from ledger.errors import ConfigurationError
+
 DEFAULT_DATABASE_URL = "sqlite:///ledger.db"
+# How long a SQLite writer waits for another (seconds); readers never wait (WAL).
+SQLITE_WAIT = 60.0
+# PostgreSQL connections per process: readers and writers never compete for one. Writers
+# queue on the event store's lock anyway, so a few suffice.
+READ_POOL_SIZE = 8
+WRITE_POOL_SIZE = 4
+# How long a request waits for a free connection before it is refused as busy (seconds).
+POOL_WAIT = 10.0
+_SCHEMA_LOCK = 0x1ED6E5  # advisory lock key for schema set-up
 
 # Types that differ between the backends; everything else is portable SQL.
 _TYPES = {
@@ -28,12 +39,189 @@ _TYPES = {
 }
 
 
-class DatabaseUrlError(ValueError):
+class DatabaseUrlError(ConfigurationError, ValueError):
     """The database URL is not one the ledger understands."""
 
 
 def database_url_from_env() -> str:
     return os.environ.get("LEDGER_DATABASE_URL") or DEFAULT_DATABASE_URL
+
+
+# --- Checking the configuration ---------------------------------------------------------
+# Messages name the setting (LEDGER_DATABASE_URL) and what to do; they never show a password.
+
+# How long to wait for a PostgreSQL server to answer a new connection, in seconds (libpq's
+# connect_timeout, whose minimum is 2): an unreachable server fails fast, not after 30 s.
+CONNECT_TIMEOUT = 5
+_SETTING = "LEDGER_DATABASE_URL"
+_URL_FORMS = "sqlite:///path/to/ledger.db or postgresql://user@host:5432/dbname"
+
+
+def shown_url(url: str) -> str:
+    """``url`` as it may be shown in a message: any password replaced by ``***``."""
+    parts = urlparse(url)
+    if parts.password is None:
+        return url
+    netloc = parts.netloc.rsplit("@", 1)[1]
+    return parts._replace(netloc=f"{parts.username or ''}:***@{netloc}").geturl()
+
+
+def _sqlite_path(url: str) -> str:
+    """The file a ``sqlite:///...`` URL names, checked as far as can be without opening it."""
+    if not url.lower().startswith("sqlite:///"):
+        rest = url.split(":", 1)[1].lstrip("/")
+        raise DatabaseUrlError(
+            f"{_SETTING}={url!r} is not a SQLite URL the ledger can use: write three slashes "
+            f"after 'sqlite:', e.g. sqlite:///{rest or 'ledger.db'} for a file in the working "
+            "directory or sqlite:////var/lib/ledger/ledger.db for an absolute path"
+        )
+    path = url[len("sqlite:///") :]
+    if not path:
+        raise DatabaseUrlError(
+            f"{_SETTING}={url!r} names no SQLite file: write e.g. sqlite:///ledger.db"
+        )
+    if path.startswith("file:") or ":memory:" in path:
+        raise DatabaseUrlError(
+            f"{_SETTING}={url!r}: the ledger keeps its data in a SQLite file, not in memory "
+            "or through a file: URI; name a file, e.g. sqlite:///ledger.db"
+        )
+    _check_sqlite_file(path, url)
+    return path
+
+
+def _check_sqlite_file(path: str, url: str) -> None:
+    """Refuse a SQLite file that could not be opened at all (a missing directory, ...)."""
+    directory = os.path.dirname(os.path.abspath(path))
+    where = f"{_SETTING}={url!r} names the SQLite file {path}"
+    if not os.path.isdir(directory):
+        raise ConfigurationError(
+            f"{where}, but its directory {directory} does not exist: create the directory "
+            f"or correct {_SETTING}"
+        )
+    if os.path.isdir(path):
+        raise ConfigurationError(f"{where}, which is a directory: name a file inside it")
+    if not os.path.exists(path) and not os.access(directory, os.W_OK | os.X_OK):
+        raise ConfigurationError(
+            f"{where}, which does not exist yet, and this user may not create files in "
+            f"{directory}: create the database as a user who may, or choose another directory"
+        )
+    if os.path.exists(path) and not os.access(path, os.R_OK):
+        raise ConfigurationError(
+            f"{where}, which this user may not read: grant read access (and write access to "
+            f"ingest) or point {_SETTING} at another file"
+        )
+
+
+def _pg_settings(url: str) -> dict[str, str]:
+    """Connection settings from a ``postgresql://`` URL (``connect_timeout`` included)."""
+    parsed = urlparse(url)
+    try:
+        port = parsed.port or 5432
+    except ValueError:  # not a number, or out of range
+        raise DatabaseUrlError(
+            f"{_SETTING}={shown_url(url)!r} has no valid port: write a number from 1 to "
+            "65535 after the host, e.g. postgresql://user@host:5432/dbname"
+        ) from None
+    return {
+        "dbname": unquote(parsed.path.lstrip("/")) or "postgres",
+        "host": parsed.hostname or "127.0.0.1",
+        "port": str(port),
+        "user": unquote(parsed.username or "postgres"),
+        "password": unquote(parsed.password or ""),
+        "connect_timeout": str(CONNECT_TIMEOUT),
+    }
+
+
+def _pg_problem(exc: psycopg.OperationalError, url: str, pg: dict[str, str]) -> str:
+    """What a failed PostgreSQL connection means for the person who configured it."""
+    # "connection failed: connection to server at "h", port 1 failed: Connection refused\n..."
+    last = str(exc).strip().rsplit(" failed: ", 1)[-1]
+    reason = " ".join(last.splitlines()[0].replace("FATAL:", "").split()) or "refused"
+    server = f"{pg['host']}:{pg['port']}"
+    if "does not exist" in reason and "database" in reason:
+        action = f"create it (createdb -h {pg['host']} -p {pg['port']} {pg['dbname']}) or"
+        action += f" correct the database name in {_SETTING}"
+    elif "authentication" in reason or "role" in reason or "pg_hba" in reason:
+        action = f"check the user name and password in {_SETTING}"
+    else:
+        action = f"check that PostgreSQL is running there and the host and port in {_SETTING}"
+    return (
+        f"cannot connect to the PostgreSQL database {pg['dbname']!r} on {server} "
+        f"({_SETTING}={shown_url(url)!r}): {reason}; {action}"
+    )
+
+
+def _check_postgres(url: str, pg: dict[str, str]) -> None:
+    """Connect once, so that a wrong URL fails now, clearly, and within CONNECT_TIMEOUT."""
+    try:
+        psycopg.connect(psycopg.conninfo.make_conninfo(**pg)).close()
+    except psycopg.OperationalError as exc:
+        raise ConfigurationError(_pg_problem(exc, url, pg)) from exc
+
+
+def _sqlite_problem(exc: BaseException, url: str) -> str | None:
+    """What a SQLite failure means for the person who configured it, if it is theirs to fix."""
+    path = url[len("sqlite:///") :]
+    text = str(exc)
+    if "readonly database" in text or "read-only" in text:
+        return (
+            f"the SQLite database {path} ({_SETTING}) is read-only for this user, so nothing "
+            "can be written to it: run this as a user who may write the file and its "
+            f"directory, or point {_SETTING} at a writable copy"
+        )
+    if "unable to open database file" in text:
+        return (
+            f"cannot open the SQLite database {path} ({_SETTING}={url!r}): check that its "
+            "directory exists and that this user may read and write the file and its directory"
+        )
+    if "file is not a database" in text:
+        return (
+            f"{path} ({_SETTING}={url!r}) is not a SQLite database: point {_SETTING} at the "
+            "ledger's database file, or at a new file to start an empty ledger"
+        )
+    return None
+
+
+def _causes(exc: BaseException) -> Iterator[BaseException]:
+    """``exc`` and the exceptions it was raised from, outermost first."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        yield current
+        current = current.__cause__ or current.__context__
+
+
+@contextmanager
+def translate_connection_errors(url: str | None = None) -> Iterator[None]:
+    """Turns failures that a wrong configuration causes into :class:`ConfigurationError`.
+
+    SQLite: a read-only file, one that cannot be opened, one that is not a database, even
+    when wrapped (the eventsourcing library's errors, the ledger's own ``LedgerUnavailable``).
+    PostgreSQL: a connection refused at connect (server, database, user); a connection lost
+    later is not a configuration problem and passes through unchanged.
+    """
+    url = url or database_url_from_env()
+    try:
+        yield
+    except ConfigurationError:
+        raise
+    except Exception as exc:
+        for cause in _causes(exc):
+            problem = None
+            if isinstance(cause, sqlite3.Error) and url.lower().startswith("sqlite:"):
+                problem = _sqlite_problem(cause, url)
+            elif isinstance(cause, psycopg.OperationalError) and _at_connect(cause):
+                problem = _pg_problem(cause, url, _pg_settings(url))
+            if problem is not None:
+                raise ConfigurationError(problem) from exc
+        raise
+
+
+def _at_connect(exc: psycopg.OperationalError) -> bool:
+    """Whether a PostgreSQL error is a connection being refused (not a lost connection)."""
+    text = str(exc)
+    return "connection failed" in text or "failed to resolve host" in text
 
 
 @lru_cache(maxsize=512)
@@ -127,29 +315,29 @@ class Database:
     """A connection factory for one ledger database, with the ledger's own tables."""
 
     def __init__(self, url: str | None = None) -> None:
+        """Checks the URL, and that the database can be reached, before anything is written.
+
+        Raises :class:`~ledger.errors.ConfigurationError` (one line naming
+        ``LEDGER_DATABASE_URL`` and what to do) for a URL the ledger cannot use, a SQLite
+        file that cannot be opened, or a PostgreSQL server, database or user that refuses
+        the connection (within ``CONNECT_TIMEOUT`` seconds).
+        """
         self.url = url or database_url_from_env()
-        parsed = urlparse(self.url)
-        self._pool: ConnectionPool[psycopg.Connection[Any]] | None = None
+        scheme = urlparse(self.url).scheme
+        self._pools: dict[str, ConnectionPool[psycopg.Connection[Any]]] = {}
         self._lock = threading.Lock()
-        if parsed.scheme == "sqlite":
+        if scheme == "sqlite":
             # sqlite:///relative.db or sqlite:////absolute/path.db
-            path = self.url[len("sqlite:///") :]
-            if not path:
-                raise DatabaseUrlError(f"{self.url!r} names no SQLite file")
             self.kind: Literal["sqlite", "postgres"] = "sqlite"
-            self.sqlite_path = path
-        elif parsed.scheme in ("postgresql", "postgres"):
+            self.sqlite_path = _sqlite_path(self.url)
+        elif scheme in ("postgresql", "postgres"):
             self.kind = "postgres"
-            self.pg = {
-                "dbname": unquote(parsed.path.lstrip("/")) or "postgres",
-                "host": parsed.hostname or "127.0.0.1",
-                "port": str(parsed.port or 5432),
-                "user": unquote(parsed.username or "postgres"),
-                "password": unquote(parsed.password or ""),
-            }
+            self.pg = _pg_settings(self.url)
+            _check_postgres(self.url, self.pg)
         else:
             raise DatabaseUrlError(
-                f"unsupported database URL {self.url!r}: use sqlite:///path or postgresql://..."
+                f"{_SETTING}={shown_url(self.url)!r} is not a database the ledger can use: "
+                f"write {_URL_FORMS}"
             )
 
     @property
@@ -183,12 +371,13 @@ class Database:
         """A transaction that commits when the block ends normally and rolls back otherwise.
 
         SQLite writing transactions start with ``BEGIN IMMEDIATE`` so that writers queue up
-        front rather than failing half way; reading ones do not wait for writers (WAL).
+        front rather than failing half way; reading ones never wait for writers (WAL). On
+        PostgreSQL, readers and writers draw from separate pools, so a queue of large
+        ingestions never leaves a reader without a connection.
         """
         if self.kind == "sqlite":
-            conn = sqlite3.connect(self.sqlite_path, isolation_level=None, timeout=60)
+            conn = sqlite3.connect(self.sqlite_path, isolation_level=None, timeout=SQLITE_WAIT)
             try:
-                conn.execute("PRAGMA journal_mode=WAL")
                 conn.execute("BEGIN IMMEDIATE" if write else "BEGIN")
                 try:
                     yield Tx("sqlite", conn)
@@ -199,18 +388,55 @@ class Database:
             finally:
                 conn.close()
         else:
-            with self._pg_pool().connection() as pg_conn, pg_conn.transaction():
+            pool = self._pg_pool("write" if write else "read")
+            with pool.connection() as pg_conn, pg_conn.transaction():
                 yield Tx("postgres", pg_conn)
 
-    def _pg_pool(self) -> ConnectionPool[psycopg.Connection[Any]]:
+    @contextmanager
+    def schema_lock(self) -> Iterator[None]:
+        """Serialises schema set-up between processes starting together.
+
+        PostgreSQL: a session advisory lock on a connection of its own (DDL such as the event
+        store's ``CREATE OR REPLACE FUNCTION`` fails when run concurrently). SQLite: each
+        ``CREATE ... IF NOT EXISTS`` is atomic under the database's own write lock, and the
+        library's set-up uses connections of its own, so no lock is held here; the journal
+        mode is set once, here, rather than by every connection.
+        """
+        if self.kind == "sqlite":
+            lite = sqlite3.connect(self.sqlite_path, isolation_level=None, timeout=SQLITE_WAIT)
+            try:
+                lite.execute("PRAGMA journal_mode=WAL")
+            finally:
+                lite.close()
+            yield
+            return
+        with psycopg.connect(self._pg_conninfo(), autocommit=True) as pg:
+            pg.execute("SELECT pg_advisory_lock(%s)", (_SCHEMA_LOCK,))
+            try:
+                yield
+            finally:
+                pg.execute("SELECT pg_advisory_unlock(%s)", (_SCHEMA_LOCK,))
+
+    def _pg_pool(
+        self, purpose: Literal["read", "write"]
+    ) -> ConnectionPool[psycopg.Connection[Any]]:
         with self._lock:
-            if self._pool is None:
-                self._pool = ConnectionPool(
-                    self._pg_conninfo(), min_size=1, max_size=8, open=True, timeout=30
+            pool = self._pools.get(purpose)
+            if pool is None:
+                size = READ_POOL_SIZE if purpose == "read" else WRITE_POOL_SIZE
+                pool = ConnectionPool(
+                    self._pg_conninfo(),
+                    min_size=1,
+                    max_size=size,
+                    open=True,
+                    timeout=POOL_WAIT,
+                    name=f"ledger-{purpose}",
                 )
-            return self._pool
+                self._pools[purpose] = pool
+            return pool
 
     def close(self) -> None:
-        if self._pool is not None:
-            self._pool.close()
-            self._pool = None
+        with self._lock:
+            pools, self._pools = list(self._pools.values()), {}
+        for pool in pools:
+            pool.close()

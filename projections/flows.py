@@ -230,3 +230,30 @@ def list_flows(tx: Tx, tenant: str, *, limit: int = 100) -> list[FlowSummary]:
         (tenant, limit),
     ).fetchall()
     return [FlowSummary(r[0], r[1], r[2], r[3] or "") for r in rows]
+
+
+class UnfinishedFlow(NamedTuple):
+    """A file whose receipt is recorded but which has no verdict yet."""
+
+    tenant: str
+    sha256: str
+    file_name: str
+    channel: str
+
+
+def unfinished_flows(tx: Tx, tenant: str | None) -> list[UnfinishedFlow]:
+    """Files left ``received`` (by a crash, a timeout or a refusal), oldest first."""
+    where, params = (
+        ("status = 'received'", ())
+        if tenant is None
+        else (
+            "status = 'received' AND tenant = ?",
+            (tenant,),
+        )
+    )
+    rows = tx.execute(
+        f"SELECT tenant, sha256, file_name, channel FROM flows WHERE {where}"
+        " ORDER BY received_at, flow_id",
+        params,
+    ).fetchall()
+    return [UnfinishedFlow(*r) for r in rows]

@@ -8,6 +8,7 @@ pulls the log (SQLite has no subscription), which works the same on both backend
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any, Protocol
 from uuid import UUID
 
@@ -16,6 +17,22 @@ from eventsourcing.persistence import Mapper, StoredEvent
 from ledger.storage import Database, Tx
 
 BATCH_SIZE = 5000
+
+
+@dataclass(frozen=True)
+class Freshness:
+    """The log position every view has applied, and the newest position in the log.
+
+    Readers answer from the views as they stand: a view behind the log is reported, never
+    waited for (a writer brings the views up to date before it returns).
+    """
+
+    position: int
+    log_position: int
+
+    @property
+    def up_to_date(self) -> bool:
+        return self.position >= self.log_position
 
 
 class Projection(Protocol):
@@ -45,14 +62,25 @@ class ProjectionRunner:
         self.events_table = events_table
         self.mapper = mapper
         self.projections = list(projections)
-        with database.transaction() as tx:
+
+    def create_tables(self) -> None:
+        """The tracking table and every view's tables (part of the ledger's schema set-up)."""
+        with self.database.transaction() as tx:
             tx.execute(
                 "CREATE TABLE IF NOT EXISTS projection_tracking ("
                 " projection TEXT PRIMARY KEY,"
-                f" notification_id {database.types['BIGINT']} NOT NULL)"
+                f" notification_id {self.database.types['BIGINT']} NOT NULL)"
             )
         for projection in self.projections:
-            projection.create_tables(database)
+            projection.create_tables(self.database)
+
+    def freshness(self, tx: Tx) -> Freshness:
+        """How far the views have read the log, for a reader that must not wait for them."""
+        position = min(self.positions(tx).values(), default=0)
+        column = self._id_column(tx)
+        row = tx.execute(f"SELECT max({column}) FROM {self.events_table}").fetchone()
+        log_position = int(row[0]) if row and row[0] is not None else 0
+        return Freshness(position, log_position)
 
     def catch_up(self, *, batch_size: int = BATCH_SIZE) -> int:
         """Apply every event not yet applied; returns how many notifications were read."""

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Request
+from pydantic import WithJsonSchema
 
-from api.dependencies import runtime_of, settlement_date_of
+from api.dependencies import as_of_of, runtime_of, settlement_date_of
 from api.schemas import PeriodView, Problem
 
 router = APIRouter(tags=["finance"])
+
+# Text, parsed by the ledger (a malformed instant is a 400 like any business error), but
+# documented as what it must be.
+_Instant = Annotated[str, WithJsonSchema({"type": "string", "format": "date-time"})]
 
 
 @router.get(
@@ -19,8 +23,9 @@ router = APIRouter(tags=["finance"])
     responses={
         400: {
             "model": Problem,
-            "description": "no such subject, settlement date or period, or an as-of "
-            "instant without a time zone",
+            "description": "no such subject, settlement date or period (dates run from "
+            "2001-03-27 to 2099-12-31), or an as-of instant that is malformed, has no time "
+            "zone or is out of range",
         }
     },
 )
@@ -47,10 +52,11 @@ def get_period(
         Path(description="1 to 48 (46 or 50 on clock-change days)", examples=[3]),
     ],
     as_of: Annotated[
-        datetime | None,
+        _Instant | None,
         Query(
             description="only versions the ledger knew at this instant; ISO 8601 with a time "
-            "zone, e.g. 2026-05-07T12:00:00Z (in a URL, write a + offset as %2B)",
+            "zone, e.g. 2026-05-07T12:00:00Z (in a URL, write a + offset as %2B), from "
+            "2000-01-01T00:00:00Z up to 2200-01-01T00:00:00Z",
         ),
     ] = None,
 ) -> PeriodView:
@@ -59,6 +65,10 @@ def get_period(
     A tenant that knows nothing of the period gets an empty list of versions, not a 404.
     """
     view = runtime_of(request).period(
-        subject, settlement_date_of(settlement_date), settlement_period, tenant=tenant, as_of=as_of
+        subject,
+        settlement_date_of(settlement_date),
+        settlement_period,
+        tenant=tenant,
+        as_of=as_of_of(as_of),
     )
     return PeriodView.model_validate(view)

@@ -5,11 +5,15 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Query, Request, Response
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
 from api.dependencies import runtime_of
 from api.schemas import FlowList, FlowSummary, FlowView, IngestOutcome, Problem, Stage
+from api.uploads import admitted, upload_limits_of
+from ledger.identifiers import tenant_id
+from ledger.plain_text import plain_text
+from ledger.raw_payloads import PayloadTooLarge, Spool
 from projections.flows import FlowRow
 
 router = APIRouter(tags=["operations"])
@@ -82,11 +86,11 @@ def get_flow(request: Request, tenant: str, sha256: str) -> FlowView:
     },
 )
 def get_flow_bytes(request: Request, tenant: str, sha256: str) -> Response:
-    """The original bytes of a received file, exactly as they arrived."""
-    data = runtime_of(request).raw_bytes(sha256.lower(), tenant=tenant)
-    if data is None:
+    """The original bytes of a received file, exactly as they arrived (streamed)."""
+    chunks = runtime_of(request).raw_stream(sha256, tenant=tenant)
+    if chunks is None:
         raise _no_such_file(tenant, sha256)
-    return Response(content=data, media_type="application/octet-stream")
+    return StreamingResponse(chunks, media_type="application/octet-stream")
 
 
 @router.post(
@@ -114,12 +118,29 @@ async def post_flow(
     tenant: str,
     file_name: Annotated[str, Query(description="the file's name, kept with it")] = "upload",
 ) -> JSONResponse:
-    """Receive a file (the request body, as bytes): accepted, duplicate or rejected."""
-    data = await request.body()
-    # The runtime blocks (database, parsing): keep it off the event loop.
-    result = await run_in_threadpool(
-        runtime_of(request).ingest_bytes, data, file_name=file_name, tenant=tenant
-    )
+    """Receive a file (the request body, as bytes): accepted, duplicate or rejected.
+
+    The body is spooled as it arrives (constant memory) up to ``LEDGER_MAX_UPLOAD_BYTES``
+    (413 beyond it). At most ``LEDGER_API_INGESTS`` files are processed at once; a file that
+    finds no free place within ``LEDGER_API_INGEST_WAIT`` seconds is refused at once with 503
+    and Retry-After, recording nothing: reads never queue behind uploads.
+    """
+    runtime = runtime_of(request)
+    limits = upload_limits_of(request)
+    # Refuse what can be refused before reading a byte of the body.
+    tenant = tenant_id(tenant)
+    file_name = plain_text(file_name, "the file name")
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limits.max_bytes:
+        raise PayloadTooLarge.of(file_name, limits.max_bytes)
+    with Spool(limit=limits.max_bytes, name=file_name) as spool:
+        async for chunk in request.stream():
+            spool.write(chunk)
+        async with admitted(limits, file_name):
+            # The runtime blocks (database, parsing): keep it off the event loop.
+            result = await run_in_threadpool(
+                runtime.ingest_spool, spool, file_name=file_name, tenant=tenant
+            )
     outcome = IngestOutcome.model_validate(result.as_dict())
     return JSONResponse(
         content=outcome.model_dump(mode="json"),

@@ -12,6 +12,7 @@ from decimal import Decimal, InvalidOperation
 from typing import IO, NamedTuple
 
 from ledger.errors import LedgerError
+from ledger.plain_text import excerpt
 
 __all__ = [
     "ChecksumAccumulator",
@@ -33,6 +34,9 @@ _PADS = (b"", b"\0\0\0", b"\0\0", b"\0")
 # Python-level loop over 4-byte words, and the block size bounds memory.
 _FOLD_AT = 256 * 1024
 _DECIMAL_CHARS = "0123456789.-"
+# No IDD record comes near this; a longer line is refused before it can cost memory (a file of
+# one gigabyte without a line end must not be read into one string).
+MAX_LINE_BYTES = 64 * 1024
 
 
 class EnvelopeError(LedgerError, ValueError):
@@ -134,7 +138,7 @@ def parse_decimal(text: str, what: str) -> Decimal:
             return Decimal(text)
         except InvalidOperation:
             pass
-    raise InvalidField(f"{what} {text!r} is not a decimal number")
+    raise InvalidField(f"{what} {excerpt(text)} is not a decimal number")
 
 
 def _parse_creation_time(text: str, label: str) -> datetime:
@@ -144,7 +148,7 @@ def _parse_creation_time(text: str, label: str) -> datetime:
         return datetime.strptime(text, "%Y%m%d%H%M%S").replace(tzinfo=UTC)
     except ValueError:
         raise EnvelopeError(
-            f"{label}: AAA header creation time {text!r} is not a valid YYYYMMDDHHMMSS time"
+            f"{label}: AAA header creation time {excerpt(text)} is not a valid YYYYMMDDHHMMSS time"
         ) from None
 
 
@@ -158,7 +162,8 @@ def _parse_header(fields: list[str], label: str) -> IddHeader:
     file_type = fields[0]
     if len(file_type) != 8 or not file_type[5:].isdigit():
         raise EnvelopeError(
-            f"{label}: AAA header file type {file_type!r} is not a flow id and 3-digit version"
+            f"{label}: AAA header file type {excerpt(file_type)} is not a flow id and "
+            "3-digit version"
         )
     return IddHeader(
         file_type=file_type,
@@ -178,10 +183,26 @@ def _parse_header(fields: list[str], label: str) -> IddHeader:
 def _split(record: bytes, position: int, label: str) -> tuple[str, list[str]]:
     """Record type and fields of one record (slow path, used for the header only)."""
     try:
-        parts = record.decode("ascii").split("|")
+        text = record.decode("ascii")
     except UnicodeDecodeError as exc:
         raise EnvelopeError(f"{label}: {_not_ascii(position, exc)}") from None
+    if not text.isprintable():
+        raise EnvelopeError(f"{label}: line {position} has a {_not_printable(text)}")
+    parts = text.split("|")
     return parts[0], parts[1:-1] if not parts[-1] else parts[1:]
+
+
+def _check_length(line: bytes, position: int, label: str) -> None:
+    if len(line) == MAX_LINE_BYTES and not line.endswith(b"\n"):
+        raise EnvelopeError(
+            f"{label}: line {position} is longer than {MAX_LINE_BYTES:,} bytes; no IDD record "
+            "is that long (is this a settlement report?)"
+        )
+
+
+def _not_printable(text: str) -> str:
+    column, char = next((i, c) for i, c in enumerate(text) if not c.isprintable())
+    return f"control character 0x{ord(char):02X} at column {column + 1}"
 
 
 def _not_ascii(position: int, exc: UnicodeDecodeError) -> str:
@@ -205,7 +226,8 @@ class IddReader:
         """Records in the file including AAA and ZZZ, set once the trailer has been verified."""
         self.checksum: int | None = None
         """The verified checksum, set once the trailer has been verified."""
-        first = stream.readline()
+        first = stream.readline(MAX_LINE_BYTES)
+        _check_length(first, 1, flow_label)
         if not first.strip():
             if not first and not stream.read(1):
                 raise EnvelopeError(f"{flow_label}: the file is empty")
@@ -216,7 +238,7 @@ class IddReader:
         record_type, fields = _split(self._aaa, 1, flow_label)
         if record_type != "AAA":
             raise EnvelopeError(
-                f"{flow_label}: first record is {record_type!r}, expected the AAA header"
+                f"{flow_label}: first record is {excerpt(record_type)}, expected the AAA header"
             )
         self.header = _parse_header(fields, flow_label)
 
@@ -239,13 +261,20 @@ class IddReader:
         record = IddRecord
         pads = _PADS
         fold_at = _FOLD_AT
-        for line in self._stream:
+        readline = self._stream.readline
+        limit = MAX_LINE_BYTES
+        while line := readline(limit):
             position += 1
+            if len(line) == limit:
+                _check_length(line, position, self.flow_label)
             rec = line.rstrip(b"\r\n")
             try:
-                parts = rec.decode("ascii").split("|")
+                text = rec.decode("ascii")
             except UnicodeDecodeError as exc:
                 raise self._fail(_not_ascii(position, exc)) from None
+            if not text.isprintable():
+                raise self._fail(f"line {position} has a {_not_printable(text)}")
+            parts = text.split("|")
             record_type = parts[0]
             if record_type == "ZZZ":
                 self._trailer(parts, position, folded ^ _xor_words(buf))
@@ -269,7 +298,7 @@ class IddReader:
         if len(fields) < 2 or not fields[0].isdigit() or not fields[1].isdigit():
             raise self._fail(
                 f"ZZZ trailer on line {position} must carry a record count and a checksum, "
-                f"found {'|'.join(fields)!r}"
+                f"found {excerpt('|'.join(fields))}"
             )
         expected_count, expected_checksum = int(fields[0]), int(fields[1])
         if expected_count != position:
@@ -281,7 +310,7 @@ class IddReader:
                 f"checksum mismatch: trailer says {expected_checksum}, records give {checksum} "
                 "(the file was altered or truncated in transit)"
             )
-        for line in self._stream:
+        while line := self._stream.readline(MAX_LINE_BYTES):
             position += 1
             if line.strip():
                 raise self._fail(f"records after the ZZZ trailer (line {position})")

@@ -17,6 +17,7 @@ import pytest
 from starlette.exceptions import StarletteDeprecationWarning
 
 from api.app import create_app
+from ledger.errors import ConfigurationError
 from ledger.flows.saa_i014 import PPC_NAMES
 from ledger.runs import RunType
 from ledger.runtime import LedgerRuntime, scheduled_runs
@@ -320,13 +321,19 @@ def test_as_of_without_time_zone_is_400(client: TestClient) -> None:
     assert "time zone" in r.json()["detail"]
 
 
-def test_malformed_as_of_is_422(client: TestClient) -> None:
+def test_malformed_as_of_is_400(client: TestClient) -> None:
+    # A business error like any other malformed value (it was FastAPI's 422 until as_of was
+    # parsed by the ledger's own parser, shared with the command line).
     r = client.get(period_url("system", DAY, 1), params={"as_of": "yesterday"})
-    assert r.status_code == 422
-    assert r.json()["detail"][0]["loc"] == ["query", "as_of"]
+    assert r.status_code == 400
+    assert r.json() == {
+        "detail": "'yesterday' is not an ISO 8601 instant; write a date, a time and a time "
+        "zone, e.g. 2026-05-07T12:00:00Z or 2026-05-07T13:00:00+01:00"
+    }
     # An unencoded "+" offset arrives as a space: the reason the docs say to write %2B.
     r = client.get(period_url("system", DAY, 1) + "?as_of=2026-05-07T12:00:00+01:00")
-    assert r.status_code == 422
+    assert r.status_code == 400
+    assert "in a URL, write a + offset as %2B" in r.json()["detail"]
     assert (
         client.get(period_url("system", DAY, 1) + "?as_of=2026-05-07T12:00:00%2B01:00").status_code
         == 200
@@ -535,3 +542,92 @@ def test_malformed_tenant_is_a_bad_request(client: TestClient) -> None:
     r = client.post("/tenants/ACME/flows", content=report(), params={"file_name": "x.txt"})
     assert r.status_code == 400
     assert client.get("/tenants/acme/flows").json()["flows"] == []
+
+
+# --- edge values: 400 with a business message, never a 500 ----------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("day", "message"),
+    [
+        ("9999-12-31", "settlement date 9999-12-31 is outside the settlement era"),
+        ("0001-01-01", "settlement date 0001-01-01 is outside the settlement era"),
+        ("2001-03-26", "from 2001-03-27 (NETA go-live) to 2099-12-31"),
+        ("2100-01-01", "settlement date 2100-01-01 is outside the settlement era"),
+    ],
+)
+def test_settlement_date_outside_the_era_is_400(client: TestClient, day: str, message: str) -> None:
+    r = client.get(period_url(f"party:{PARTY}", day, 1))
+    assert r.status_code == 400, r.text
+    assert set(r.json()) == {"detail"}
+    assert message in r.json()["detail"]
+
+
+def test_era_boundaries_are_answered(client: TestClient) -> None:
+    for day in ("2001-03-27", "2099-12-31"):
+        r = client.get(period_url("system", day, 48))
+        assert r.status_code == 200, r.text
+        assert r.json()["versions"] == []
+
+
+@pytest.mark.parametrize(
+    ("as_of", "message"),
+    [
+        ("-1", "'-1' is not an ISO 8601 instant"),  # pydantic read it as a Unix timestamp
+        ("0", "'0' is not an ISO 8601 instant"),
+        ("", "'' is not an ISO 8601 instant"),
+        ("0001-01-01T00:00:00+14:00", "as-of instant 0001-01-01T00:00:00+14:00 is out of range"),
+        ("9999-12-31T23:59:59-14:00", "is out of range"),
+        ("1999-12-31T23:59:59Z", "is out of range"),
+        ("2026-05-07", "'2026-05-07' has no time zone"),
+    ],
+)
+def test_edge_as_of_is_400(client: TestClient, as_of: str, message: str) -> None:
+    r = client.get(period_url("system", DAY, 1), params={"as_of": as_of})
+    assert r.status_code == 400, r.text
+    assert set(r.json()) == {"detail"}
+    assert message in r.json()["detail"]
+
+
+def test_as_of_range_ends_are_answered(client: TestClient) -> None:
+    for as_of in ("2000-01-01T00:00:00Z", "2199-12-31T23:59:59.999999+00:00"):
+        r = client.get(period_url("system", DAY, 1), params={"as_of": as_of})
+        assert r.status_code == 200, r.text
+        assert r.json()["as_of"] == datetime.fromisoformat(as_of).isoformat()
+
+
+def test_as_of_is_documented_as_a_date_time(client: TestClient) -> None:
+    spec = client.get("/openapi.json").json()
+    path = "/tenants/{tenant}/periods/{subject}/{settlement_date}/{settlement_period}"
+    (param,) = [p for p in spec["paths"][path]["get"]["parameters"] if p["name"] == "as_of"]
+    assert param["in"] == "query" and not param.get("required", False)
+    assert {"type": "string", "format": "date-time"}.items() <= param["schema"]["anyOf"][0].items()
+
+
+@pytest.mark.parametrize("tenant", ["a%0A", "a%0D%0A", "%20a"])
+def test_tenant_with_stray_characters_is_400(client: TestClient, tenant: str) -> None:
+    data = report()
+    assert upload(client, data, "sf1.txt", tenant="a").status_code == 200
+    r = client.get(f"/tenants/{tenant}/periods/party:{PARTY}/{DAY}/1")
+    assert r.status_code == 400, r.text
+    assert "is not a tenant name" in r.json()["detail"]
+    r = client.get(f"/tenants/{tenant}/flows/{sha(data)}")
+    assert r.status_code == 400, r.text
+    r = client.post(f"/tenants/{tenant}/flows", content=data, params={"file_name": "x.txt"})
+    assert r.status_code == 400, r.text
+    assert client.get(f"/tenants/a/flows/{sha(data)}").json()["receipts"] == 1
+
+
+def test_configuration_error_is_503_without_details(
+    runtime: LedgerRuntime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def misconfigured(*args: Any, **kwargs: Any) -> Any:
+        raise ConfigurationError("the SQLite database /secret/path/ledger.db is read-only")
+
+    monkeypatch.setattr(runtime, "period", misconfigured)
+    with TestClient(create_app(runtime)) as client:
+        r = client.get(period_url("system", DAY, 1))
+    assert r.status_code == 503
+    assert set(r.json()) == {"detail"}
+    assert "/secret/path" not in r.text
+    assert "configured" in r.json()["detail"]

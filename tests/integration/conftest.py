@@ -214,6 +214,14 @@ def count_rows(runtime: LedgerRuntime, table: str, tenant: str | None = None) ->
     return int(row[0])
 
 
+def count_events(runtime: LedgerRuntime) -> int:
+    """Every event in the log, whatever its aggregate."""
+    with runtime.database.transaction(write=False) as tx:
+        row = tx.execute(f"SELECT count(*) FROM {runtime.ledger.events_table}").fetchone()
+    assert row is not None
+    return int(row[0])
+
+
 VIEW_TABLES = {
     "period_versions": "tenant, subject, settlement_date, settlement_period, version",
     "best_versions": "tenant, subject, settlement_date, settlement_period",

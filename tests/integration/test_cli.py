@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
+import io
 import json
+import sqlite3
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
@@ -13,6 +16,7 @@ import pytest
 
 from integration.conftest import DAY, PARTY, PARTY_SUBJECT, S0142_PERIODS, edit_lines, write_report
 from ledger.cli import main
+from ledger.ingestion import Ingestor, IngestResult
 
 Cli = Callable[..., tuple[int, str, str]]
 RESULT_KEYS = {"file", "flow", "status", "periods", "events", "reasons"}
@@ -62,7 +66,8 @@ def test_ingest_prints_one_json_object_per_file(cli: Cli, files: Path) -> None:
     assert len(results) == 2 == len(out.splitlines())
     for result in results:
         assert RESULT_KEYS <= result.keys()
-    assert [r["file"] for r in results] == [ii.path.name, s0141.path.name]
+    # The path exactly as given on the command line (it used to be the base name).
+    assert [r["file"] for r in results] == [str(ii.path), str(s0141.path)]
     assert [r["flow"] for r in results] == ["S0142", "S0141"]
     assert [r["status"] for r in results] == ["accepted", "accepted"]
     assert [r["periods"] for r in results] == [S0142_PERIODS, 96]
@@ -211,3 +216,191 @@ def test_malformed_tenant_is_refused_and_nothing_is_written(cli: Cli, files: Pat
     code, _, err = cli("--tenant", "", "period", PARTY_SUBJECT, DAY.isoformat(), "3")
     assert code == 2
     assert "is not a tenant name" in err
+
+
+# --- ingest: one shape for every outcome ------------------------------------------------------
+
+ALL_KEYS = {f.name for f in dataclasses.fields(IngestResult)}
+
+
+def one_line_error(err: str) -> str:
+    """The single ``ledger: ...`` line a refused command writes on standard error."""
+    assert err.endswith("\n") and err.count("\n") == 1, err
+    assert err.startswith("ledger: ") and "Traceback" not in err, err
+    return err
+
+
+def test_ingest_reports_every_outcome_with_the_same_keys(
+    cli: Cli, files: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(files)
+    good = write_report(files, run_type="II").path.name
+    bad = write_report(files, run_type="SF").path
+    edit_lines(bad, lambda lines: [line.replace(b"PPC|1", b"PPC|2", 1) for line in lines])
+    (files / "a directory").mkdir()
+    typed = [f"./{good}", good, f"./{bad.name}", "missing.txt", "a directory", f"{files}//{good}"]
+    code, out, err = cli("ingest", *typed)
+    assert code == 1, err
+    results = json_lines(out)
+    assert [set(r) for r in results] == [ALL_KEYS] * len(typed)
+    assert [r["file"] for r in results] == typed
+    assert [r["status"] for r in results] == [
+        "accepted",
+        "duplicate",
+        "rejected",
+        "rejected",
+        "rejected",
+        "duplicate",
+    ]
+    assert [r["reasons"] for r in results[3:5]] == [
+        ["missing.txt: no such file"],
+        ["a directory is a directory, not a file"],
+    ]
+    assert [r["sha256"] for r in results[3:5]] == [None, None]
+    assert results[0]["sha256"] == write_sha(files / good) == results[1]["sha256"]
+    assert (results[3]["flow"], results[3]["periods"], results[3]["events"]) == (None, 0, 0)
+
+
+def test_ingest_exits_zero_when_nothing_is_rejected(cli: Cli, files: Path) -> None:
+    path = str(write_report(files, run_type="II").path)
+    assert cli("ingest", path)[0] == 0
+    assert cli("ingest", path)[0] == 0  # a duplicate
+
+
+def stdin_of(monkeypatch: pytest.MonkeyPatch, data: bytes) -> None:
+    monkeypatch.setattr("sys.stdin", io.TextIOWrapper(io.BytesIO(data)))
+
+
+def test_ingest_reads_standard_input_once(
+    cli: Cli, files: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    report = write_report(files, run_type="II")
+    stdin_of(monkeypatch, report.data)
+    code, out, err = cli("ingest", "-")
+    assert code == 0, err
+    (result,) = json_lines(out)
+    assert set(result) == ALL_KEYS
+    assert (result["file"], result["status"], result["sha256"]) == ("-", "accepted", report.sha256)
+    assert result["periods"] == S0142_PERIODS
+    code, out, _ = cli("flow", report.sha256)
+    assert (code, json.loads(out)["file_name"], json.loads(out)["channel"]) == (0, "-", "cli")
+
+    # The same bytes from a file are a duplicate; "-" twice is refused before reading.
+    code, out, _ = cli("ingest", str(report.path))
+    assert (code, json_lines(out)[0]["status"]) == (0, "duplicate")
+    code, out, err = cli("ingest", "-", str(report.path), "-")
+    assert (code, out) == (2, "")
+    assert "standard input (-) can be ingested once" in one_line_error(err)
+
+
+def test_ingest_of_empty_standard_input_is_rejected(
+    cli: Cli, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    stdin_of(monkeypatch, b"")
+    code, out, _ = cli("ingest", "-")
+    assert code == 1
+    (result,) = json_lines(out)
+    assert (result["file"], result["status"]) == ("-", "rejected")
+    assert any("empty" in reason for reason in result["reasons"])
+
+
+# --- recover ----------------------------------------------------------------------------------
+
+
+def interrupt_processing(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Make the next ingestions stop after the receipt, as a database failure would."""
+
+    def interrupted(*args: Any, **kwargs: Any) -> IngestResult:
+        raise sqlite3.OperationalError("disk I/O error")
+
+    monkeypatch.setattr(Ingestor, "_process", interrupted)
+
+
+def test_recover_completes_files_left_received(
+    cli: Cli, files: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    good = write_report(files, run_type="II")
+    bad = write_report(files, run_type="SF")
+    edit_lines(bad.path, lambda lines: [line.replace(b"PPC|1", b"PPC|2", 1) for line in lines])
+    with monkeypatch.context() as patch:
+        interrupt_processing(patch)
+        code, _, err = cli("ingest", str(good.path))
+        assert code == 2 and "interrupted" in one_line_error(err)
+        code, _, _ = cli("--tenant", "other", "ingest", str(bad.path))
+        assert code == 2
+    code, out, _ = cli("flow", good.sha256)
+    assert json.loads(out)["status"] == "received"
+
+    # Only the default tenant's file, unless every tenant is asked for.
+    code, out, err = cli("recover")
+    assert code == 0, err
+    (result,) = json_lines(out)
+    assert set(result) == ALL_KEYS
+    assert (result["file"], result["sha256"], result["status"]) == (
+        good.path.name,
+        good.sha256,
+        "accepted",
+    )
+    code, out, _ = cli("period", PARTY_SUBJECT, DAY.isoformat(), "3")
+    assert [v["run_type"] for v in json.loads(out)["versions"]] == ["II"]
+
+    code, out, _ = cli("recover", "--all-tenants")
+    assert code == 1  # the other tenant's file is rejected
+    (result,) = json_lines(out)
+    assert (result["sha256"], result["status"]) == (bad.sha256, "rejected")
+    assert "checksum" in result["reasons"][0]
+
+    # Nothing left: no lines, exit 0.
+    assert cli("recover", "--all-tenants") == (0, "", "")
+    code, _, err = cli("--tenant", "other", "recover", "--all-tenants")
+    assert code == 2 and "exclude each other" in one_line_error(err)
+
+
+# --- edge values: business errors, never tracebacks -------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["9999-12-31", "1"], "settlement date 9999-12-31 is outside the settlement era"),
+        (["0001-01-01", "1"], "settlement date 0001-01-01 is outside the settlement era"),
+        (["2001-03-26", "1"], "from 2001-03-27 (NETA go-live) to 2099-12-31"),
+        (["2100-01-01", "1"], "settlement date 2100-01-01 is outside the settlement era"),
+        (["2026-05-01", "1", "--as-of", "0001-01-01T00:00:00+14:00"], "is out of range"),
+        (["2026-05-01", "1", "--as-of", "9999-12-31T23:59:59-14:00"], "is out of range"),
+        (["2026-05-01", "1", "--as-of", "-1"], "'-1' is not an ISO 8601 instant"),
+        (["2026-05-01", "1", "--as-of", "yesterday"], "is not an ISO 8601 instant"),
+        (["2026-05-01", "1", "--as-of", "2026-05-07T12:00:00"], "has no time zone"),
+    ],
+)
+def test_period_edge_values_are_one_line_business_errors(
+    cli: Cli, argv: list[str], message: str
+) -> None:
+    code, out, err = cli("period", "system", *argv)
+    assert (code, out) == (2, "")
+    assert message in one_line_error(err)
+
+
+def test_era_boundaries_are_answered(cli: Cli) -> None:
+    for day in ("2001-03-27", "2099-12-31"):
+        code, out, err = cli("period", "system", day, "48", "--as-of", "2199-12-31T23:59:59Z")
+        assert code == 0, err
+        assert json.loads(out)["versions"] == []
+
+
+@pytest.mark.parametrize("tenant", ["acme\n", "acme\r\n", " acme", "ACME"])
+def test_tenant_with_stray_characters_is_refused(cli: Cli, files: Path, tenant: str) -> None:
+    path = str(write_report(files, run_type="II").path)
+    code, out, err = cli("--tenant", tenant, "ingest", path)
+    assert (code, out) == (2, "")
+    assert "is not a tenant name" in one_line_error(err)
+    # Nothing was received for any tenant.
+    code, _, _ = cli("--tenant", "acme", "flow", write_sha(Path(path)))
+    assert code == 1
+
+
+@pytest.mark.parametrize("port", ["99999", "0", "-1", "http", "８０"])
+def test_serve_refuses_a_port_that_is_not_one(cli: Cli, port: str) -> None:
+    code, out, err = cli("serve", "--port", port)
+    assert (code, out) == (2, "")
+    assert f"--port {port} is not a TCP port: give a number from 1 to 65535" in one_line_error(err)

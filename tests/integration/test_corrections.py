@@ -38,11 +38,11 @@ def correct(runtime: LedgerRuntime, supersedes: int, **overrides: object) -> int
         "actor": "j.smith",
     }
     arguments.update(overrides)
-    return runtime.ledger.apply_correction(
-        TENANT,
+    return runtime.correct(
         PARTY_SUBJECT,
         DAY,
         PERIOD,
+        tenant=TENANT,
         **arguments,  # type: ignore[arg-type]
     )
 
@@ -112,20 +112,41 @@ def test_correction_errors(two_runs: LedgerRuntime) -> None:
         with pytest.raises(LedgerError, match="needs the person who made it and a reason"):
             correct(two_runs, supersedes=2, actor=blank)
     with pytest.raises(NotFound, match="party:PTY00099"):
-        two_runs.ledger.apply_correction(
-            TENANT, "party:PTY00099", DAY, PERIOD, supersedes=1, values={}, reason="r", actor="a"
+        two_runs.correct(
+            "party:PTY00099",
+            DAY,
+            PERIOD,
+            supersedes=1,
+            values={},
+            reason="r",
+            actor="a",
+            tenant=TENANT,
         )
     with pytest.raises(NotFound, match="tenant 'other' has no values"):
-        two_runs.ledger.apply_correction(
-            "other", PARTY_SUBJECT, DAY, PERIOD, supersedes=2, values={}, reason="r", actor="a"
+        two_runs.correct(
+            PARTY_SUBJECT,
+            DAY,
+            PERIOD,
+            supersedes=2,
+            values={},
+            reason="r",
+            actor="a",
+            tenant="other",
         )
     with pytest.raises(InvalidIdentifier):
-        two_runs.ledger.apply_correction(
-            TENANT, "party:not a party", DAY, PERIOD, supersedes=2, values={}, reason="r", actor="a"
+        two_runs.correct(
+            "party:not a party",
+            DAY,
+            PERIOD,
+            supersedes=2,
+            values={},
+            reason="r",
+            actor="a",
+            tenant=TENANT,
         )
     with pytest.raises(InvalidSettlementPeriod, match="period 49"):
-        two_runs.ledger.apply_correction(
-            TENANT, PARTY_SUBJECT, DAY, 49, supersedes=2, values={}, reason="r", actor="a"
+        two_runs.correct(
+            PARTY_SUBJECT, DAY, 49, supersedes=2, values={}, reason="r", actor="a", tenant=TENANT
         )
 
     assert count_rows(two_runs, "period_versions", TENANT) == before
@@ -134,20 +155,20 @@ def test_correction_errors(two_runs: LedgerRuntime) -> None:
 
 def test_manual_intervention(two_runs: LedgerRuntime) -> None:
     before = two_runs.period(PARTY_SUBJECT, DAY, PERIOD, tenant=TENANT)
-    version = two_runs.ledger.record_manual_intervention(
-        TENANT,
+    version = two_runs.intervene(
         PARTY_SUBJECT,
         DAY,
         PERIOD,
         actor="ops.lead",
         reason="value disputed by the party",
         outcome="held from billing",
+        tenant=TENANT,
     )
     assert version == 3
     # An intervention is not a version of the values; the period view lists it.
     after = two_runs.period(PARTY_SUBJECT, DAY, PERIOD, tenant=TENANT)
-    assert {k: v for k, v in after.items() if k != "interventions"} == {
-        k: v for k, v in before.items() if k != "interventions"
+    assert {k: v for k, v in after.items() if k not in ("interventions", "views")} == {
+        k: v for k, v in before.items() if k not in ("interventions", "views")
     }
     assert before["interventions"] == []
     [shown] = after["interventions"]
@@ -172,19 +193,19 @@ def test_manual_intervention(two_runs: LedgerRuntime) -> None:
     assert correct(two_runs, supersedes=2) == 4
 
     with pytest.raises(LedgerError, match="needs the person who made it and a reason"):
-        two_runs.ledger.record_manual_intervention(
-            TENANT, PARTY_SUBJECT, DAY, PERIOD, actor="ops.lead", reason=" ", outcome="x"
+        two_runs.intervene(
+            PARTY_SUBJECT, DAY, PERIOD, actor="ops.lead", reason=" ", outcome="x", tenant=TENANT
         )
     with pytest.raises(NotFound):
-        two_runs.ledger.record_manual_intervention(
-            "other", PARTY_SUBJECT, DAY, PERIOD, actor="a", reason="r", outcome="x"
+        two_runs.intervene(
+            PARTY_SUBJECT, DAY, PERIOD, actor="a", reason="r", outcome="x", tenant="other"
         )
 
 
 def test_event_history_is_the_evidence(two_runs: LedgerRuntime, files: Path) -> None:
     correct(two_runs, supersedes=2)
-    two_runs.ledger.record_manual_intervention(
-        TENANT, PARTY_SUBJECT, DAY, PERIOD, actor="a", reason="r", outcome="o"
+    two_runs.intervene(
+        PARTY_SUBJECT, DAY, PERIOD, actor="a", reason="r", outcome="o", tenant=TENANT
     )
     r1 = write_report(files, run_type="R1")
     two_runs.ingest(r1.path, tenant=TENANT)

@@ -164,8 +164,7 @@ def test_a_rebuilt_view_equals_the_incremental_one(
                 if not view["versions"]:
                     continue
                 target = view["best"] if of_best else view["versions"][0]
-                runtime.ledger.apply_correction(
-                    "default",
+                runtime.correct(
                     f"party:{PARTY}",
                     DAY,
                     period,
@@ -173,6 +172,7 @@ def test_a_rebuilt_view_equals_the_incremental_one(
                     values={"bm_unit_cashflow": Decimal(period)},
                     reason="restated",
                     actor="tester",
+                    tenant="default",
                 )
             runtime.runner.catch_up()
             incremental = dump_views(runtime)

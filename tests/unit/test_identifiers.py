@@ -119,3 +119,36 @@ def test_tenant_names(text: str) -> None:
 def test_tenant_name_rejects(text: str) -> None:
     with pytest.raises(InvalidIdentifier, match="is not a tenant name"):
         tenant_id(text)
+
+
+@pytest.mark.parametrize(
+    "text", ["acme\n", "acme\r\n", "\nacme", "acme ", " acme", "acme\x00", "acme\t"]
+)
+def test_tenant_name_with_surrounding_whitespace_is_refused(text: str) -> None:
+    # "acme\n" used to be accepted as a tenant other than "acme" (re.match with "$").
+    with pytest.raises(InvalidIdentifier, match="is not a tenant name"):
+        tenant_id(text)
+
+
+@pytest.mark.parametrize("text", ["ß", "ẞ", "ﬀ", "BRITGAS\u0131", "ÄB"])
+def test_party_id_refuses_letters_that_upper_case_into_ascii(text: str) -> None:
+    # "ß".upper() == "SS": a non-ASCII id must not turn into another party's id.
+    with pytest.raises(InvalidIdentifier, match="is not a BSC Party Id"):
+        bsc_party_id(text)
+
+
+@pytest.mark.parametrize("text", ["T_ﬀ", "T_DRAXß", "T_DRAXX-1\u0307"])
+def test_bm_unit_id_refuses_non_ascii(text: str) -> None:
+    with pytest.raises(InvalidIdentifier, match="is not a BM Unit Id"):
+        bm_unit_id(text)
+
+
+def test_identifiers_are_stripped_of_surrounding_whitespace_only() -> None:
+    # Party and BM Unit ids are normalised (stripped, upper-cased); inner text is not.
+    assert bsc_party_id("ngc\n") == "NGC"
+    assert bm_unit_id("\tt_draxx-1\n") == "T_DRAXX-1"
+    assert Subject.parse("party:ngc\n") == Subject("party", "NGC")
+    with pytest.raises(InvalidIdentifier):
+        bsc_party_id("NG\nC")
+    with pytest.raises(InvalidIdentifier):
+        bm_unit_id("T_DRAX\nX-1")

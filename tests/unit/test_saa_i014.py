@@ -369,8 +369,9 @@ def test_spi_without_ssd_still_reported() -> None:
 
 def test_repeated_system_data_is_reported_once_and_differences_are_warned() -> None:
     other = SSD.replace("85.12345", "99")
-    body = [BPH_BRITGAS, "SP7|1|", SSD, BPH_BRITGAS.replace("BRITGAS", "EDF"), "SP7|1|", SSD]
-    report, items = parse(s0142(*body, "SP7|2|", SSD, "SP7|2|", other))
+    britgas = [BPH_BRITGAS, "SP7|1|", SSD, "SP7|2|", SSD]
+    edf = [BPH_BRITGAS.replace("BRITGAS", "EDF"), "SP7|1|", SSD, "SP7|2|", other]
+    report, items = parse(s0142(*britgas, *edf))
     systems = [i for i in items if isinstance(i, PeriodValues) and i.subject == "system"]
     assert [s.settlement_period for s in systems] == [1, 2]
     assert systems[1].values["system_buy_price"] == Decimal("85.12345")

@@ -1,0 +1,222 @@
+"""Concurrency and crashes: processes starting together, readers beside a long ingestion,
+overload refused fast, and files left ``received`` completed later.
+
+Each test taking ``database_url`` runs on SQLite and on PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from ledger import storage
+from ledger.errors import LedgerBusy, LedgerUnavailable
+from ledger.ingestion import Ingestor
+from ledger.runtime import LedgerRuntime
+
+from .conftest import DAY, PARTY_SUBJECT, S0142_PERIODS, Report, write_report
+
+LEDGER = str(Path(sys.executable).with_name("ledger"))
+
+
+def _run_in_time(action: Callable[[], object], seconds: float = 30) -> object:
+    """Run ``action`` in a thread; fail (rather than hang) if it is still waiting after
+    ``seconds``, which only a reader queueing behind the writer would be."""
+    outcome: list[object] = []
+    failure: list[BaseException] = []
+
+    def target() -> None:
+        try:
+            outcome.append(action())
+        except BaseException as exc:  # reported to the test below
+            failure.append(exc)
+
+    thread = threading.Thread(target=target, daemon=True)
+    thread.start()
+    thread.join(seconds)
+    assert not thread.is_alive(), "the reader waited for the writer"
+    if failure:
+        raise failure[0]
+    return outcome[0]
+
+
+@contextmanager
+def _writer_holding_the_lock(runtime: LedgerRuntime) -> Iterator[None]:
+    """Another process in the middle of a long ingestion: it holds the writers' lock."""
+    if runtime.database.kind == "sqlite":
+        import sqlite3
+
+        conn = sqlite3.connect(runtime.database.sqlite_path, isolation_level=None)
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        finally:
+            conn.rollback()
+            conn.close()
+        return
+    with psycopg.connect(runtime.database.url) as conn, conn.transaction():
+        conn.execute(f"LOCK TABLE {runtime.ledger.events_table} IN EXCLUSIVE MODE")
+        conn.execute("SELECT pg_advisory_xact_lock(4711)")  # the views' runner too
+        yield
+
+
+def test_readers_never_wait_for_a_writer(
+    open_runtime: Callable[[], LedgerRuntime],
+    database_url: str,
+    files: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # A reader that needed the write lock would now fail within a second instead of waiting.
+    monkeypatch.setattr(storage, "SQLITE_WAIT", 1.0)
+    runtime = open_runtime()
+    report = write_report(files)
+    accepted = runtime.ingest(report.path)
+    with _writer_holding_the_lock(runtime):
+        # Start-up of a new process, and every read, while the writer holds its lock.
+        reader = _run_in_time(lambda: LedgerRuntime(database_url))
+        assert isinstance(reader, LedgerRuntime)
+        try:
+            view = _run_in_time(lambda: reader.period(PARTY_SUBJECT, DAY, 1))
+            flow = _run_in_time(lambda: reader.flow(accepted.sha256))
+            listed = _run_in_time(lambda: reader.flows())
+        finally:
+            reader.close()
+    assert isinstance(view, dict) and view["best"] is not None
+    assert view["views"]["up_to_date"] is True
+    assert flow is not None and listed
+
+
+def test_a_reader_says_when_the_views_are_behind_the_log(
+    runtime: LedgerRuntime, files: Path
+) -> None:
+    report = write_report(files)
+    # Events committed by a writer that died before it brought the views up to date.
+    runtime.ingestor.ingest_path(report.path, tenant="default")
+    behind = runtime.period(PARTY_SUBJECT, DAY, 1)
+    assert behind["versions"] == []
+    assert behind["views"]["up_to_date"] is False
+    assert behind["views"]["log_position"] > behind["views"]["position"]
+    runtime.recover()
+    caught_up = runtime.period(PARTY_SUBJECT, DAY, 1)
+    assert caught_up["views"]["up_to_date"] is True and caught_up["best"] is not None
+
+
+def _interrupted(*_: object, **__: object) -> None:
+    raise psycopg.OperationalError("server closed the connection unexpectedly")
+
+
+def _interrupted_ingestion(
+    runtime: LedgerRuntime, files: Path, monkeypatch: pytest.MonkeyPatch
+) -> Report:
+    """A file whose ingestion the database interrupted after its receipt was recorded."""
+    report = write_report(files)
+    with monkeypatch.context() as patch:
+        patch.setattr(Ingestor, "_publish", _interrupted)
+        with pytest.raises(LedgerUnavailable, match="ledger recover"):
+            runtime.ingest(report.path)
+    return report
+
+
+def test_a_file_interrupted_mid_ingestion_is_completed_by_recover(
+    runtime: LedgerRuntime, files: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    report = _interrupted_ingestion(runtime, files, monkeypatch)
+    flow = runtime.flow(report.sha256)
+    assert flow is not None and flow.status == "received"
+
+    [result] = runtime.recover()
+    assert (result.status, result.sha256, result.periods) == (
+        "accepted",
+        report.sha256,
+        S0142_PERIODS,
+    )
+    flow = runtime.flow(report.sha256)
+    assert flow is not None and flow.status == "accepted"
+    assert runtime.recover() == []  # nothing left to complete
+    assert runtime.ingest(report.path).status == "duplicate"
+
+
+def test_a_file_interrupted_mid_ingestion_is_completed_by_its_next_receipt(
+    runtime: LedgerRuntime, files: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    report = _interrupted_ingestion(runtime, files, monkeypatch)
+    again = runtime.ingest(report.path)
+    assert (again.status, again.periods) == ("accepted", S0142_PERIODS)
+    flow = runtime.flow(report.sha256)
+    assert flow is not None and (flow.status, flow.receipts) == ("accepted", 2)
+
+
+def test_recover_from_the_command_line(
+    runtime: LedgerRuntime, database_url: str, files: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    report = _interrupted_ingestion(runtime, files, monkeypatch)
+    done = subprocess.run(
+        [LEDGER, "recover"],
+        env={**os.environ, "LEDGER_DATABASE_URL": database_url},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    [line] = done.stdout.splitlines()
+    assert json.loads(line)["status"] == "accepted"
+    assert json.loads(line)["sha256"] == report.sha256
+
+
+def test_processes_starting_together_on_a_fresh_database_all_work(
+    postgres_url: str, files: Path
+) -> None:
+    """Eight processes set up the schema at once: none fails, each prints its answer."""
+    env = {**os.environ, "LEDGER_DATABASE_URL": postgres_url}
+    reports = [write_report(files, run_type=run, name=f"{run}.txt") for run in ("II", "SF", "R1")]
+    commands = [["ingest", str(r.path)] for r in reports] + [
+        ["period", PARTY_SUBJECT, DAY.isoformat(), "1"] for _ in range(5)
+    ]
+    processes = [
+        subprocess.Popen(
+            [LEDGER, *c], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        )
+        for c in commands
+    ]
+    for command, process in zip(commands, processes, strict=True):
+        out, err = process.communicate(timeout=180)
+        assert process.returncode == 0, (command, err)
+        assert "Traceback" not in err
+        assert out.strip(), command
+    final = LedgerRuntime(postgres_url)
+    try:
+        view = final.period(PARTY_SUBJECT, DAY, 1)
+    finally:
+        final.close()
+    assert [v["run_type"] for v in view["versions"]].count("R1") == 1
+
+
+def test_a_reader_has_capacity_when_every_writer_connection_is_taken(
+    postgres_url: str, files: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(storage, "POOL_WAIT", 0.5)
+    runtime = LedgerRuntime(postgres_url)
+    try:
+        report = write_report(files)
+        runtime.ingest(report.path)
+        with ExitStack() as writers:
+            for _ in range(storage.WRITE_POOL_SIZE):
+                writers.enter_context(runtime.database.transaction())
+            assert runtime.period(PARTY_SUBJECT, DAY, 1)["best"] is not None
+            # One writer too many is refused fast as busy, and records nothing.
+            other = write_report(files, run_type="R1")
+            with pytest.raises(LedgerBusy):
+                runtime.ingest(other.path)
+        assert runtime.flow(other.sha256) is None
+    finally:
+        runtime.close()
