@@ -19,17 +19,18 @@ from psycopg_pool import PoolTimeout
 
 from api.routers import finance, operations
 from api.schemas import Health
-from api.uploads import UploadLimits
-from ledger.application import NotFound
-from ledger.errors import ConfigurationError, LedgerBusy, LedgerError, LedgerUnavailable
-from ledger.raw_payloads import PayloadTooLarge
-from ledger.runtime import LedgerRuntime
+from api.uploads import UploadGate
+from ledger.adapters.raw_payloads import PayloadTooLarge
+from ledger.domain.errors import ConfigurationError, LedgerBusy, LedgerError, LedgerUnavailable
+from ledger.service.application import NotFound
+from ledger.service.runtime import LedgerRuntime
+from ledger.service.settings import UploadSettings
 
 _log = logging.getLogger("ledger.api")
 
 
 def create_app(
-    runtime: LedgerRuntime | None = None, *, upload_limits: UploadLimits | None = None
+    runtime: LedgerRuntime | None = None, *, uploads: UploadSettings | None = None
 ) -> FastAPI:
     """The API over a ledger runtime (by default the one LEDGER_DATABASE_URL names).
 
@@ -49,7 +50,7 @@ def create_app(
         version="0.1.0",
         lifespan=lifespan,
     )
-    app.state.upload_limits = upload_limits or UploadLimits.from_env()
+    app.state.upload_gate = UploadGate(uploads or UploadSettings.from_env())
     app.state.runtime = runtime or LedgerRuntime()
 
     @app.exception_handler(NotFound)

@@ -6,8 +6,8 @@ from datetime import date, datetime
 
 from fastapi import Request
 
-from ledger.runtime import LedgerRuntime
-from ledger.settlement_time import parse_as_of, parse_settlement_date
+from ledger.domain.settlement_time import parse_as_of, parse_settlement_date
+from ledger.service.runtime import LedgerRuntime
 
 
 def runtime_of(request: Request) -> LedgerRuntime:

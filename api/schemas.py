@@ -6,7 +6,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, Field
 
-from ledger.ingestion import Status
+from ledger.service.ingestion import Status
 
 # Not enforced with a pattern: the strings are exactly what the ledger holds (str(Decimal)),
 # and a response must never fail because a value is spelt unexpectedly. Documented only.

@@ -15,11 +15,12 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from ledger.errors import ConfigurationError, LedgerError
-from ledger.ingestion import IngestResult
-from ledger.runtime import DEFAULT_TENANT, LedgerRuntime
-from ledger.settlement_time import parse_as_of, parse_settlement_date
-from ledger.storage import translate_connection_errors
+from ledger.adapters.storage import translate_connection_errors
+from ledger.domain.errors import ConfigurationError, LedgerError
+from ledger.domain.settlement_time import parse_as_of, parse_settlement_date
+from ledger.service.ingestion import IngestResult
+from ledger.service.runtime import DEFAULT_TENANT, LedgerRuntime
+from ledger.service.settings import UploadSettings
 
 STDIN = "-"
 
@@ -199,26 +200,31 @@ def _rebuild(runtime: LedgerRuntime, _: argparse.Namespace) -> int:
 
 
 def _serve_command(runtime: LedgerRuntime, args: argparse.Namespace) -> int:
-    _serve(runtime, args.host, args.port)
+    _serve(args.host, args.port)
     return 0
 
 
 def _demo(runtime: LedgerRuntime, args: argparse.Namespace) -> int:
-    from ledger.demo import run_demo  # noqa: PLC0415 (only the demo needs the samples)
+    from ledger.demo.tour import run_demo  # noqa: PLC0415 (only the demo needs the samples)
 
     run_demo(runtime, data_dir=args.data_dir, tenant=args.tenant)
     if not args.no_serve:
-        _serve(runtime, args.host, args.port)
+        _serve(args.host, args.port)
     return 0
 
 
-def _serve(runtime: LedgerRuntime, host: str, port: int) -> None:
+API_FACTORY = "api.app:create_app"
+
+
+def _serve(host: str, port: int) -> None:
     import uvicorn  # noqa: PLC0415
 
-    from api.app import create_app  # noqa: PLC0415
-
+    # Checked here, so a wrong setting is one line, not a traceback from inside the server.
+    UploadSettings.from_env()
     print(f"Serving the ledger API on http://{host}:{port} (OpenAPI at /docs); Ctrl-C stops.")
-    uvicorn.run(create_app(runtime), host=host, port=port, log_level="info")
+    # The API is an entry point of its own (it sits beside the CLI, not below it): the
+    # server loads it by name and it opens its own runtime on the same database.
+    uvicorn.run(API_FACTORY, factory=True, host=host, port=port, log_level="info")
 
 
 _COMMANDS: dict[str, Callable[[LedgerRuntime, argparse.Namespace], int]] = {

@@ -8,8 +8,8 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, NamedTuple
 
-from ledger.domain import Flow
-from ledger.storage import Database, Tx, as_date, as_datetime
+from ledger.adapters.storage import Database, Tx, as_date, as_datetime
+from ledger.domain.aggregates import Flow
 
 
 @dataclass(frozen=True)

@@ -15,10 +15,10 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from ledger.domain import SettlementPeriod
-from ledger.measures import Measures
-from ledger.runs import RunType, best_run_key
-from ledger.storage import Database, Tx, as_date, as_datetime
+from ledger.adapters.storage import Database, Tx, as_date, as_datetime
+from ledger.domain.aggregates import SettlementPeriod
+from ledger.domain.measures import Measures
+from ledger.domain.runs import RunType, best_run_key
 
 _VERSION_COLUMNS = (
     "tenant",

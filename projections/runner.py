@@ -14,7 +14,7 @@ from uuid import UUID
 
 from eventsourcing.persistence import Mapper, StoredEvent
 
-from ledger.storage import Database, Tx
+from ledger.adapters.storage import Database, Tx
 
 BATCH_SIZE = 5000
 

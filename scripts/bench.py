@@ -21,9 +21,9 @@ from typing import Any
 
 import psycopg
 
-from ledger.runs import RunType
-from ledger.runtime import LedgerRuntime
-from ledger.samples import sample_bm_unit_ids, sample_party_ids, write_settlement_report
+from ledger.demo.samples import sample_bm_unit_ids, sample_party_ids, write_settlement_report
+from ledger.domain.runs import RunType
+from ledger.service.runtime import LedgerRuntime
 
 SETTLEMENT_DATE = date(2026, 5, 6)  # 48 periods
 
@@ -75,7 +75,7 @@ def peak_rss_mb() -> float:
 def copy_baseline(url: str, rows: int, payload_size: int) -> float:
     """Seconds for a raw psycopg COPY of ``rows`` event-shaped rows into an indexed table."""
     payload = b"x" * payload_size
-    topic = "ledger.domain:SettlementPeriod.ValuesRecorded"
+    topic = "ledger.domain.aggregates:SettlementPeriod.ValuesRecorded"
     with psycopg.connect(url) as conn:
         conn.execute(
             "CREATE TABLE copy_baseline (originator_id uuid NOT NULL,"

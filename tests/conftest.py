@@ -85,7 +85,9 @@ class PostgresAdmin:
         self.url = url
         self._conn: psycopg.Connection[TupleRow] | None = None
 
-    def execute(self, query: sql.Composable, params: tuple[object, ...] = ()) -> list[TupleRow]:
+    def execute(
+        self, query: sql.SQL | sql.Composed, params: tuple[object, ...] = ()
+    ) -> list[TupleRow]:
         if self._conn is None or self._conn.closed or self._conn.broken:
             self._conn = _connect_admin(self.url)
         cur = self._conn.execute(query, params)

@@ -10,10 +10,10 @@ from starlette.concurrency import run_in_threadpool
 
 from api.dependencies import runtime_of
 from api.schemas import FlowList, FlowSummary, FlowView, IngestOutcome, Problem, Stage
-from api.uploads import admitted, upload_limits_of
-from ledger.identifiers import tenant_id
-from ledger.plain_text import plain_text
-from ledger.raw_payloads import PayloadTooLarge, Spool
+from api.uploads import upload_gate_of
+from ledger.adapters.raw_payloads import PayloadTooLarge, Spool
+from ledger.domain.identifiers import tenant_id
+from ledger.domain.plain_text import plain_text
 from projections.flows import FlowRow
 
 router = APIRouter(tags=["operations"])
@@ -126,17 +126,18 @@ async def post_flow(
     and Retry-After, recording nothing: reads never queue behind uploads.
     """
     runtime = runtime_of(request)
-    limits = upload_limits_of(request)
+    gate = upload_gate_of(request)
+    limit = gate.settings.max_bytes
     # Refuse what can be refused before reading a byte of the body.
     tenant = tenant_id(tenant)
     file_name = plain_text(file_name, "the file name")
     declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > limits.max_bytes:
-        raise PayloadTooLarge.of(file_name, limits.max_bytes)
-    with Spool(limit=limits.max_bytes, name=file_name) as spool:
+    if declared.isdigit() and int(declared) > limit:
+        raise PayloadTooLarge.of(file_name, limit)
+    with Spool(limit=limit, name=file_name) as spool:
         async for chunk in request.stream():
             spool.write(chunk)
-        async with admitted(limits, file_name):
+        async with gate.admitted(file_name):
             # The runtime blocks (database, parsing): keep it off the event loop.
             result = await run_in_threadpool(
                 runtime.ingest_spool, spool, file_name=file_name, tenant=tenant

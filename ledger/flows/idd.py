@@ -11,8 +11,8 @@ from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from typing import IO, NamedTuple
 
-from ledger.errors import LedgerError
-from ledger.plain_text import excerpt
+from ledger.domain.errors import LedgerError
+from ledger.domain.plain_text import excerpt
 
 __all__ = [
     "ChecksumAccumulator",
@@ -23,6 +23,7 @@ __all__ = [
     "InvalidField",
     "format_decimal",
     "idd_checksum",
+    "is_whole_number",
     "parse_decimal",
     "read_idd",
 ]
@@ -37,6 +38,14 @@ _DECIMAL_CHARS = "0123456789.-"
 # No IDD record comes near this; a longer line is refused before it can cost memory (a file of
 # one gigabyte without a line end must not be read into one string).
 MAX_LINE_BYTES = 64 * 1024
+# Whole-number fields (counts, run numbers, periods) are short; a longer run of digits is
+# refused before int() sees it (Python refuses to convert more than 4,300 digits).
+MAX_WHOLE_NUMBER_DIGITS = 18
+
+
+def is_whole_number(text: str) -> bool:
+    """Digits only, and few enough to be a count, a run number or a period."""
+    return text.isdigit() and len(text) <= MAX_WHOLE_NUMBER_DIGITS
 
 
 class EnvelopeError(LedgerError, ValueError):
@@ -295,7 +304,7 @@ class IddReader:
 
     def _trailer(self, parts: list[str], position: int, checksum: int) -> None:
         fields = parts[1:-1] if not parts[-1] else parts[1:]
-        if len(fields) < 2 or not fields[0].isdigit() or not fields[1].isdigit():
+        if len(fields) < 2 or not is_whole_number(fields[0]) or not is_whole_number(fields[1]):
             raise self._fail(
                 f"ZZZ trailer on line {position} must carry a record count and a checksum, "
                 f"found {excerpt('|'.join(fields))}"

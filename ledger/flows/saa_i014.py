@@ -5,18 +5,25 @@ Items stream in file order; the envelope (record count, checksum) is verified at
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal, InvalidOperation
 from typing import IO
 
-from ledger.errors import LedgerError
-from ledger.flows.idd import IddHeader, IddReader, IddRecord, InvalidField, parse_decimal
-from ledger.identifiers import bm_unit_id, bsc_party_id
-from ledger.plain_text import excerpt
-from ledger.runs import RunType
-from ledger.settlement_time import check_settlement_period, periods_in_day
+from ledger.domain.errors import LedgerError
+from ledger.domain.identifiers import bm_unit_id, bsc_party_id
+from ledger.domain.plain_text import excerpt
+from ledger.domain.runs import RunType
+from ledger.domain.settlement_time import check_settlement_period, periods_in_day
+from ledger.flows.idd import (
+    IddHeader,
+    IddReader,
+    IddRecord,
+    InvalidField,
+    is_whole_number,
+    parse_decimal,
+)
 
 __all__ = [
     "APC_NAMES_V008",
@@ -246,7 +253,7 @@ class SettlementReport:
     def _int(self, text: str, what: str, rec: IddRecord, sd: date | None) -> int | None:
         if not text:
             return None
-        if not text.isdigit():
+        if not is_whole_number(text):
             raise self._error(
                 rec.position,
                 rec.record_type,
@@ -325,7 +332,7 @@ class SettlementReport:
 
     def _period(self, rec: IddRecord, party: str | None) -> int:
         text = rec.fields[0] if rec.fields else ""
-        if not text.isdigit():
+        if not is_whole_number(text):
             raise self._error(
                 rec.position,
                 rec.record_type,
@@ -349,201 +356,24 @@ class SettlementReport:
         return _each_subject_period_once(self.flow, self._items(records))
 
     def _items(self, records: Iterator[IddRecord]) -> Iterator[ReportItem]:
-        flow = self.flow
-        srh = self.srh
-        party = srh.bsc_party_id if flow != "S0142" else None
-        party_subject = f"party:{party}"
-        period: int | None = None  # the party's current period context
-        # The open party-period item (p_pos == 0: none open) and BM Unit item (b_subject None).
-        p_pos = 0
-        p_values: dict[str, Decimal] | None = None
-        p_unconfirmed: dict[str, list[str]] = {}
-        b_subject: str | None = None
-        b_pos = 0
-        b_unconfirmed: dict[str, list[str]] = {}
-        b_attributes: dict[str, str] = {}
-        bm_units: set[str] = set()  # ids validated for the current party (bounded by party)
-        # System data: SPI records waiting for their period's first SSD (at most one per
-        # period), and each period's first SSD fields, to compare later copies with.
-        spi_period: int | None = None
-        pending_system: dict[int, tuple[int, dict[str, list[str]]]] = {}
-        first_ssd: dict[int, list[str]] = {}
-        # A period's system item waits for the open party-period item it was found in, so
-        # items come out in the order their first records appear within the period.
-        held: PeriodValues | None = None
-
+        parser = _BodyParser(self)
+        handler = parser.handlers.get
+        other = parser.other
         for rec in records:
             record_type = rec.record_type
-            fields = rec.fields
-
-            if record_type == "BPI":
-                if b_subject is None:
-                    raise self._error(
-                        rec.position, record_type, "BPI record without a BP7 before it",
-                        party, period,
-                    )  # fmt: skip
-                _add_unconfirmed(b_unconfirmed, record_type, fields)
-                continue
-
-            if record_type == "BP7":
-                if period is None or party is None:
-                    raise self._error(
-                        rec.position, record_type, "BP7 record outside a settlement period",
-                        party, period,
-                    )  # fmt: skip
-                if p_pos:
-                    yield PeriodValues(
-                        party_subject, period, p_values or {}, {}, p_unconfirmed, p_pos
-                    )
-                    p_pos = 0
-                    if held is not None:
-                        yield held
-                        held = None
-                if b_subject is not None:
-                    yield PeriodValues(b_subject, period, {}, b_attributes, b_unconfirmed, b_pos)
-                unit = fields[0] if fields else ""
-                if unit not in bm_units:
-                    try:
-                        unit = bm_unit_id(unit)
-                    except LedgerError as exc:
-                        raise self._error(
-                            rec.position, record_type, str(exc), party, period
-                        ) from exc
-                    bm_units.add(unit)
-                b_subject = "bmu:" + unit
-                b_pos = rec.position
-                b_attributes = {"bsc_party_id": party}
-                b_unconfirmed = {"BP7": fields[1:]} if len(fields) > 1 else {}
-                continue
-
-            if record_type == "PPC":
-                if not p_pos:
-                    where = "after BM Unit records" if b_subject else "outside a settlement period"
-                    raise self._error(
-                        rec.position, record_type, f"PPC record {where}", party, period
-                    )
-                if p_values is not None:
-                    raise self._error(
-                        rec.position, record_type, "second PPC record in the period",
-                        party, period,
-                    )  # fmt: skip
-                p_values = self._values(PPC_NAMES, fields, rec, party, period)
-                if len(fields) > len(PPC_NAMES):
-                    _add_unconfirmed(p_unconfirmed, record_type, fields[len(PPC_NAMES) :])
-                continue
-
-            if record_type == "SSD":
-                if period is None:
-                    raise self._error(
-                        rec.position, record_type, "SSD record outside a settlement period",
-                        party, period,
-                    )  # fmt: skip
-                seen = first_ssd.get(period)
-                if seen is None:
-                    first_ssd[period] = fields
-                    values = self._values(SSD_NAMES, fields, rec, party, period)
-                    attributes = {}
-                    if len(fields) > 6 and fields[6]:
-                        attributes[_PRICE_DERIVATION_CODE] = fields[6]
-                    position, unconfirmed = pending_system.pop(period, (rec.position, {}))
-                    if len(fields) > 7:
-                        _add_unconfirmed(unconfirmed, record_type, fields[7:])
-                    item = PeriodValues("system", period, values, attributes, unconfirmed, position)
-                    if p_pos:
-                        held = item
-                    else:
-                        yield item
-                elif seen != fields:
-                    self._warn(
-                        f"{flow} line {rec.position}: system data (SSD) for settlement date "
-                        f"{srh.settlement_date.isoformat()} period {period} under party "
-                        f"{party} differs from the first copy in the file; the first was kept"
-                    )
-                continue
-
-            # Every other record closes the open BM Unit and party-period items.
-            if record_type in _STRUCTURAL:
-                spi_period = None
-                if b_subject is not None:
-                    assert period is not None
-                    yield PeriodValues(b_subject, period, {}, b_attributes, b_unconfirmed, b_pos)
-                    b_subject = None
-                if p_pos:
-                    assert period is not None
-                    yield PeriodValues(
-                        party_subject, period, p_values or {}, {}, p_unconfirmed, p_pos
-                    )
-                    p_pos = 0
-                    if held is not None:
-                        yield held
-                        held = None
-
-                if record_type == "SP7" or record_type == "SPH":
-                    if party is None:
-                        raise self._error(
-                            rec.position, record_type,
-                            f"{record_type} record before any party (BPH)",
-                        )  # fmt: skip
-                    period = self._period(rec, party)
-                    p_pos = rec.position
-                    p_values = None
-                    p_unconfirmed = {record_type: fields[1:]} if len(fields) > 1 else {}
-                elif record_type == "SPI":
-                    period = None
-                    spi_period = self._period(rec, None)
-                    if spi_period in first_ssd:
-                        raise self._error(
-                            rec.position, record_type,
-                            "SPI record after the system data of its period",
-                            None, spi_period,
-                        )  # fmt: skip
-                    pending = pending_system.setdefault(spi_period, (rec.position, {}))
-                    if len(fields) > 1:
-                        _add_unconfirmed(pending[1], record_type, fields[1:])
-                elif record_type == "BPH":
-                    period = None
-                    party = self._bph(rec)
-                    party_subject = f"party:{party}"
-                    bm_units = set()
-                elif record_type == "APC":
-                    period = None
-                    if party is None:
-                        raise self._error(
-                            rec.position, record_type, "APC record before any party (BPH)"
-                        )
-                    names = self._apc_names
-                    values = self._values(names, fields, rec, party, None)
-                    unconfirmed = {}
-                    if len(fields) > len(names):
-                        unconfirmed[record_type] = fields[len(names) :]
-                    yield DailyValues(party_subject, values, unconfirmed, rec.position)
-                else:
-                    raise self._error(
-                        rec.position, record_type, f"unexpected {record_type} record", party
-                    )
-                continue
-
-            # A record type this parser does not interpret: keep it where it belongs.
-            if b_subject is not None:
-                _add_unconfirmed(b_unconfirmed, record_type, fields)
-            elif p_pos:
-                _add_unconfirmed(p_unconfirmed, record_type, fields)
-            elif spi_period is not None:
-                _add_unconfirmed(pending_system[spi_period][1], record_type, fields)
-            else:
-                yield UnplacedRecord(rec.position, record_type, fields)
-
-        if b_subject is not None:
-            assert period is not None
-            yield PeriodValues(b_subject, period, {}, b_attributes, b_unconfirmed, b_pos)
-        if p_pos:
-            assert period is not None
-            yield PeriodValues(party_subject, period, p_values or {}, {}, p_unconfirmed, p_pos)
-        if held is not None:
-            yield held
-        # SPI records whose period never had an SSD still describe the system.
-        for spi, (position, unconfirmed) in sorted(pending_system.items()):
-            yield PeriodValues("system", spi, {}, {}, unconfirmed, position)
+            # The open item is closed before the record is read, so that it comes out even
+            # when the record turns out to be invalid. Yielded here rather than collected in a
+            # list or tuple: this runs for most records of a file.
+            if record_type in _STARTS_A_CONTEXT:
+                closed = parser.close()
+                if closed is not None:
+                    yield closed
+                    if parser.held is not None:
+                        yield parser.release_held()
+            item = handler(record_type, other)(rec)
+            if item is not None:
+                yield item
+        yield from parser.end()
         if self._warning_count > _MAX_WARNINGS:
             self.warnings.append(
                 f"{self._warning_count - _MAX_WARNINGS} further warnings were not listed"
@@ -579,7 +409,255 @@ class SettlementReport:
         return party
 
 
-_STRUCTURAL = frozenset({"SP7", "SPH", "SPI", "BPH", "APC", "SRH"})
+# The records that start a new context (a BM Unit, a party's period, system data, a party, its
+# daily values; a second SRH is refused) and so close the open item before they are read. A
+# BP7 outside a period is refused, but then nothing is open: closing first changes nothing.
+_STARTS_A_CONTEXT = frozenset({"BP7", "SP7", "SPH", "SPI", "BPH", "APC", "SRH"})
+
+
+class _BodyParser:
+    """The state of one pass over a report's body, and a handler per record type.
+
+    A handler reads one record and returns the item that record completes by itself, if
+    any (daily values, a system item, an unplaced record); the items a new context completes
+    come from :meth:`close`. The state lives in slots, not in generator locals, so that each
+    record type can have a small method of its own: a slot costs little more than a local,
+    and the dispatch allocates nothing per record.
+    """
+
+    __slots__ = (
+        "b_attributes",
+        "b_pos",
+        "b_subject",
+        "b_unconfirmed",
+        "bm_units",
+        "first_ssd",
+        "handlers",
+        "held",
+        "p_pos",
+        "p_unconfirmed",
+        "p_values",
+        "party",
+        "party_subject",
+        "pending_system",
+        "period",
+        "report",
+        "spi_period",
+    )
+
+    def __init__(self, report: SettlementReport) -> None:
+        self.report = report
+        party = report.srh.bsc_party_id if report.flow != "S0142" else None
+        self.party = party
+        self.party_subject = f"party:{party}"
+        self.period: int | None = None  # the party's current period context
+        # The open party-period item (p_pos == 0: none open) and BM Unit item (b_subject None).
+        # At most one is open: a BP7 closes the party-period item, an SP7 the BM Unit's.
+        self.p_pos = 0
+        self.p_values: dict[str, Decimal] | None = None
+        self.p_unconfirmed: dict[str, list[str]] = {}
+        self.b_subject: str | None = None
+        self.b_pos = 0
+        self.b_unconfirmed: dict[str, list[str]] = {}
+        self.b_attributes: dict[str, str] = {}
+        self.bm_units: set[str] = set()  # ids validated for the current party (bounded by party)
+        # System data: SPI records waiting for their period's first SSD (at most one per
+        # period), and each period's first SSD fields, to compare later copies with.
+        self.spi_period: int | None = None
+        self.pending_system: dict[int, tuple[int, dict[str, list[str]]]] = {}
+        self.first_ssd: dict[int, list[str]] = {}
+        # A period's system item waits for the open party-period item it was found in, so
+        # items come out in the order their first records appear within the period.
+        self.held: PeriodValues | None = None
+        self.handlers: dict[str, Callable[[IddRecord], ReportItem | None]] = {
+            "BPI": self.bpi,
+            "BP7": self.bp7,
+            "PPC": self.ppc,
+            "SSD": self.ssd,
+            "SP7": self.period_header,
+            "SPH": self.period_header,
+            "SPI": self.spi,
+            "BPH": self.bph,
+            "APC": self.apc,
+            "SRH": self.srh,
+        }
+
+    def _error(self, rec: IddRecord, message: str, period: int | None) -> SettlementReportError:
+        return self.report._error(rec.position, rec.record_type, message, self.party, period)
+
+    def close(self) -> PeriodValues | None:
+        """Complete the open BM Unit or party-period item and return it (None: none is open).
+
+        The one place an item is completed from its records: before every record that starts
+        a new context, and at the end of the file. A system item held for the party-period
+        item stays in ``held``, for the caller to yield next (see :meth:`release_held`).
+        """
+        self.spi_period = None
+        b_subject = self.b_subject
+        if b_subject is not None:
+            assert self.period is not None
+            self.b_subject = None
+            return PeriodValues(
+                b_subject, self.period, {}, self.b_attributes, self.b_unconfirmed, self.b_pos
+            )
+        if not self.p_pos:
+            return None
+        assert self.period is not None
+        p_pos = self.p_pos
+        self.p_pos = 0
+        return PeriodValues(
+            self.party_subject, self.period, self.p_values or {}, {}, self.p_unconfirmed, p_pos
+        )
+
+    def release_held(self) -> PeriodValues:
+        """The system item held for the party-period item just closed (it follows that item)."""
+        held = self.held
+        assert held is not None
+        self.held = None
+        return held
+
+    def end(self) -> list[PeriodValues]:
+        """After the last record: the open item, the system item held for it, then the system
+        items of SPI records whose period never had an SSD (by period)."""
+        items = []
+        closed = self.close()
+        if closed is not None:
+            items.append(closed)
+            if self.held is not None:
+                items.append(self.release_held())
+        # SPI records whose period never had an SSD still describe the system.
+        for spi, (position, unconfirmed) in sorted(self.pending_system.items()):
+            items.append(PeriodValues("system", spi, {}, {}, unconfirmed, position))
+        return items
+
+    def bpi(self, rec: IddRecord) -> None:
+        """BPI, BM Unit period information: kept raw on the open BM Unit item."""
+        if self.b_subject is None:
+            raise self._error(rec, "BPI record without a BP7 before it", self.period)
+        _add_unconfirmed(self.b_unconfirmed, "BPI", rec.fields)
+
+    def bp7(self, rec: IddRecord) -> None:
+        """BP7, a BM Unit's period header: opens the unit's item within the party's period."""
+        if self.period is None or self.party is None:
+            raise self._error(rec, "BP7 record outside a settlement period", self.period)
+        fields = rec.fields
+        unit = fields[0] if fields else ""
+        if unit not in self.bm_units:
+            try:
+                unit = bm_unit_id(unit)
+            except LedgerError as exc:
+                raise self._error(rec, str(exc), self.period) from exc
+            self.bm_units.add(unit)
+        self.b_subject = "bmu:" + unit
+        self.b_pos = rec.position
+        self.b_attributes = {"bsc_party_id": self.party}
+        self.b_unconfirmed = {"BP7": fields[1:]} if len(fields) > 1 else {}
+
+    def ppc(self, rec: IddRecord) -> None:
+        """PPC, party period charges: the values of the open party-period item."""
+        if not self.p_pos:
+            where = "after BM Unit records" if self.b_subject else "outside a settlement period"
+            raise self._error(rec, f"PPC record {where}", self.period)
+        if self.p_values is not None:
+            raise self._error(rec, "second PPC record in the period", self.period)
+        fields = rec.fields
+        self.p_values = self.report._values(PPC_NAMES, fields, rec, self.party, self.period)
+        if len(fields) > len(PPC_NAMES):
+            _add_unconfirmed(self.p_unconfirmed, "PPC", fields[len(PPC_NAMES) :])
+
+    def ssd(self, rec: IddRecord) -> PeriodValues | None:
+        """SSD, system settlement data: the period's system item, from its first copy only."""
+        period = self.period
+        if period is None:
+            raise self._error(rec, "SSD record outside a settlement period", period)
+        fields = rec.fields
+        seen = self.first_ssd.get(period)
+        if seen is None:
+            self.first_ssd[period] = fields
+            values = self.report._values(SSD_NAMES, fields, rec, self.party, period)
+            attributes = {}
+            if len(fields) > 6 and fields[6]:
+                attributes[_PRICE_DERIVATION_CODE] = fields[6]
+            position, unconfirmed = self.pending_system.pop(period, (rec.position, {}))
+            if len(fields) > 7:
+                _add_unconfirmed(unconfirmed, "SSD", fields[7:])
+            item = PeriodValues("system", period, values, attributes, unconfirmed, position)
+            if not self.p_pos:
+                return item
+            self.held = item
+        elif seen != fields:
+            report = self.report
+            report._warn(
+                f"{report.flow} line {rec.position}: system data (SSD) for settlement date "
+                f"{report.srh.settlement_date.isoformat()} period {period} under party "
+                f"{self.party} differs from the first copy in the file; the first was kept"
+            )
+        return None
+
+    def period_header(self, rec: IddRecord) -> None:
+        """SP7 (S0142) or SPH (S0141), a party's period header: opens the party-period item."""
+        record_type = rec.record_type
+        if self.party is None:
+            raise self.report._error(
+                rec.position, record_type, f"{record_type} record before any party (BPH)"
+            )
+        self.period = self.report._period(rec, self.party)
+        self.p_pos = rec.position
+        self.p_values = None
+        fields = rec.fields
+        self.p_unconfirmed = {record_type: fields[1:]} if len(fields) > 1 else {}
+
+    def spi(self, rec: IddRecord) -> None:
+        """SPI, system period information: waits for its period's first SSD (or the end)."""
+        self.period = None
+        spi_period = self.report._period(rec, None)
+        self.spi_period = spi_period
+        if spi_period in self.first_ssd:
+            raise self.report._error(
+                rec.position, rec.record_type,
+                "SPI record after the system data of its period", None, spi_period,
+            )  # fmt: skip
+        pending = self.pending_system.setdefault(spi_period, (rec.position, {}))
+        if len(rec.fields) > 1:
+            _add_unconfirmed(pending[1], "SPI", rec.fields[1:])
+
+    def bph(self, rec: IddRecord) -> None:
+        """BPH, a BSC Party's header (S0142): the party whose records follow."""
+        self.period = None
+        party = self.report._bph(rec)
+        self.party = party
+        self.party_subject = f"party:{party}"
+        self.bm_units = set()
+
+    def apc(self, rec: IddRecord) -> DailyValues:
+        """APC, account period charges: the party's daily values."""
+        self.period = None
+        report = self.report
+        if self.party is None:
+            raise report._error(rec.position, "APC", "APC record before any party (BPH)")
+        names = report._apc_names
+        fields = rec.fields
+        values = report._values(names, fields, rec, self.party, None)
+        unconfirmed = {}
+        if len(fields) > len(names):
+            unconfirmed["APC"] = fields[len(names) :]
+        return DailyValues(self.party_subject, values, unconfirmed, rec.position)
+
+    def srh(self, rec: IddRecord) -> None:
+        """SRH after the second line: a report has one header, so a second one is refused."""
+        raise self._error(rec, "unexpected SRH record", None)
+
+    def other(self, rec: IddRecord) -> UnplacedRecord | None:
+        """A record type this parser does not interpret: kept raw where it belongs."""
+        if self.b_subject is not None:
+            _add_unconfirmed(self.b_unconfirmed, rec.record_type, rec.fields)
+        elif self.p_pos:
+            _add_unconfirmed(self.p_unconfirmed, rec.record_type, rec.fields)
+        elif self.spi_period is not None:
+            _add_unconfirmed(self.pending_system[self.spi_period][1], rec.record_type, rec.fields)
+        else:
+            return UnplacedRecord(rec.position, rec.record_type, rec.fields)
+        return None
 
 
 def parse_settlement_report(stream: IO[bytes]) -> SettlementReport:

@@ -17,16 +17,16 @@ import pytest
 from starlette.exceptions import StarletteDeprecationWarning
 
 from api.app import create_app
-from ledger.errors import ConfigurationError
-from ledger.flows.saa_i014 import PPC_NAMES
-from ledger.runs import RunType
-from ledger.runtime import LedgerRuntime, scheduled_runs
-from ledger.samples import (
+from ledger.demo.samples import (
     sample_bm_unit_ids,
     sample_party_ids,
     sample_party_period_values,
     write_settlement_report,
 )
+from ledger.domain.errors import ConfigurationError
+from ledger.domain.runs import RunType
+from ledger.flows.saa_i014 import PPC_NAMES
+from ledger.service.runtime import LedgerRuntime, scheduled_runs
 
 with warnings.catch_warnings():
     # starlette asks for httpx2; the project pins httpx (constraints.txt) for now.

@@ -18,11 +18,11 @@ import pytest
 from starlette.exceptions import StarletteDeprecationWarning
 
 from api.app import create_app
-from api.uploads import UploadLimits
-from ledger.raw_payloads import CHUNK_BYTES, Spool
-from ledger.runs import RunType
-from ledger.runtime import LedgerRuntime
-from ledger.samples import sample_bm_unit_ids, sample_party_ids, write_settlement_report
+from ledger.adapters.raw_payloads import CHUNK_BYTES, Spool
+from ledger.demo.samples import sample_bm_unit_ids, sample_party_ids, write_settlement_report
+from ledger.domain.runs import RunType
+from ledger.service.runtime import LedgerRuntime
+from ledger.service.settings import UploadSettings
 
 with warnings.catch_warnings():
     warnings.filterwarnings(
@@ -61,7 +61,7 @@ def runtime(database_url: str) -> Iterator[LedgerRuntime]:
 
 
 def client_for(runtime: LedgerRuntime, **limits: Any) -> TestClient:
-    return TestClient(create_app(runtime, upload_limits=UploadLimits(**limits)))
+    return TestClient(create_app(runtime, uploads=UploadSettings(**limits)))
 
 
 def upload(client: TestClient, data: bytes, name: str = "s0142.txt") -> Any:

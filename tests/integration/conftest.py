@@ -14,10 +14,10 @@ from typing import Any, Literal
 
 import pytest
 
+from ledger.demo.samples import sample_bm_unit_ids, sample_party_ids, write_settlement_report
+from ledger.domain.runs import RunType
 from ledger.flows.idd import idd_checksum
-from ledger.runs import RunType
-from ledger.runtime import LedgerRuntime
-from ledger.samples import sample_bm_unit_ids, sample_party_ids, write_settlement_report
+from ledger.service.runtime import LedgerRuntime
 
 # --- Sample files -------------------------------------------------------------------------
 

@@ -16,7 +16,7 @@ import pytest
 
 from integration.conftest import DAY, PARTY, PARTY_SUBJECT, S0142_PERIODS, edit_lines, write_report
 from ledger.cli import main
-from ledger.ingestion import Ingestor, IngestResult
+from ledger.service.ingestion import Ingestor, IngestResult
 
 Cli = Callable[..., tuple[int, str, str]]
 RESULT_KEYS = {"file", "flow", "status", "periods", "events", "reasons"}

@@ -18,10 +18,10 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from ledger import storage
-from ledger.errors import LedgerBusy, LedgerUnavailable
-from ledger.ingestion import Ingestor
-from ledger.runtime import LedgerRuntime
+from ledger.adapters import storage
+from ledger.domain.errors import LedgerBusy, LedgerUnavailable
+from ledger.service.ingestion import Ingestor
+from ledger.service.runtime import LedgerRuntime
 
 from .conftest import DAY, PARTY_SUBJECT, S0142_PERIODS, Report, write_report
 
@@ -63,9 +63,9 @@ def _writer_holding_the_lock(runtime: LedgerRuntime) -> Iterator[None]:
             conn.rollback()
             conn.close()
         return
-    with psycopg.connect(runtime.database.url) as conn, conn.transaction():
-        conn.execute(f"LOCK TABLE {runtime.ledger.events_table} IN EXCLUSIVE MODE")
-        conn.execute("SELECT pg_advisory_xact_lock(4711)")  # the views' runner too
+    with psycopg.connect(runtime.database.url) as pg, pg.transaction():
+        pg.execute(f"LOCK TABLE {runtime.ledger.events_table} IN EXCLUSIVE MODE")
+        pg.execute("SELECT pg_advisory_xact_lock(4711)")  # the views' runner too
         yield
 
 

@@ -24,10 +24,10 @@ from urllib.parse import urlsplit, urlunsplit
 import pytest
 
 from integration.conftest import DAY, PARTY_SUBJECT, write_report
+from ledger.adapters.storage import CONNECT_TIMEOUT, Database, DatabaseUrlError
 from ledger.cli import main
-from ledger.errors import ConfigurationError
-from ledger.runtime import LedgerRuntime
-from ledger.storage import CONNECT_TIMEOUT, Database, DatabaseUrlError
+from ledger.domain.errors import ConfigurationError
+from ledger.service.runtime import LedgerRuntime
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -9,11 +9,11 @@ from pathlib import Path
 import pytest
 
 from integration.conftest import DAY, PARTY, PARTY_SUBJECT, count_rows, write_report
-from ledger.application import NotFound
-from ledger.domain import SettlementPeriod, settlement_period_id
-from ledger.errors import InvalidIdentifier, InvalidSettlementPeriod, LedgerError
-from ledger.runtime import LedgerRuntime
-from ledger.samples import sample_party_period_values
+from ledger.demo.samples import sample_party_period_values
+from ledger.domain.aggregates import SettlementPeriod, settlement_period_id
+from ledger.domain.errors import InvalidIdentifier, InvalidSettlementPeriod, LedgerError
+from ledger.service.application import NotFound
+from ledger.service.runtime import LedgerRuntime
 
 TENANT = "acme"
 PERIOD = 7

@@ -14,13 +14,13 @@ from pathlib import Path
 
 import pytest
 
-from ledger.application import Ledger
-from ledger.domain import Flow
+from ledger.demo.samples import sample_bm_unit_ids, sample_party_ids
+from ledger.domain.aggregates import Flow
+from ledger.domain.plain_text import InvalidText
 from ledger.flows.idd import MAX_LINE_BYTES
-from ledger.ingestion import BATCH_SIZE
-from ledger.plain_text import InvalidText
-from ledger.runtime import LedgerRuntime
-from ledger.samples import sample_bm_unit_ids, sample_party_ids
+from ledger.service.application import Ledger
+from ledger.service.ingestion import BATCH_SIZE
+from ledger.service.runtime import LedgerRuntime
 
 from .conftest import PARTY_SUBJECT, count_events, count_rows, line_at, write_report
 
@@ -167,7 +167,7 @@ def test_an_unexpected_failure_still_records_a_verdict(
     def broken(*_: object, **__: object) -> None:
         raise ZeroDivisionError("a defect in the ledger")
 
-    monkeypatch.setattr("ledger.ingestion.parse_settlement_report", broken)
+    monkeypatch.setattr("ledger.service.ingestion.parse_settlement_report", broken)
     result = runtime.ingest(report.path)
     assert result.status == "rejected"
     assert "could not read it (ZeroDivisionError)" in result.reasons[0]

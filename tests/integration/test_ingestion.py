@@ -23,8 +23,8 @@ from integration.conftest import (
     line_at,
     write_report,
 )
-from ledger.runtime import LedgerRuntime
-from ledger.samples import sample_party_period_values, sample_system_period_values
+from ledger.demo.samples import sample_party_period_values, sample_system_period_values
+from ledger.service.runtime import LedgerRuntime
 
 
 def values(version: dict[str, Any]) -> dict[str, Decimal]:

@@ -20,9 +20,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from integration.conftest import DAY, PARTY, Report, dump_views, edit_lines, write_report
-from ledger.runtime import LedgerRuntime
-from ledger.samples import sample_bm_unit_ids, sample_party_period_values
-from ledger.storage import as_date, as_datetime
+from ledger.adapters.storage import as_date, as_datetime
+from ledger.demo.samples import sample_bm_unit_ids, sample_party_period_values
+from ledger.service.runtime import LedgerRuntime
 
 UNITS = {PARTY: sample_bm_unit_ids(PARTY, 1)}
 PERIODS = 48 * 3  # system, the party and its BM Unit

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
+from typing import Literal
 
 import psycopg
 import pytest
@@ -23,10 +24,10 @@ from integration.conftest import (
     rewrite,
     write_report,
 )
-from ledger import ingestion
-from ledger.errors import LedgerBusy
-from ledger.runtime import LedgerRuntime
-from ledger.samples import sample_bm_unit_ids, sample_party_ids
+from ledger.demo.samples import sample_bm_unit_ids, sample_party_ids
+from ledger.domain.errors import LedgerBusy
+from ledger.service import ingestion
+from ledger.service.runtime import LedgerRuntime
 
 
 def _alter_digit(prefix: bytes, *, last: bool = False) -> Callable[[list[bytes]], list[bytes]]:
@@ -70,7 +71,7 @@ class Case:
     defect: Callable[[Path], object]
     words: tuple[str, ...]
     settlement_date: date = DAY
-    flow: str = "S0142"
+    flow: Literal["S0141", "S0142"] = "S0142"
 
 
 CASES = {

@@ -17,7 +17,7 @@ from integration.conftest import (
     edit_lines,
     write_report,
 )
-from ledger.runtime import LedgerRuntime
+from ledger.service.runtime import LedgerRuntime
 
 
 def _corrupt_trailer(lines: list[bytes]) -> list[bytes]:

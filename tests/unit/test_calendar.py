@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ledger.calendar import (
+from ledger.domain.calendar import (
     WorkingDayCalendar,
     add_working_days,
     bank_holidays,

@@ -18,10 +18,10 @@ import pytest
 from eventsourcing.persistence import StoredEvent
 from eventsourcing.utils import get_topic
 
-from ledger.application import Ledger
-from ledger.domain import SettlementPeriod, settlement_period_id
-from ledger.runtime import LedgerRuntime
-from ledger.storage import Database
+from ledger.adapters.storage import Database
+from ledger.domain.aggregates import SettlementPeriod, settlement_period_id
+from ledger.service.application import Ledger
+from ledger.service.runtime import LedgerRuntime
 
 TENANT = "t"
 SUBJECT = "party:PTY00001"
@@ -161,3 +161,22 @@ def test_an_aggregate_whose_first_event_is_version_1_still_loads(
     ]
     assert view["versions"][0]["attributes"] == {}
     assert view["best"]["version"] == 2
+
+
+def test_events_stored_before_the_domain_became_a_package_still_load(ledger: Ledger) -> None:
+    """Stored events name their class by topic; the topics of ``ledger.domain`` resolve."""
+    current = ledger.mapper.to_stored_event(values_recorded("SF"))
+    assert current.topic == "ledger.domain.aggregates:SettlementPeriod.FirstValuesRecorded"
+    old = StoredEvent(
+        originator_id=current.originator_id,
+        originator_version=current.originator_version,
+        topic="ledger.domain:SettlementPeriod.FirstValuesRecorded",
+        state=current.state.replace(
+            b'"ledger.domain.aggregates:SettlementPeriod"', b'"ledger.domain:SettlementPeriod"'
+        ),
+    )
+    assert b'"ledger.domain:SettlementPeriod"' in old.state
+    event = ledger.mapper.to_domain_event(old)
+    assert type(event) is SettlementPeriod.FirstValuesRecorded
+    period = event.mutate(None)
+    assert isinstance(period, SettlementPeriod)

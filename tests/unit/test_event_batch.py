@@ -15,12 +15,12 @@ from eventsourcing.utils import get_topic
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ledger.application import Ledger
-from ledger.domain import SettlementPeriod
-from ledger.event_batch import PeriodEventEncoder
+from ledger.adapters.event_batch import PeriodEventEncoder
+from ledger.adapters.storage import Database
+from ledger.domain.aggregates import SettlementPeriod
+from ledger.domain.measures import Measures
 from ledger.flows.saa_i014 import PeriodValues
-from ledger.measures import Measures
-from ledger.storage import Database
+from ledger.service.application import Ledger
 
 SHARED: dict[str, Any] = {
     "timestamp": datetime(2026, 5, 22, 9, 30, 1, 123456, tzinfo=UTC),

@@ -12,7 +12,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ledger.errors import LedgerError
+from ledger.domain.errors import LedgerError
 from ledger.flows.idd import (
     ChecksumAccumulator,
     EnvelopeError,
@@ -146,6 +146,12 @@ def test_record_without_trailing_pipe_checksummed_as_it_stands() -> None:
 def test_bad_record_count() -> None:
     with pytest.raises(EnvelopeError, match="record count in trailer is 4 but the file has 5"):
         list(read_idd(idd_file([AAA, *BODY], count=4)))
+
+
+def test_a_record_count_too_long_to_be_one_is_an_envelope_error() -> None:
+    with pytest.raises(EnvelopeError, match="must carry a record count and a checksum") as info:
+        list(read_idd(io.BytesIO(f"{AAA}\n{BODY[0]}\nZZZ|{'9' * 5000}|1|\n".encode())))
+    assert len(str(info.value)) < 400
 
 
 def test_bad_checksum() -> None:

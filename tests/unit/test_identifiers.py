@@ -2,8 +2,8 @@
 
 import pytest
 
-from ledger.errors import InvalidIdentifier
-from ledger.identifiers import (
+from ledger.domain.errors import InvalidIdentifier
+from ledger.domain.identifiers import (
     GSP_GROUPS,
     Subject,
     bm_unit_id,

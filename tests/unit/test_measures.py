@@ -8,7 +8,7 @@ from eventsourcing.persistence import JSONTranscoder
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ledger.measures import Measures, MeasuresAsText
+from ledger.domain.measures import Measures, MeasuresAsText
 
 decimals = st.decimals(allow_nan=False, allow_infinity=False, places=5, max_value=10**9)
 

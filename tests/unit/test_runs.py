@@ -5,8 +5,8 @@ from pathlib import Path
 
 import pytest
 
-from ledger.errors import UnknownRunType
-from ledger.runs import (
+from ledger.domain.errors import UnknownRunType
+from ledger.domain.runs import (
     Maturity,
     RunType,
     Timetable,

@@ -11,6 +11,14 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from ledger.demo.samples import (
+    sample_bm_unit_ids,
+    sample_party_ids,
+    sample_party_period_values,
+    sample_system_period_values,
+    write_settlement_report,
+)
+from ledger.domain.runs import RunType
 from ledger.flows.idd import EnvelopeError, format_decimal, idd_checksum
 from ledger.flows.saa_i014 import (
     APC_NAMES_V008,
@@ -23,14 +31,6 @@ from ledger.flows.saa_i014 import (
     SettlementReportError,
     UnplacedRecord,
     parse_settlement_report,
-)
-from ledger.runs import RunType
-from ledger.samples import (
-    sample_bm_unit_ids,
-    sample_party_ids,
-    sample_party_period_values,
-    sample_system_period_values,
-    write_settlement_report,
 )
 
 CREATED = datetime(2026, 5, 7, 9, 30, tzinfo=UTC)
@@ -527,3 +527,15 @@ def test_written_decimals_read_back_losslessly(
     assert isinstance(system, PeriodValues) and isinstance(party, PeriodValues)
     assert party.values == {n: v for n, v in zip(PPC_NAMES, ppc, strict=True) if v is not None}
     assert system.values == {n: v for n, v in zip(SSD_NAMES, ssd, strict=True) if v is not None}
+
+
+@pytest.mark.parametrize("body", [["SPH|" + "1" * 5000 + "|"]], ids=["period of 5,000 digits"])
+def test_a_whole_number_too_long_to_be_one_is_a_business_error(body: list[str]) -> None:
+    message = rejected(s0141(*body))
+    assert "is not a whole number" in message
+    assert len(message) < 400
+
+
+def test_a_run_number_too_long_to_be_one_is_a_business_error() -> None:
+    message = rejected(s0141(srh="SRH|20260506|SF|" + "2" * 5000 + "|2|20260506|2|2|BRITGAS|"))
+    assert "SAA run number" in message and "is not a whole number" in message

@@ -7,8 +7,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ledger.errors import InvalidInstant, InvalidSettlementPeriod, LedgerError
-from ledger.settlement_time import (
+from ledger.domain.errors import InvalidInstant, InvalidSettlementPeriod, LedgerError
+from ledger.domain.settlement_time import (
     AS_OF_EARLIEST,
     AS_OF_END,
     PERIOD,
@@ -32,8 +32,8 @@ ORDINARY = date(2026, 5, 6)
 WINTER = date(2026, 1, 15)
 
 
-def utc(*args: int) -> datetime:
-    return datetime(*args, tzinfo=UTC)
+def utc(year: int, month: int, day: int, hour: int = 0, minute: int = 0) -> datetime:
+    return datetime(year, month, day, hour, minute, tzinfo=UTC)
 
 
 @pytest.mark.parametrize(("day", "count"), [(SPRING, 46), (AUTUMN, 50), (ORDINARY, 48)])

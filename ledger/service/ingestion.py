@@ -19,10 +19,12 @@ from uuid import UUID
 import psycopg
 from psycopg_pool import PoolTimeout
 
-from ledger.application import Ledger
-from ledger.domain import Flow, flow_id, settlement_period_id
-from ledger.errors import LedgerBusy, LedgerError, LedgerUnavailable
-from ledger.event_batch import PeriodEventEncoder
+from ledger.adapters.event_batch import PeriodEventEncoder
+from ledger.adapters.raw_payloads import Spool, open_stored, store
+from ledger.adapters.storage import Tx
+from ledger.domain.aggregates import Flow, flow_id, settlement_period_id
+from ledger.domain.errors import LedgerBusy, LedgerError, LedgerUnavailable
+from ledger.domain.plain_text import plain_text
 from ledger.flows.saa_i014 import (
     DailyValues,
     PeriodValues,
@@ -30,9 +32,7 @@ from ledger.flows.saa_i014 import (
     UnplacedRecord,
     parse_settlement_report,
 )
-from ledger.plain_text import plain_text
-from ledger.raw_payloads import Spool, open_stored, store
-from ledger.storage import Tx
+from ledger.service.application import Ledger
 
 BATCH_SIZE = 2000
 _SQLITE_IN_LIMIT = 500

@@ -19,7 +19,7 @@ from urllib.parse import unquote, urlparse
 import psycopg
 from psycopg_pool import ConnectionPool
 
-from ledger.errors import ConfigurationError
+from ledger.domain.errors import ConfigurationError
 
 DEFAULT_DATABASE_URL = "sqlite:///ledger.db"
 # How long a SQLite writer waits for another (seconds); readers never wait (WAL).

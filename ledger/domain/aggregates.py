@@ -10,9 +10,10 @@ from typing import Any, ClassVar
 from uuid import NAMESPACE_URL, UUID, uuid5
 
 from eventsourcing.domain import Aggregate
+from eventsourcing.utils import register_topic
 
-from ledger.measures import Measures
-from ledger.runs import RunType
+from ledger.domain.measures import Measures
+from ledger.domain.runs import RunType
 
 # Every aggregate id is a UUIDv5 under this namespace, so the same market identity
 # always lands on the same aggregate (principle 2: deterministic ids).
@@ -275,3 +276,9 @@ class Flow(Aggregate):
 
         def apply(self, aggregate: Any) -> None:
             aggregate.receipts += 1
+
+
+# Stored events name their classes by topic. Before the domain became a package these classes
+# lived in ``ledger.domain``: those topics stay resolvable, so databases written then still load.
+register_topic("ledger.domain:SettlementPeriod", SettlementPeriod)
+register_topic("ledger.domain:Flow", Flow)

@@ -11,11 +11,11 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import IO, Literal
 
+from ledger.domain.identifiers import bm_unit_id, bsc_party_id
+from ledger.domain.runs import RunType
+from ledger.domain.settlement_time import periods_in_day
 from ledger.flows.idd import ChecksumAccumulator
 from ledger.flows.saa_i014 import PPC_NAMES, SSD_NAMES
-from ledger.identifiers import bm_unit_id, bsc_party_id
-from ledger.runs import RunType
-from ledger.settlement_time import periods_in_day
 
 __all__ = [
     "FILE_TYPES",
@@ -131,6 +131,24 @@ def sample_system_period_values(
     return {n: _decimal(v, s[0]) for n, v, s in zip(SSD_NAMES, values[:6], specs, strict=True)}
 
 
+def _checked_ids(
+    flow: str,
+    parties: Sequence[str],
+    bm_units: Mapping[str, Sequence[str]] | None,
+    creation_time: datetime,
+) -> tuple[list[str], dict[str, list[str]]]:
+    """The arguments of :func:`write_settlement_report`, checked: its party and BM Unit ids."""
+    if flow not in FILE_TYPES:
+        raise ValueError(f"sample reports are S0141 or S0142, not {flow!r}")
+    if flow == "S0141" and len(parties) != 1:
+        raise ValueError("an S0141 reports exactly one party")
+    if creation_time.tzinfo is None:
+        raise ValueError("creation_time must be timezone-aware")
+    party_ids = [bsc_party_id(p) for p in parties]
+    units = {bsc_party_id(p): [bm_unit_id(u) for u in us] for p, us in (bm_units or {}).items()}
+    return party_ids, units
+
+
 def write_settlement_report(
     out: IO[bytes],
     *,
@@ -152,14 +170,7 @@ def write_settlement_report(
     reports every party in ``parties`` with the BM Units in ``bm_units``. Every period of the
     day is present (46, 48 or 50). Written streaming: memory does not grow with the file.
     """
-    if flow not in FILE_TYPES:
-        raise ValueError(f"sample reports are S0141 or S0142, not {flow!r}")
-    if flow == "S0141" and len(parties) != 1:
-        raise ValueError("an S0141 reports exactly one party")
-    if creation_time.tzinfo is None:
-        raise ValueError("creation_time must be timezone-aware")
-    party_ids = [bsc_party_id(p) for p in parties]
-    units = {bsc_party_id(p): [bm_unit_id(u) for u in us] for p, us in (bm_units or {}).items()}
+    party_ids, units = _checked_ids(flow, parties, bm_units, creation_time)
     run_type = RunType(run_type)
     periods = range(1, periods_in_day(settlement_date) + 1)
     acc = ChecksumAccumulator()

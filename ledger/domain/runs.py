@@ -13,9 +13,9 @@ from importlib import resources
 from types import MappingProxyType
 from typing import Any
 
-from ledger.calendar import DEFAULT_CALENDAR, WorkingDayCalendar
-from ledger.errors import UnknownRunType
-from ledger.plain_text import excerpt
+from ledger.domain.calendar import DEFAULT_CALENDAR, WorkingDayCalendar
+from ledger.domain.errors import UnknownRunType
+from ledger.domain.plain_text import excerpt
 
 
 class Maturity(StrEnum):
@@ -108,9 +108,9 @@ def _timetable(entry: Mapping[str, Any], source: str) -> Timetable:
 def load_timetables(path: str | os.PathLike[str] | None = None) -> list[Timetable]:
     """Timetables from a TOML file, oldest first; by default the packaged config/timetables.toml."""
     if path is None:
-        source = resources.files("ledger").joinpath("config/timetables.toml")
+        source = resources.files("ledger.domain").joinpath("config/timetables.toml")
         data = tomllib.loads(source.read_text(encoding="utf-8"))
-        label = "ledger/config/timetables.toml"
+        label = "ledger/domain/config/timetables.toml"
     else:
         with open(path, "rb") as f:
             data = tomllib.load(f)

@@ -16,8 +16,8 @@ from collections.abc import Iterator
 from types import TracebackType
 from typing import IO, BinaryIO
 
-from ledger.errors import LedgerError
-from ledger.storage import Database, Tx
+from ledger.adapters.storage import Database, Tx
+from ledger.domain.errors import LedgerError
 
 CHUNK_BYTES = 1 << 20
 # Small files stay in memory; larger ones spill to a temporary file, so memory stays flat.

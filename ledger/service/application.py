@@ -11,14 +11,14 @@ from uuid import UUID
 from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.persistence import JSONTranscoder, Transcoder, Transcoding
 
-from ledger import raw_payloads
-from ledger.domain import Flow, SettlementPeriod, settlement_period_id
-from ledger.errors import LedgerError
-from ledger.identifiers import Subject
-from ledger.measures import MeasuresAsText
-from ledger.plain_text import MAX_REASON_LENGTH, InvalidText, plain_text
-from ledger.settlement_time import check_settlement_period
-from ledger.storage import Database
+from ledger.adapters import raw_payloads
+from ledger.adapters.storage import Database
+from ledger.domain.aggregates import Flow, SettlementPeriod, settlement_period_id
+from ledger.domain.errors import LedgerError
+from ledger.domain.identifiers import Subject
+from ledger.domain.measures import MeasuresAsText
+from ledger.domain.plain_text import MAX_REASON_LENGTH, InvalidText, plain_text
+from ledger.domain.settlement_time import check_settlement_period
 
 
 class DateAsISO(Transcoding):

@@ -7,9 +7,9 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
-from ledger.runs import RunType
-from ledger.runtime import LedgerRuntime
-from ledger.samples import sample_bm_unit_ids, sample_party_ids, write_settlement_report
+from ledger.demo.samples import sample_bm_unit_ids, sample_party_ids, write_settlement_report
+from ledger.domain.runs import RunType
+from ledger.service.runtime import LedgerRuntime
 
 DEMO_DAYS = (date(2026, 3, 29), date(2026, 5, 6), date(2026, 10, 25))
 DEMO_RUNS = ((RunType.II, 1, 5), (RunType.SF, 1, 16), (RunType.R1, 1, 39))

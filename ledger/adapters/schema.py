@@ -12,7 +12,7 @@ import sqlite3
 
 import psycopg
 
-from ledger.storage import Database
+from ledger.adapters.storage import Database
 
 # Raise when a release adds tables: every process then runs the (idempotent) set-up once more.
 SCHEMA_VERSION = 1

@@ -6,7 +6,7 @@ import re
 from dataclasses import dataclass
 from typing import Literal
 
-from ledger.errors import InvalidIdentifier
+from ledger.domain.errors import InvalidIdentifier
 
 _TENANT_RE = re.compile(r"[a-z0-9][a-z0-9_.\-]{0,62}")
 _PARTY_RE = re.compile(r"[A-Z0-9_\-]{1,8}")

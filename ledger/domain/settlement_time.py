@@ -6,7 +6,7 @@ import re
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from ledger.errors import InvalidInstant, InvalidSettlementPeriod
+from ledger.domain.errors import InvalidInstant, InvalidSettlementPeriod
 
 LONDON = ZoneInfo("Europe/London")
 PERIOD = timedelta(minutes=30)

@@ -9,15 +9,15 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from ledger.application import Ledger
-from ledger.errors import LedgerError
-from ledger.identifiers import Subject, tenant_id
-from ledger.ingestion import Ingestor, IngestResult
-from ledger.raw_payloads import Spool, stream_stored
-from ledger.runs import RunType, scheduled_run_date
-from ledger.schema import mark_schema_ready, schema_ready
-from ledger.settlement_time import check_settlement_period, period_start_utc
-from ledger.storage import Database
+from ledger.adapters.raw_payloads import Spool, stream_stored
+from ledger.adapters.schema import mark_schema_ready, schema_ready
+from ledger.adapters.storage import Database
+from ledger.domain.errors import LedgerError
+from ledger.domain.identifiers import Subject, tenant_id
+from ledger.domain.runs import RunType, scheduled_run_date
+from ledger.domain.settlement_time import check_settlement_period, period_start_utc
+from ledger.service.application import Ledger
+from ledger.service.ingestion import Ingestor, IngestResult
 from projections.flows import (
     FlowRow,
     FlowsProjection,

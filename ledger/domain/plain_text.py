@@ -7,7 +7,7 @@ anything is written.
 
 from __future__ import annotations
 
-from ledger.errors import LedgerError
+from ledger.domain.errors import LedgerError
 
 MAX_NAME_LENGTH = 255
 MAX_REASON_LENGTH = 2000

@@ -16,9 +16,9 @@ from uuid import UUID
 from eventsourcing.persistence import Mapper
 from eventsourcing.utils import get_topic
 
-from ledger.domain import SettlementPeriod
+from ledger.domain.aggregates import SettlementPeriod
+from ledger.domain.measures import Measures
 from ledger.flows.saa_i014 import PeriodValues
-from ledger.measures import Measures
 
 # The fields that differ between the period events of one file, in the events' field order.
 _PER_PERIOD = (

@@ -1,0 +1,47 @@
+"""Settings read from the environment, checked once with a message that names each one."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+from ledger.domain.errors import ConfigurationError
+
+DEFAULT_MAX_UPLOAD_BYTES = 1 << 30  # a gzipped all-parties S0142 is well under this
+DEFAULT_INGESTS = 2
+DEFAULT_INGEST_WAIT = 5.0
+
+
+@dataclass(frozen=True)
+class UploadSettings:
+    """How much the API takes in: one upload's size, and how many files it processes at once.
+
+    Ingestions of one database are serialised by the event store's lock, so more than a few
+    at once only makes each wait longer while holding a worker thread and a connection.
+    """
+
+    max_bytes: int = DEFAULT_MAX_UPLOAD_BYTES
+    ingests: int = DEFAULT_INGESTS
+    wait_seconds: float = DEFAULT_INGEST_WAIT
+
+    @classmethod
+    def from_env(cls) -> UploadSettings:
+        """``LEDGER_MAX_UPLOAD_BYTES``, ``LEDGER_API_INGESTS``, ``LEDGER_API_INGEST_WAIT``."""
+        return cls(
+            max_bytes=int(_positive("LEDGER_MAX_UPLOAD_BYTES", DEFAULT_MAX_UPLOAD_BYTES)),
+            ingests=int(_positive("LEDGER_API_INGESTS", DEFAULT_INGESTS)),
+            wait_seconds=_positive("LEDGER_API_INGEST_WAIT", DEFAULT_INGEST_WAIT),
+        )
+
+
+def _positive(name: str, default: float) -> float:
+    text = os.environ.get(name)
+    if text is None or not text.strip():
+        return default
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not value > 0:
+        raise ConfigurationError(f"{name}={text!r} must be a positive number")
+    return value
