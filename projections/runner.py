@@ -101,6 +101,9 @@ class ProjectionRunner:
         """Empty every view and apply the whole log again, in one transaction."""
         total = 0
         with self.database.transaction() as tx:
+            # Take the runners' lock before emptying the views: a runner catching up holds it
+            # while it waits for rows this transaction deletes, which would deadlock.
+            self._serialise_runners(tx)
             for projection in self.projections:
                 projection.clear(tx)
             tx.execute("DELETE FROM projection_tracking")
@@ -124,10 +127,18 @@ class ProjectionRunner:
         ).fetchone()
         return found is not None
 
-    def _apply_batch(self, tx: Tx, batch_size: int) -> int:
+    @staticmethod
+    def _serialise_runners(tx: Tx) -> None:
+        """Two runners (catch-up or rebuild, in any process) never apply the same batch.
+
+        On SQLite the writer's ``BEGIN IMMEDIATE`` already serialises them; on PostgreSQL a
+        transaction-scoped advisory lock does (taking it again in the same transaction is free).
+        """
         if tx.kind == "postgres":
-            # Serialise runners: two runners never apply the same batch.
             tx.execute("SELECT pg_advisory_xact_lock(4711)")
+
+    def _apply_batch(self, tx: Tx, batch_size: int) -> int:
+        self._serialise_runners(tx)
         positions = self.positions(tx)
         start = min(positions.values(), default=0)
         id_column = self._id_column(tx)

@@ -11,6 +11,7 @@ import os
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
@@ -218,5 +219,42 @@ def test_a_reader_has_capacity_when_every_writer_connection_is_taken(
             with pytest.raises(LedgerBusy):
                 runtime.ingest(other.path)
         assert runtime.flow(other.sha256) is None
+    finally:
+        runtime.close()
+
+
+def _until_waiting_for_the_runners_lock(url: str) -> None:
+    """Returns once another session waits for the runners' advisory lock (bounded)."""
+    with psycopg.connect(url, autocommit=True) as watcher:
+        for _ in range(600):
+            row = watcher.execute(
+                "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted"
+            ).fetchone()
+            if row and row[0]:
+                return
+            time.sleep(0.05)  # polling another session's state, not a timed assertion
+    raise AssertionError("the rebuild never waited for the runners' lock")
+
+
+def test_a_rebuild_beside_a_runner_catching_up_does_not_deadlock(
+    postgres_url: str, files: Path
+) -> None:
+    """Found by scripts/faults: a rebuild emptied the views, then waited for the runners'
+    lock, held by a runner that waited for the rows the rebuild had deleted."""
+    runtime = LedgerRuntime(postgres_url)
+    try:
+        runtime.ingest(write_report(files).path)
+        with psycopg.connect(postgres_url) as runner, runner.transaction():
+            # A runner in the middle of catching up: it holds the lock and writes view rows.
+            runner.execute("SET LOCAL lock_timeout = '10s'")
+            runner.execute("SELECT pg_advisory_xact_lock(4711)")
+            rebuild = threading.Thread(target=runtime.runner.rebuild, daemon=True)
+            rebuild.start()
+            _until_waiting_for_the_runners_lock(postgres_url)
+            # The rebuild waits for the lock before touching a row, so this never waits.
+            runner.execute("UPDATE period_versions SET version = version WHERE version = 1")
+        rebuild.join(60)
+        assert not rebuild.is_alive()
+        assert runtime.period(PARTY_SUBJECT, DAY, 1)["best"] is not None
     finally:
         runtime.close()
