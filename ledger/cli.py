@@ -127,9 +127,10 @@ def _ingest(runtime: LedgerRuntime, args: argparse.Namespace) -> int:
 
 def _ingest_one(runtime: LedgerRuntime, name: str, tenant: str) -> dict[str, Any]:
     if name == STDIN:
-        if sys.stdin.isatty():
+        if sys.stdin is None or sys.stdin.isatty():  # None: closed (ledger ingest - <&-)
             raise LedgerError(
-                "standard input is a terminal: pipe a file into it, e.g. ledger ingest - < FILE"
+                "standard input is a terminal or closed: pipe a file into it, e.g. "
+                "ledger ingest - < FILE"
             )
         result = runtime.ingest_stream(sys.stdin.buffer, file_name=STDIN, tenant=tenant)
     else:
@@ -180,7 +181,7 @@ def _period(runtime: LedgerRuntime, args: argparse.Namespace) -> int:
         tenant=args.tenant,
         as_of=args.as_of,
     )
-    print(json.dumps(view, indent=2))
+    print(json.dumps(view.model_dump(mode="json"), indent=2))
     return 0
 
 
@@ -189,7 +190,7 @@ def _flow(runtime: LedgerRuntime, args: argparse.Namespace) -> int:
     if found is None:
         print(f"ledger: tenant {args.tenant!r} has received no file {args.sha256}", file=sys.stderr)
         return 1
-    print(json.dumps(found.__dict__, indent=2, default=str))
+    print(json.dumps(found.model_dump(mode="json"), indent=2))
     return 0
 
 

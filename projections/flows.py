@@ -9,12 +9,21 @@ from datetime import date, datetime
 from typing import Any, NamedTuple
 
 from ledger.adapters.storage import Database, Tx, as_date, as_datetime
-from ledger.domain.aggregates import Flow
+from ledger.domain.aggregates import ReceivedFile
+
+
+class StageRow(NamedTuple):
+    """A row of ``flow_stages``: one step a received file went through."""
+
+    version: int
+    stage: str
+    at: datetime
+    detail: dict[str, Any]
 
 
 @dataclass(frozen=True)
 class FlowRow:
-    """A received flow as the view holds it."""
+    """A row of ``flows``, with its stages: a received file as the view holds it."""
 
     flow_id: str
     tenant: str
@@ -33,7 +42,7 @@ class FlowRow:
     periods: int
     reasons: list[str]
     warnings: list[str]
-    stages: list[dict[str, Any]]
+    stages: list[StageRow]
 
 
 class FlowsProjection:
@@ -67,14 +76,16 @@ class FlowsProjection:
 
     def apply(self, tx: Tx, events: Sequence[tuple[int, Any]]) -> None:
         for _nid, event in events:
-            if isinstance(event, Flow.Received | Flow.Validated | Flow.Interpreted):
+            if isinstance(
+                event, ReceivedFile.Received | ReceivedFile.Validated | ReceivedFile.Interpreted
+            ):
                 self._apply_progress(tx, event)
-            elif isinstance(event, Flow.Rejected | Flow.DuplicateReceived):
+            elif isinstance(event, ReceivedFile.Rejected | ReceivedFile.DuplicateReceived):
                 self._apply_outcome(tx, event)
 
     def _apply_progress(self, tx: Tx, event: Any) -> None:
         key = str(event.originator_id)
-        if isinstance(event, Flow.Received):
+        if isinstance(event, ReceivedFile.Received):
             tx.execute(
                 "INSERT INTO flows (flow_id, tenant, sha256, file_name, size, channel, status,"
                 " received_at, receipts, periods, reasons_json, warnings_json)"
@@ -95,7 +106,7 @@ class FlowsProjection:
                 "channel": event.channel,
             }
             self._stage(tx, event, "received", detail)
-        elif isinstance(event, Flow.Validated):
+        elif isinstance(event, ReceivedFile.Validated):
             tx.execute(
                 "UPDATE flows SET status = 'validated', flow = ?, settlement_date = ?,"
                 " run_type = ?, run_number = ?, bsc_party_id = ?, warnings_json = ?"
@@ -137,7 +148,7 @@ class FlowsProjection:
 
     def _apply_outcome(self, tx: Tx, event: Any) -> None:
         key = str(event.originator_id)
-        if isinstance(event, Flow.Rejected):
+        if isinstance(event, ReceivedFile.Rejected):
             tx.execute(
                 "UPDATE flows SET status = 'rejected', flow = ?, reasons_json = ?"
                 " WHERE flow_id = ?",
@@ -165,71 +176,85 @@ class FlowsProjection:
 
 
 _FLOW_COLUMNS = (
-    "flow_id, tenant, sha256, file_name, size, channel, status, flow, settlement_date,"
-    " run_type, run_number, bsc_party_id, received_at, receipts, periods, reasons_json,"
-    " warnings_json"
+    "flow_id",
+    "tenant",
+    "sha256",
+    "file_name",
+    "size",
+    "channel",
+    "status",
+    "flow",
+    "settlement_date",
+    "run_type",
+    "run_number",
+    "bsc_party_id",
+    "received_at",
+    "receipts",
+    "periods",
+    "reasons_json",
+    "warnings_json",
 )
 
 
 def find_flow(tx: Tx, tenant: str, sha256: str) -> FlowRow | None:
     """A tenant's flow by the SHA-256 of its bytes (another tenant's flows are invisible)."""
-    row = tx.execute(
-        f"SELECT {_FLOW_COLUMNS} FROM flows WHERE tenant = ? AND sha256 = ?", (tenant, sha256)
+    found = tx.execute(
+        f"SELECT {', '.join(_FLOW_COLUMNS)} FROM flows WHERE tenant = ? AND sha256 = ?",
+        (tenant, sha256),
     ).fetchone()
-    if row is None:
+    if found is None:
         return None
+    r = dict(zip(_FLOW_COLUMNS, found, strict=True))
     stages = tx.execute(
         "SELECT version, stage, at, detail_json FROM flow_stages WHERE flow_id = ?"
         " ORDER BY version",
-        (row[0],),
+        (r["flow_id"],),
     ).fetchall()
     return FlowRow(
-        flow_id=row[0],
-        tenant=row[1],
-        sha256=row[2],
-        file_name=row[3],
-        size=int(row[4]),
-        channel=row[5],
-        status=row[6],
-        flow=row[7],
-        settlement_date=as_date(row[8]) if row[8] else None,
-        run_type=row[9],
-        run_number=row[10],
-        bsc_party_id=row[11],
-        received_at=as_datetime(row[12]),
-        receipts=int(row[13]),
-        periods=int(row[14]),
-        reasons=json.loads(row[15]),
-        warnings=json.loads(row[16]),
+        flow_id=r["flow_id"],
+        tenant=r["tenant"],
+        sha256=r["sha256"],
+        file_name=r["file_name"],
+        size=int(r["size"]),
+        channel=r["channel"],
+        status=r["status"],
+        flow=r["flow"],
+        settlement_date=as_date(r["settlement_date"]) if r["settlement_date"] else None,
+        run_type=r["run_type"],
+        run_number=r["run_number"],
+        bsc_party_id=r["bsc_party_id"],
+        received_at=as_datetime(r["received_at"]),
+        receipts=int(r["receipts"]),
+        periods=int(r["periods"]),
+        reasons=json.loads(r["reasons_json"]),
+        warnings=json.loads(r["warnings_json"]),
         stages=[
-            {
-                "version": int(v),
-                "stage": s,
-                "at": as_datetime(at).isoformat(),
-                "detail": json.loads(d),
-            }
+            StageRow(version=int(v), stage=s, at=as_datetime(at), detail=json.loads(d))
             for v, s, at, d in stages
         ],
     )
 
 
-class FlowSummary(NamedTuple):
+class FlowSummaryRow(NamedTuple):
     """One line of a tenant's list of received files."""
 
     sha256: str
     file_name: str
     status: str
-    flow: str
+    flow: str | None  # None when the file was not recognised
 
 
-def list_flows(tx: Tx, tenant: str, *, limit: int = 100) -> list[FlowSummary]:
+def list_flows(tx: Tx, tenant: str, *, limit: int = 100) -> list[FlowSummaryRow]:
     """The tenant's most recent flows, newest first."""
     rows = tx.execute(
         "SELECT sha256, file_name, status, flow FROM flows WHERE tenant = ?"
         " ORDER BY received_at DESC, flow_id LIMIT ?",
         (tenant, limit),
     ).fetchall()
-    return [FlowSummary(r[0], r[1], r[2], r[3] or "") for r in rows]
+    return [
+        FlowSummaryRow(sha256=sha256, file_name=file_name, status=status, flow=flow or None)
+        for sha256, file_name, status, flow in rows
+    ]
 
 
 class UnfinishedFlow(NamedTuple):

@@ -1,9 +1,10 @@
-"""Every version of every settlement-period value, and the best available one per period.
+"""Every version of every settlement-period value, and the manual interventions on each period.
 
 ``period_versions`` holds one row per version with its provenance and the instant the ledger
-learned it, so "as known at T" is an indexed query. ``best_versions`` names the best
-available version of each period: most mature run, then highest run number, then latest file
-creation time (then the latest version, so a correction wins over what it corrects).
+learned it, so "as known at T" is an indexed query; ``period_interventions`` holds who
+intervened on a period, why and with what outcome. Queries return named rows (``VersionRow``,
+``InterventionRow``); which version is best available is the service's to say, from a
+period's versions (a period has a handful, all read anyway to show them).
 """
 
 from __future__ import annotations
@@ -13,12 +14,12 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, NamedTuple
 
-from ledger.adapters.storage import Database, Tx, as_date, as_datetime
+from ledger.adapters.storage import Database, Tx, as_datetime
 from ledger.domain.aggregates import SettlementPeriod
 from ledger.domain.measures import Measures
-from ledger.domain.runs import RunType, best_run_key
+from ledger.domain.runs import RunType
 
 _VERSION_COLUMNS = (
     "tenant",
@@ -69,26 +70,11 @@ _PG_TYPES = (
     "int8",
 )
 _KEY = "tenant, subject, settlement_date, settlement_period"
-_BEST_COLUMNS = (
-    "tenant",
-    "subject",
-    "settlement_date",
-    "settlement_period",
-    "version",
-    "maturity_rank",
-    "run_number",
-    "file_creation_time",
-)
-_BETTER = (
-    "(excluded.maturity_rank, excluded.run_number, excluded.file_creation_time,"
-    " excluded.version) > (best_versions.maturity_rank, best_versions.run_number,"
-    " best_versions.file_creation_time, best_versions.version)"
-)
 
 
 @dataclass(frozen=True)
 class VersionRow:
-    """One version of a period's values as the view holds it."""
+    """A row of ``period_versions``: one version of a period's values, with its provenance."""
 
     version: int
     kind: str
@@ -108,25 +94,19 @@ class VersionRow:
     reason: str | None
     actor: str | None
 
-    @property
-    def best_key(self) -> tuple[int, int, datetime, int]:
-        # A later version breaks ties, so a correction ranks just above what it corrects.
-        run_key = best_run_key(RunType(self.run_type), self.run_number, self.file_creation_time)
-        return (*run_key, self.version)
 
+class InterventionRow(NamedTuple):
+    """A row of ``period_interventions``: a person's manual intervention on a period."""
 
-def best_of(versions: Sequence[VersionRow]) -> VersionRow | None:
-    """The best available version among those given (None when there are none)."""
-    return max(versions, key=lambda v: v.best_key, default=None)
-
-
-def _rank(best_row: tuple[Any, ...]) -> tuple[Any, ...]:
-    """The best-available order of a best_versions row, as ``VersionRow.best_key``."""
-    return (*best_row[5:8], best_row[4])
+    version: int
+    recorded_at: datetime
+    actor: str
+    reason: str
+    outcome: str
 
 
 class PeriodVersionsProjection:
-    """Builds ``period_versions`` and ``best_versions`` from settlement-period events."""
+    """Builds ``period_versions`` and ``period_interventions`` from settlement-period events."""
 
     name = "period_versions"
 
@@ -152,14 +132,6 @@ class PeriodVersionsProjection:
                 " ON period_versions (source_sha256)"
             )
             tx.execute(
-                "CREATE TABLE IF NOT EXISTS best_versions ("
-                " tenant TEXT NOT NULL, subject TEXT NOT NULL,"
-                f" settlement_date {t['DATE']} NOT NULL, settlement_period INTEGER NOT NULL,"
-                " version INTEGER NOT NULL, maturity_rank INTEGER NOT NULL,"
-                f" run_number INTEGER NOT NULL, file_creation_time {t['TS']} NOT NULL,"
-                f" PRIMARY KEY ({_KEY}))"
-            )
-            tx.execute(
                 "CREATE TABLE IF NOT EXISTS period_interventions ("
                 " tenant TEXT NOT NULL, subject TEXT NOT NULL,"
                 f" settlement_date {t['DATE']} NOT NULL, settlement_period INTEGER NOT NULL,"
@@ -169,7 +141,7 @@ class PeriodVersionsProjection:
             )
 
     def clear(self, tx: Tx) -> None:
-        for table in ("period_versions", "best_versions", "period_interventions"):
+        for table in ("period_versions", "period_interventions"):
             tx.execute(f"DELETE FROM {table}")
 
     def apply(self, tx: Tx, events: Sequence[tuple[int, Any]]) -> None:
@@ -220,42 +192,6 @@ class PeriodVersionsProjection:
 
     def _insert_versions(self, tx: Tx, rows: list[tuple[Any, ...]]) -> None:
         tx.insert_rows("period_versions", _VERSION_COLUMNS, rows, pg_types=_PG_TYPES)
-        # Only the best candidate per period in this batch competes with the stored best.
-        # Rows are in _VERSION_COLUMNS order; a best_versions row is the period key, the
-        # version, then the run keys (maturity rank, run number, file creation time).
-        candidates: dict[tuple[Any, ...], tuple[Any, ...]] = {}
-        for r in rows:
-            best = (*r[0:5], r[8], r[9], r[10])
-            held = candidates.get(r[0:4])
-            if held is None or _rank(best) > _rank(held):
-                candidates[r[0:4]] = best
-        cols = ", ".join(_BEST_COLUMNS)
-        upsert = (
-            f" ON CONFLICT ({_KEY}) DO UPDATE SET version = excluded.version,"
-            " maturity_rank = excluded.maturity_rank, run_number = excluded.run_number,"
-            f" file_creation_time = excluded.file_creation_time WHERE {_BETTER}"
-        )
-        if tx.kind == "postgres":
-            tx.execute(
-                "CREATE TEMP TABLE IF NOT EXISTS best_candidates"
-                " (LIKE best_versions) ON COMMIT DELETE ROWS"
-            )
-            tx.execute("DELETE FROM best_candidates")
-            tx.insert_rows(
-                "best_candidates",
-                _BEST_COLUMNS,
-                candidates.values(),
-                pg_types=("text", "text", "date", "int4", "int4", "int4", "int4", "timestamptz"),
-            )
-            tx.execute(
-                f"INSERT INTO best_versions ({cols}) SELECT {cols} FROM best_candidates{upsert}"
-            )
-        else:
-            marks = ", ".join("?" for _ in _BEST_COLUMNS)
-            tx.executemany(
-                f"INSERT INTO best_versions ({cols}) VALUES ({marks}){upsert}",
-                candidates.values(),
-            )
 
     def _correction_row(
         self, tx: Tx, nid: int, event: SettlementPeriod.CorrectionApplied
@@ -339,21 +275,66 @@ def _values_row(nid: int, e: SettlementPeriod.ValuesRecordedFields) -> tuple[Any
 
 def _period_rows(
     tx: Tx,
-    columns: str,
     table: str,
+    columns: Sequence[str],
     key: tuple[str, str, date, int],
     as_of: datetime | None,
-) -> list[tuple[Any, ...]]:
-    """A period's rows of one view, by version; with ``as_of``, those recorded by then."""
+) -> list[dict[str, Any]]:
+    """A period's rows of one view, by column name, oldest version first; with ``as_of``,
+    those recorded by then. ``key`` is (tenant, subject, settlement date, period)."""
     sql = (
-        f"SELECT {columns} FROM {table} WHERE tenant = ? AND subject = ?"
+        f"SELECT {', '.join(columns)} FROM {table} WHERE tenant = ? AND subject = ?"
         " AND settlement_date = ? AND settlement_period = ?"
     )
     params: list[Any] = list(key)
     if as_of is not None:
         sql += " AND recorded_at <= ?"
         params.append(as_of)
-    return tx.execute(sql + " ORDER BY version", params).fetchall()
+    rows = tx.execute(sql + " ORDER BY version", params).fetchall()
+    return [dict(zip(columns, row, strict=True)) for row in rows]
+
+
+_VERSION_QUERY = (
+    "version",
+    "kind",
+    "run_type",
+    "maturity",
+    "maturity_rank",
+    "run_number",
+    "file_creation_time",
+    "recorded_at",
+    "values_json",
+    "attributes_json",
+    "unconfirmed_json",
+    "flow",
+    "source_sha256",
+    "record_position",
+    "supersedes",
+    "reason",
+    "actor",
+)
+
+
+def _version_row(r: Mapping[str, Any]) -> VersionRow:
+    return VersionRow(
+        version=int(r["version"]),
+        kind=r["kind"],
+        run_type=r["run_type"],
+        maturity=r["maturity"],
+        maturity_rank=int(r["maturity_rank"]),
+        run_number=int(r["run_number"]),
+        file_creation_time=as_datetime(r["file_creation_time"]),
+        recorded_at=as_datetime(r["recorded_at"]),
+        values={k: Decimal(v) for k, v in json.loads(r["values_json"]).items()},
+        attributes=json.loads(r["attributes_json"]),
+        unconfirmed=json.loads(r["unconfirmed_json"]),
+        flow=r["flow"],
+        source_sha256=r["source_sha256"],
+        record_position=r["record_position"],
+        supersedes=r["supersedes"],
+        reason=r["reason"],
+        actor=r["actor"],
+    )
 
 
 def period_versions(
@@ -366,47 +347,9 @@ def period_versions(
     as_of: datetime | None = None,
 ) -> list[VersionRow]:
     """Every version of a period, oldest first; with ``as_of``, only those known by then."""
-    rows = _period_rows(
-        tx,
-        "version, kind, run_type, maturity, maturity_rank, run_number, file_creation_time,"
-        " recorded_at, values_json, attributes_json, unconfirmed_json, flow, source_sha256,"
-        " record_position, supersedes, reason, actor",
-        "period_versions",
-        (tenant, subject, settlement_date, settlement_period),
-        as_of,
-    )
-    return [
-        VersionRow(
-            version=r[0],
-            kind=r[1],
-            run_type=r[2],
-            maturity=r[3],
-            maturity_rank=r[4],
-            run_number=r[5],
-            file_creation_time=as_datetime(r[6]),
-            recorded_at=as_datetime(r[7]),
-            values={k: Decimal(v) for k, v in json.loads(r[8]).items()},
-            attributes=json.loads(r[9]),
-            unconfirmed=json.loads(r[10]),
-            flow=r[11],
-            source_sha256=r[12],
-            record_position=r[13],
-            supersedes=r[14],
-            reason=r[15],
-            actor=r[16],
-        )
-        for r in rows
-    ]
-
-
-def best_versions(tx: Tx, tenant: str) -> dict[tuple[str, date, int], int]:
-    """The best available version number of every period of a tenant (for bulk reads)."""
-    rows = tx.execute(
-        "SELECT subject, settlement_date, settlement_period, version FROM best_versions"
-        " WHERE tenant = ?",
-        (tenant,),
-    ).fetchall()
-    return {(str(s), as_date(d), int(p)): int(v) for s, d, p, v in rows}
+    key = (tenant, subject, settlement_date, settlement_period)
+    rows = _period_rows(tx, "period_versions", _VERSION_QUERY, key, as_of)
+    return [_version_row(r) for r in rows]
 
 
 def period_interventions(
@@ -417,22 +360,17 @@ def period_interventions(
     settlement_period: int,
     *,
     as_of: datetime | None = None,
-) -> list[dict[str, Any]]:
+) -> list[InterventionRow]:
     """Manual interventions on a period, oldest first; with ``as_of``, those made by then."""
-    rows = _period_rows(
-        tx,
-        "version, recorded_at, actor, reason, outcome",
-        "period_interventions",
-        (tenant, subject, settlement_date, settlement_period),
-        as_of,
-    )
+    key = (tenant, subject, settlement_date, settlement_period)
+    rows = _period_rows(tx, "period_interventions", InterventionRow._fields, key, as_of)
     return [
-        {
-            "version": int(version),
-            "recorded_at": as_datetime(at).isoformat(),
-            "actor": actor,
-            "reason": reason,
-            "outcome": outcome,
-        }
-        for version, at, actor, reason, outcome in rows
+        InterventionRow(
+            version=int(r["version"]),
+            recorded_at=as_datetime(r["recorded_at"]),
+            actor=r["actor"],
+            reason=r["reason"],
+            outcome=r["outcome"],
+        )
+        for r in rows
     ]

@@ -12,8 +12,9 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 from uuid import UUID
 
-from eventsourcing.persistence import Mapper, StoredEvent
+from eventsourcing.persistence import Mapper
 
+from ledger.adapters.event_store import EventStore
 from ledger.adapters.storage import Database, Tx
 
 BATCH_SIZE = 5000
@@ -56,10 +57,10 @@ class ProjectionRunner:
         mapper: Mapper[UUID],
         projections: Sequence[Projection],
         *,
-        events_table: str,
+        event_store: EventStore,
     ) -> None:
         self.database = database
-        self.events_table = events_table
+        self.event_store = event_store
         self.mapper = mapper
         self.projections = list(projections)
 
@@ -77,10 +78,7 @@ class ProjectionRunner:
     def freshness(self, tx: Tx) -> Freshness:
         """How far the views have read the log, for a reader that must not wait for them."""
         position = min(self.positions(tx).values(), default=0)
-        column = self._id_column(tx)
-        row = tx.execute(f"SELECT max({column}) FROM {self.events_table}").fetchone()
-        log_position = int(row[0]) if row and row[0] is not None else 0
-        return Freshness(position, log_position)
+        return Freshness(position, self.event_store.max_position(tx))
 
     def catch_up(self, *, batch_size: int = BATCH_SIZE) -> int:
         """Apply every event not yet applied; returns how many notifications were read."""
@@ -116,16 +114,9 @@ class ProjectionRunner:
         found = {str(name): int(position) for name, position in rows}
         return {p.name: found.get(p.name, 0) for p in self.projections}
 
-    def _id_column(self, tx: Tx) -> str:
-        return "notification_id" if tx.kind == "postgres" else "rowid"
-
     def _behind(self, tx: Tx) -> bool:
         start = min(self.positions(tx).values(), default=0)
-        column = self._id_column(tx)
-        found = tx.execute(
-            f"SELECT 1 FROM {self.events_table} WHERE {column} > ? LIMIT 1", (start,)
-        ).fetchone()
-        return found is not None
+        return self.event_store.max_position(tx) > start
 
     @staticmethod
     def _serialise_runners(tx: Tx) -> None:
@@ -141,30 +132,11 @@ class ProjectionRunner:
         self._serialise_runners(tx)
         positions = self.positions(tx)
         start = min(positions.values(), default=0)
-        id_column = self._id_column(tx)
-        rows = tx.execute(
-            f"SELECT {id_column}, originator_id, originator_version, topic, state"
-            f" FROM {self.events_table} WHERE {id_column} > ? ORDER BY {id_column} LIMIT ?",
-            (start, batch_size),
-            binary=True,
-        ).fetchall()
-        if not rows:
+        notifications = self.event_store.read_after(tx, start, batch_size)
+        if not notifications:
             return 0
         to_event = self.mapper.to_domain_event
-        events = [
-            (
-                int(nid),
-                to_event(
-                    StoredEvent(
-                        originator_id=oid if isinstance(oid, UUID) else UUID(oid),
-                        originator_version=version,
-                        topic=topic,
-                        state=bytes(state),
-                    )
-                ),
-            )
-            for nid, oid, version, topic, state in rows
-        ]
+        events = [(n.id, to_event(n)) for n in notifications]
         last = events[-1][0]
         for projection in self.projections:
             position = positions[projection.name]
@@ -172,7 +144,7 @@ class ProjectionRunner:
             if todo:
                 projection.apply(tx, todo)
             self._track(tx, projection.name, position, last)
-        return len(rows)
+        return len(notifications)
 
     @staticmethod
     def _track(tx: Tx, name: str, previous: int, last: int) -> None:

@@ -134,10 +134,9 @@ def run(size: int) -> dict[str, Any]:
                     report[f"{phase}_events"] = result.events
                     report[f"{phase}_ingest_seconds"] = round(ingest_s, 3)
                     report[f"{phase}_views_seconds"] = round(views_s, 3)
+                events = runtime.ledger.event_store.events_table
                 with runtime.database.transaction() as tx:
-                    row = tx.execute(
-                        f"SELECT avg(length(state))::int FROM {runtime.ledger.events_table}"
-                    ).fetchone()
+                    row = tx.execute(f"SELECT avg(length(state))::int FROM {events}").fetchone()
                     payload_size = int(row[0]) if row else 600
             finally:
                 runtime.close()

@@ -8,7 +8,8 @@ from fastapi import APIRouter, Path, Query, Request
 from pydantic import WithJsonSchema
 
 from api.dependencies import as_of_of, runtime_of, settlement_date_of
-from api.schemas import PeriodView, Problem
+from api.schemas import Problem
+from ledger.service.read_models import PeriodView
 
 router = APIRouter(tags=["finance"])
 
@@ -64,11 +65,10 @@ def get_period(
 
     A tenant that knows nothing of the period gets an empty list of versions, not a 404.
     """
-    view = runtime_of(request).period(
+    return runtime_of(request).period(
         subject,
         settlement_date_of(settlement_date),
         settlement_period,
         tenant=tenant,
         as_of=as_of_of(as_of),
     )
-    return PeriodView.model_validate(view)

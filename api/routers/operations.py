@@ -9,12 +9,12 @@ from fastapi.responses import JSONResponse, StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
 from api.dependencies import runtime_of
-from api.schemas import FlowList, FlowSummary, FlowView, IngestOutcome, Problem, Stage
+from api.schemas import IngestOutcome, Problem
 from api.uploads import upload_gate_of
 from ledger.adapters.raw_payloads import PayloadTooLarge, Spool
 from ledger.domain.identifiers import tenant_id
 from ledger.domain.plain_text import plain_text
-from projections.flows import FlowRow
+from ledger.service.read_models import FlowList, FlowView
 
 router = APIRouter(tags=["operations"])
 
@@ -27,27 +27,6 @@ def _no_such_file(tenant: str, sha256: str) -> HTTPException:
     return HTTPException(404, f"tenant {tenant!r} has received no file with sha256 {sha256}")
 
 
-def _flow_view(found: FlowRow) -> FlowView:
-    return FlowView(
-        sha256=found.sha256,
-        file_name=found.file_name,
-        size=found.size,
-        channel=found.channel,
-        status=found.status,
-        flow=found.flow,
-        settlement_date=found.settlement_date.isoformat() if found.settlement_date else None,
-        run_type=found.run_type,
-        run_number=found.run_number,
-        bsc_party_id=found.bsc_party_id,
-        received_at=found.received_at.isoformat(),
-        receipts=found.receipts,
-        periods=found.periods,
-        reasons=found.reasons,
-        warnings=found.warnings,
-        stages=[Stage.model_validate(s) for s in found.stages],
-    )
-
-
 @router.get("/tenants/{tenant}/flows", response_model=FlowList)
 def get_flows(
     request: Request,
@@ -55,14 +34,7 @@ def get_flows(
     limit: Annotated[int, Query(ge=1, le=1000, description="at most this many")] = 100,
 ) -> FlowList:
     """The tenant's most recently received files, newest first."""
-    rows = runtime_of(request).flows(tenant=tenant, limit=limit)
-    return FlowList(
-        tenant=tenant,
-        flows=[
-            FlowSummary(sha256=sha256, file_name=file_name, status=status, flow=flow or None)
-            for sha256, file_name, status, flow in rows
-        ],
-    )
+    return runtime_of(request).flows(tenant=tenant, limit=limit)
 
 
 @router.get("/tenants/{tenant}/flows/{sha256}", response_model=FlowView, responses=_NOT_FOUND)
@@ -71,7 +43,7 @@ def get_flow(request: Request, tenant: str, sha256: str) -> FlowView:
     found = runtime_of(request).flow(sha256, tenant=tenant)
     if found is None:
         raise _no_such_file(tenant, sha256)
-    return _flow_view(found)
+    return found
 
 
 @router.get(

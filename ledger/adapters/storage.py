@@ -1,29 +1,39 @@
 """Where the ledger keeps things: one database (SQLite or PostgreSQL) for events, bytes, views.
 
 ``LEDGER_DATABASE_URL`` selects it: ``sqlite:///path`` (the default, a file in the working
-directory) or ``postgresql://user:password@host:port/dbname``.
+directory) or ``postgresql://user:password@host:port/dbname``. On PostgreSQL every table, the
+event store's and the ledger's own, is in the eventsourcing library's schema
+(``POSTGRES_SCHEMA``, default ``public``).
 """
 
 from __future__ import annotations
 
 import os
+import re
 import sqlite3
 import threading
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from functools import lru_cache
 from typing import Any, Literal
 from urllib.parse import unquote, urlparse
 
 import psycopg
+from eventsourcing.utils import Environment, get_topic
 from psycopg_pool import ConnectionPool
 
+from ledger.adapters.postgres import PostgresEventStore
+from ledger.adapters.sqlite import SQLiteEventStore
 from ledger.domain.errors import ConfigurationError
 
 DEFAULT_DATABASE_URL = "sqlite:///ledger.db"
 # How long a SQLite writer waits for another (seconds); readers never wait (WAL).
 SQLITE_WAIT = 60.0
+# How long a PostgreSQL writer waits for the event store's lock, held by another writer
+# (whole seconds: the library's POSTGRES_LOCK_TIMEOUT, which the ledger's appends use too).
+POSTGRES_LOCK_WAIT = 60
 # PostgreSQL connections per process: readers and writers never compete for one. Writers
 # queue on the event store's lock anyway, so a few suffice.
 READ_POOL_SIZE = 8
@@ -151,12 +161,66 @@ def _pg_problem(exc: psycopg.OperationalError, url: str, pg: dict[str, str]) -> 
     )
 
 
-def _check_postgres(url: str, pg: dict[str, str]) -> None:
-    """Connect once, so that a wrong URL fails now, clearly, and within CONNECT_TIMEOUT."""
+def _check_postgres(url: str, pg: dict[str, str], schema: PostgresSchema) -> None:
+    """Connect once, so that a wrong URL fails now, clearly, and within CONNECT_TIMEOUT; and
+    check that the schema the ledger is to use exists."""
     try:
-        psycopg.connect(psycopg.conninfo.make_conninfo(**pg)).close()
+        with psycopg.connect(psycopg.conninfo.make_conninfo(**pg)) as conn:
+            # current_schema() is the first schema on the search path that exists, if any.
+            row = conn.execute("SELECT current_schema()").fetchone()
     except psycopg.OperationalError as exc:
         raise ConfigurationError(_pg_problem(exc, url, pg)) from exc
+    if row is None or row[0] != schema.name:
+        where = f"the PostgreSQL database {pg['dbname']!r} on {pg['host']}:{pg['port']}"
+        raise ConfigurationError(
+            f"{schema.shown()} names a schema that {where} does not have: create it there "
+            f"(CREATE SCHEMA {schema.name}) or set {schema.setting} to a schema that exists"
+        )
+
+
+# --- The PostgreSQL schema ----------------------------------------------------------------
+# The eventsourcing library's own setting for the schema of its tables, read as the library
+# reads it for the ledger application (named "ledger", as ``Ledger.name``): LEDGER_POSTGRES_SCHEMA
+# first, then POSTGRES_SCHEMA. The ledger keeps its own tables in the same schema (it is each
+# connection's search_path), so the one setting moves everything.
+_SCHEMA_SETTING = "POSTGRES_SCHEMA"
+_APPLICATION_NAME = "ledger"
+# The library quotes the schema in its DDL but not in every later use (the cast to its
+# composite type names it unquoted, so lower-cased): a name that needs quoting would start,
+# then fail at the library's first append. Only a plain lower-case identifier works throughout.
+_PLAIN_SCHEMA = re.compile(r"[a-z_][a-z0-9_]{0,62}")
+
+
+@dataclass(frozen=True)
+class PostgresSchema:
+    """The schema of every table of the ledger on PostgreSQL, and the setting that chose it."""
+
+    name: str
+    setting: str  # the variable that named it (POSTGRES_SCHEMA when none did)
+    given: bool  # whether that variable was set (else the library's default, public)
+
+    def shown(self) -> str:
+        if self.given:
+            return f"{self.setting}={self.name!r}"
+        return f"{self.setting} (unset, so {self.name!r})"
+
+
+def postgres_schema_from_env() -> PostgresSchema:
+    """The library's schema setting, checked: refused when the library could not use it."""
+    for key in Environment(_APPLICATION_NAME).create_keys(_SCHEMA_SETTING):
+        value = os.environ.get(key)
+        if value is not None:
+            # As the library reads it: blank means public.
+            schema = PostgresSchema(value.strip() or "public", key, given=True)
+            break
+    else:
+        schema = PostgresSchema("public", _SCHEMA_SETTING, given=False)
+    if not _PLAIN_SCHEMA.fullmatch(schema.name):
+        raise ConfigurationError(
+            f"{schema.shown()} is not a schema name the ledger can use: write a lower-case "
+            "name of letters, digits and underscores (at most 63), e.g. ledger"
+        )
+    return schema
 
 
 def _sqlite_problem(exc: BaseException, url: str) -> str | None:
@@ -273,6 +337,12 @@ class Tx:
         else:
             self._cur.executemany(sql, (self._params(r) for r in rows))
 
+    def cursor(self) -> Any:
+        """A new cursor of the driver's own in this transaction, for the event-store adapters
+        (``ledger.adapters.postgres``, ``ledger.adapters.sqlite``), which run the library's
+        own statements."""
+        return self._conn.cursor()
+
     def fetchall(self) -> list[tuple[Any, ...]]:
         return list(self._cur.fetchall())
 
@@ -320,7 +390,8 @@ class Database:
         Raises :class:`~ledger.errors.ConfigurationError` (one line naming
         ``LEDGER_DATABASE_URL`` and what to do) for a URL the ledger cannot use, a SQLite
         file that cannot be opened, or a PostgreSQL server, database or user that refuses
-        the connection (within ``CONNECT_TIMEOUT`` seconds).
+        the connection (within ``CONNECT_TIMEOUT`` seconds); likewise (naming
+        ``POSTGRES_SCHEMA``) for a PostgreSQL schema that is malformed or does not exist.
         """
         self.url = url or database_url_from_env()
         scheme = urlparse(self.url).scheme
@@ -332,8 +403,11 @@ class Database:
             self.sqlite_path = _sqlite_path(self.url)
         elif scheme in ("postgresql", "postgres"):
             self.kind = "postgres"
-            self.pg = _pg_settings(self.url)
-            _check_postgres(self.url, self.pg)
+            self.schema = postgres_schema_from_env()
+            # The ledger's own tables go where the library's go (the name is a plain
+            # identifier, checked, so it needs no quoting here).
+            self.pg = _pg_settings(self.url) | {"options": f"-c search_path={self.schema.name}"}
+            _check_postgres(self.url, self.pg, self.schema)
         else:
             raise DatabaseUrlError(
                 f"{_SETTING}={shown_url(self.url)!r} is not a database the ledger can use: "
@@ -349,18 +423,22 @@ class Database:
         if self.kind == "sqlite":
             return {
                 "PERSISTENCE_MODULE": "eventsourcing.sqlite",
+                # The library constructs the ledger's adapter as the application's recorder.
+                "APPLICATION_RECORDER_TOPIC": get_topic(SQLiteEventStore),
                 "SQLITE_DBNAME": self.sqlite_path,
                 # Wait for a long ingestion as long as the ledger's own transactions do.
                 "SQLITE_LOCK_TIMEOUT": "60",
             }
         return {
             "PERSISTENCE_MODULE": "eventsourcing.postgres",
+            "APPLICATION_RECORDER_TOPIC": get_topic(PostgresEventStore),
             "POSTGRES_DBNAME": self.pg["dbname"],
             "POSTGRES_HOST": self.pg["host"],
             "POSTGRES_PORT": self.pg["port"],
             "POSTGRES_USER": self.pg["user"],
             "POSTGRES_PASSWORD": self.pg["password"],
-            "POSTGRES_LOCK_TIMEOUT": "30",
+            "POSTGRES_SCHEMA": self.schema.name,
+            "POSTGRES_LOCK_TIMEOUT": str(POSTGRES_LOCK_WAIT),
         }
 
     def _pg_conninfo(self) -> str:

@@ -91,24 +91,25 @@ def run_demo(runtime: LedgerRuntime, *, data_dir: str | Path, tenant: str) -> No
     subject = f"party:{sample_party_ids(1)[0]}"
     view = runtime.period(subject, DEMO_DAYS[1], 14, tenant=tenant)
     print(f"\n{subject} on {DEMO_DAYS[1]} period 14, every version the ledger holds:")
-    for v in view["versions"]:
-        cashflow = v["values"].get("energy_imbalance_cashflow")
+    for v in view.versions:
+        cashflow = v.values.get("energy_imbalance_cashflow")
         print(
-            f"  v{v['version']}: {v['run_type']} run {v['run_number']}, recorded "
-            f"{v['recorded_at']}, energy_imbalance_cashflow {cashflow}"
+            f"  v{v.version}: {v.run_type} run {v.run_number}, recorded "
+            f"{v.recorded_at.isoformat()}, energy_imbalance_cashflow {cashflow}"
         )
-    best = view["best"]
+    best = view.best
     if best:
-        print(f"  best available: v{best['version']} ({best['run_type']})")
+        print(f"  best available: v{best.version} ({best.run_type})")
     autumn = runtime.period("system", DEMO_DAYS[2], 50, tenant=tenant)
     print(
         f"\nThe autumn clock-change day {DEMO_DAYS[2]} has period 50 "
-        f"(starts {autumn['period_start']}): {len(autumn['versions'])} versions."
+        f"(starts {autumn.period_start.isoformat()}): {len(autumn.versions)} versions."
     )
     print("\nTry:")
     print(f"  .venv/bin/ledger period {subject} {DEMO_DAYS[1]} 14")
     if best:
         print(
-            f"  .venv/bin/ledger period {subject} {DEMO_DAYS[1]} 14 --as-of {best['recorded_at']}"
+            f"  .venv/bin/ledger period {subject} {DEMO_DAYS[1]} 14 --as-of "
+            f"{best.recorded_at.isoformat()}"
         )
     print(f"  curl http://127.0.0.1:8000/tenants/{tenant}/periods/{subject}/{DEMO_DAYS[1]}/14")

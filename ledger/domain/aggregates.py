@@ -1,8 +1,8 @@
-"""The ledger's aggregates and their domain events: settlement periods and received flows."""
+"""The ledger's aggregates and their domain events: settlement periods and received files."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
@@ -12,7 +12,9 @@ from uuid import NAMESPACE_URL, UUID, uuid5
 from eventsourcing.domain import Aggregate
 from eventsourcing.utils import register_topic
 
+from ledger.domain.errors import InvalidCorrection, MissingAttribution, StageRefused
 from ledger.domain.measures import Measures
+from ledger.domain.plain_text import MAX_REASON_LENGTH, plain_text
 from ledger.domain.runs import RunType
 
 # Every aggregate id is a UUIDv5 under this namespace, so the same market identity
@@ -30,14 +32,26 @@ def settlement_period_id(
     )
 
 
-def flow_id(tenant: str, sha256: str) -> UUID:
+def received_file_id(tenant: str, sha256: str) -> UUID:
     """The id of the aggregate for one received file (content-addressed), within a tenant."""
+    # "flow/" is the name the aggregate had when the first files were stored: the ids of
+    # stored files must not change.
     return uuid5(LEDGER_NAMESPACE, f"flow/{tenant}/{sha256}")
 
 
 def maturity_of(run_type: str) -> str:
     """The maturity of a value from a settlement run (indicative, settlement or final)."""
     return str(RunType.parse(run_type).maturity)
+
+
+def _attribution(actor: str, reason: str, what: str) -> tuple[str, str]:
+    """The person and reason a change made by hand must name, checked as plain text."""
+    if not reason.strip() or not actor.strip():
+        raise MissingAttribution(f"{what} needs the person who made it and a reason")
+    return (
+        plain_text(actor, f"the person making {what}"),
+        plain_text(reason, f"the reason for {what}", max_length=MAX_REASON_LENGTH),
+    )
 
 
 @dataclass(frozen=True)
@@ -173,6 +187,17 @@ class SettlementPeriod(Aggregate):
     def apply_correction(
         self, supersedes: int, values: Mapping[str, Decimal], reason: str, actor: str
     ) -> None:
+        """Correct the values of one of this period's versions, naming who did it and why."""
+        actor, reason = _attribution(actor, reason, "a correction")
+        if not any(v.version == supersedes for v in self.versions):
+            known = ", ".join(str(v.version) for v in self.versions)
+            raise InvalidCorrection(
+                f"{self._described()} has no version {supersedes} to correct (versions: {known})"
+            )
+        if not values:
+            raise InvalidCorrection(
+                f"a correction of {self._described()} version {supersedes} needs at least one value"
+            )
         self.trigger_event(
             self.CorrectionApplied,
             **self._identity(),
@@ -183,12 +208,22 @@ class SettlementPeriod(Aggregate):
         )
 
     def record_manual_intervention(self, actor: str, reason: str, outcome: str) -> None:
+        """Record that a person intervened on this period: who, why and with what outcome."""
+        actor, reason = _attribution(actor, reason, "a manual intervention")
+        outcome = plain_text(
+            outcome, "the outcome of a manual intervention", max_length=MAX_REASON_LENGTH
+        )
         self.trigger_event(
             self.ManualInterventionRecorded,
             **self._identity(),
             actor=actor,
             reason=reason,
             outcome=outcome,
+        )
+
+    def _described(self) -> str:
+        return (
+            f"{self.subject} on {self.settlement_date.isoformat()} period {self.settlement_period}"
         )
 
     def _identity(self) -> dict[str, Any]:
@@ -200,8 +235,13 @@ class SettlementPeriod(Aggregate):
         }
 
 
-class Flow(Aggregate):
-    """One received file, identified by its content: every stage it went through."""
+class ReceivedFile(Aggregate):
+    """One received file, identified by its content: every stage it went through.
+
+    Its status goes ``received`` -> ``validated`` -> ``accepted``, or to ``rejected`` from
+    ``received`` or ``validated``. ``accepted`` and ``rejected`` are verdicts: final, one per
+    file. Another receipt of the same bytes is recorded as a duplicate whatever the status.
+    """
 
     def __init__(self, tenant: str, sha256: str, size: int, channel: str, file_name: str) -> None:
         self.tenant = tenant
@@ -213,6 +253,11 @@ class Flow(Aggregate):
         self.reasons: list[str] = []
         self.flow: str | None = None
         self.receipts = 1
+
+    @staticmethod
+    def create_id(tenant: str, sha256: str) -> UUID:
+        """The same bytes received by the same tenant always land on the same aggregate."""
+        return received_file_id(tenant, sha256)
 
     @dataclass(frozen=True)
     class Received(Aggregate.Created):
@@ -277,8 +322,109 @@ class Flow(Aggregate):
         def apply(self, aggregate: Any) -> None:
             aggregate.receipts += 1
 
+    @classmethod
+    def receive(
+        cls, tenant: str, sha256: str, size: int, channel: str, file_name: str
+    ) -> ReceivedFile:
+        """The first receipt of these bytes: opens the file's history."""
+        return cls(tenant=tenant, sha256=sha256, size=size, channel=channel, file_name=file_name)
+
+    @property
+    def has_verdict(self) -> bool:
+        """Whether the file was accepted or rejected: nothing more can happen to it but
+        duplicate receipts."""
+        return self.status in ("accepted", "rejected")
+
+    @property
+    def was_rejected(self) -> bool:
+        return self.status == "rejected"
+
+    def duplicate(self, channel: str, file_name: str) -> None:
+        """The same bytes arrived again, at whatever stage: recorded, never a second version."""
+        self.trigger_event(self.DuplicateReceived, channel=channel, file_name=file_name)
+
+    def validate(
+        self,
+        *,
+        flow: str,
+        flow_version: str,
+        settlement_date: date,
+        run_type: str,
+        run_number: int,
+        bsc_party_id: str | None,
+        file_creation_time: datetime,
+        record_count: int,
+        warnings: Sequence[str] = (),
+    ) -> None:
+        """The file's envelope and content passed validation: record what it is."""
+        self._require("validated", "received")
+        self.trigger_event(
+            self.Validated,
+            flow=flow,
+            flow_version=flow_version,
+            settlement_date=settlement_date,
+            run_type=run_type,
+            run_number=run_number,
+            bsc_party_id=bsc_party_id,
+            file_creation_time=file_creation_time,
+            record_count=record_count,
+            warnings=list(warnings),
+        )
+
+    def interpret(
+        self,
+        *,
+        periods: int,
+        events: int,
+        daily_values: Sequence[dict[str, Any]],
+        unplaced_records: Sequence[dict[str, Any]],
+    ) -> None:
+        """Record what the validated file produced: the file is accepted."""
+        self._require("interpreted", "validated")
+        self.trigger_event(
+            self.Interpreted,
+            periods=periods,
+            events=events,
+            daily_values=list(daily_values),
+            unplaced_records=list(unplaced_records),
+        )
+
+    def reject(self, reasons: Sequence[str], *, flow: str | None = None) -> None:
+        """The file cannot enter the ledger, for these reasons; ``flow`` is its message type
+        when known. The stage named is the one the file failed: the next one it was due."""
+        self._require("rejected", "received", "validated")
+        if not reasons:
+            raise StageRefused(f"{self._described()} cannot be rejected without a reason")
+        self.trigger_event(
+            self.Rejected,
+            flow=flow if flow is not None else self.flow,
+            stage="validation" if self.status == "received" else "interpretation",
+            reasons=list(reasons),
+        )
+
+    def _require(self, stage: str, *statuses: str) -> None:
+        if self.status not in statuses:
+            raise StageRefused(
+                f"{self._described()} cannot be {stage}: {_WHY_REFUSED[self.status]}"
+            )
+
+    def _described(self) -> str:
+        return f"file {self.file_name} (sha256 {self.sha256})"
+
+
+# What a refused stage says of the received file's status, in a user's words.
+_WHY_REFUSED = {
+    "received": "it has not been validated",
+    "validated": "it was already validated",
+    "accepted": "it was already accepted",
+    "rejected": "it was already rejected",
+}
+
 
 # Stored events name their classes by topic. Before the domain became a package these classes
-# lived in ``ledger.domain``: those topics stay resolvable, so databases written then still load.
+# lived in ``ledger.domain``, and ``ReceivedFile`` was called ``Flow`` (a name the market gives
+# to message types such as S0142): those topics stay resolvable, so databases written then
+# still load.
 register_topic("ledger.domain:SettlementPeriod", SettlementPeriod)
-register_topic("ledger.domain:Flow", Flow)
+register_topic("ledger.domain:Flow", ReceivedFile)
+register_topic("ledger.domain.aggregates:Flow", ReceivedFile)

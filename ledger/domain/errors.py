@@ -26,12 +26,18 @@ class UnknownRunType(LedgerError, ValueError):
     """A settlement run type is not one the market defines."""
 
 
-class FlowRejected(LedgerError):
-    """A received flow failed validation; ``reasons`` say why, in business terms."""
+class StageRefused(LedgerError):
+    """A received file cannot go through a stage: its status does not allow it (validated
+    again, or after its verdict: each file gets one verdict, reached in order), or the stage
+    lacks what it needs (a rejection without a reason)."""
 
-    def __init__(self, reasons: list[str]) -> None:
-        super().__init__("; ".join(reasons))
-        self.reasons = reasons
+
+class InvalidCorrection(LedgerError, ValueError):
+    """A correction names a version the settlement period does not have, or no values."""
+
+
+class MissingAttribution(LedgerError, ValueError):
+    """A correction or manual intervention does not name the person who made it and why."""
 
 
 class LedgerBusy(LedgerError):

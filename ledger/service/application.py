@@ -12,12 +12,13 @@ from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.persistence import JSONTranscoder, Transcoder, Transcoding
 
 from ledger.adapters import raw_payloads
+from ledger.adapters.event_store import EventStore
 from ledger.adapters.storage import Database
-from ledger.domain.aggregates import Flow, SettlementPeriod, settlement_period_id
-from ledger.domain.errors import LedgerError
+from ledger.domain.aggregates import ReceivedFile, SettlementPeriod, settlement_period_id
+from ledger.domain.errors import ConfigurationError, LedgerError
 from ledger.domain.identifiers import Subject
 from ledger.domain.measures import MeasuresAsText
-from ledger.domain.plain_text import MAX_REASON_LENGTH, InvalidText, plain_text
+from ledger.domain.plain_text import InvalidText
 from ledger.domain.settlement_time import check_settlement_period
 
 
@@ -58,7 +59,7 @@ class NotFound(LedgerError, LookupError):
 
 
 class Ledger(Application[UUID]):
-    """Stores every received flow, settlement value, correction and intervention as events."""
+    """Stores every received file, settlement value, correction and intervention as events."""
 
     name = "ledger"
 
@@ -67,13 +68,26 @@ class Ledger(Application[UUID]):
         env = self.database.eventsourcing_env()
         env["CREATE_TABLE"] = "true" if create_tables else "false"
         super().__init__(env=env)
+        if not isinstance(self.recorder, EventStore):
+            # Only the environment can cause this: the library lets a setting prefixed with
+            # the application's name outrank the settings the ledger passes it.
+            found = type(self.recorder).__name__
+            self.close()
+            prefix = self.name.upper()
+            raise ConfigurationError(
+                f"the event store is the library's {found}, not the ledger's adapter: unset "
+                f"{prefix}_APPLICATION_RECORDER_TOPIC and {prefix}_PERSISTENCE_MODULE"
+            )
         if create_tables:
             raw_payloads.create_tables(self.database)
 
     @property
-    def events_table(self) -> str:
-        """The event store's table (its name differs between the library's backends)."""
-        return str(self.recorder.events_table_name)  # type: ignore[attr-defined]
+    def event_store(self) -> EventStore:
+        """The application's recorder: the ledger's event-store adapter for its backend, which
+        the library itself constructs (``Database.eventsourcing_env`` names it)."""
+        recorder = self.recorder
+        assert isinstance(recorder, EventStore), "checked when the ledger was constructed"
+        return recorder
 
     def construct_transcoder(self) -> Transcoder:
         transcoder = ViewSafeTranscoder()
@@ -115,15 +129,7 @@ class Ledger(Application[UUID]):
         actor: str,
     ) -> int:
         """Correct the values of one version; returns the new version number."""
-        actor, reason = _attribution(actor, reason, "a correction")
         period = self.settlement_period(tenant, subject, settlement_date, settlement_period)
-        superseded = [v for v in period.versions if v.version == supersedes]
-        if not superseded:
-            known = ", ".join(str(v.version) for v in period.versions)
-            raise LedgerError(
-                f"{period.subject} on {settlement_date.isoformat()} period {settlement_period} "
-                f"has no version {supersedes} to correct (versions: {known})"
-            )
         period.apply_correction(supersedes, values, reason, actor)
         self.save(period)
         return int(period.version)
@@ -140,30 +146,19 @@ class Ledger(Application[UUID]):
         outcome: str,
     ) -> int:
         """Record who intervened on a period, why and with what outcome."""
-        actor, reason = _attribution(actor, reason, "a manual intervention")
         period = self.settlement_period(tenant, subject, settlement_date, settlement_period)
         period.record_manual_intervention(actor, reason, outcome)
         self.save(period)
         return int(period.version)
 
-    def flow(self, key: UUID) -> Flow | None:
+    def received_file(self, key: UUID) -> ReceivedFile | None:
         try:
-            flow: Flow = self.repository.get(key)
+            received: ReceivedFile = self.repository.get(key)
         except AggregateNotFoundError:
             return None
-        assert isinstance(flow, Flow)
-        return flow
+        assert isinstance(received, ReceivedFile)
+        return received
 
     def event_history(self, key: UUID) -> list[Any]:
         """Every event of one aggregate, in order (evidence for disputes)."""
         return list(self.events.get(key))
-
-
-def _attribution(actor: str, reason: str, what: str) -> tuple[str, str]:
-    """The person and reason a privileged action must name, checked as plain text."""
-    if not reason.strip() or not actor.strip():
-        raise LedgerError(f"{what} needs the person who made it and a reason")
-    return (
-        plain_text(actor, f"the person making {what}"),
-        plain_text(reason, f"the reason for {what}", max_length=MAX_REASON_LENGTH),
-    )

@@ -9,7 +9,7 @@ recorded afterwards with its reasons; the bytes stay.
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -22,7 +22,7 @@ from psycopg_pool import PoolTimeout
 from ledger.adapters.event_batch import PeriodEventEncoder
 from ledger.adapters.raw_payloads import Spool, open_stored, store
 from ledger.adapters.storage import Tx
-from ledger.domain.aggregates import Flow, flow_id, settlement_period_id
+from ledger.domain.aggregates import ReceivedFile, received_file_id, settlement_period_id
 from ledger.domain.errors import LedgerBusy, LedgerError, LedgerUnavailable
 from ledger.domain.plain_text import plain_text
 from ledger.flows.saa_i014 import (
@@ -35,7 +35,6 @@ from ledger.flows.saa_i014 import (
 from ledger.service.application import Ledger
 
 BATCH_SIZE = 2000
-_SQLITE_IN_LIMIT = 500
 
 Status = Literal["accepted", "duplicate", "rejected"]
 
@@ -71,18 +70,18 @@ class _Receipt:
     file_name: str
 
 
-def _as_duplicate(flow: Flow, result: IngestResult) -> IngestResult:
+def _as_duplicate(received: ReceivedFile, result: IngestResult) -> IngestResult:
     """The outcome of a receipt whose bytes already had a verdict: no new versions."""
-    result.flow = flow.flow
-    if flow.status == "rejected":
+    result.flow = received.flow
+    if received.was_rejected:
         result.status = "rejected"
         result.reasons = [
-            f"the same bytes were received before and rejected: {r}" for r in flow.reasons
+            f"the same bytes were received before and rejected: {r}" for r in received.reasons
         ]
     else:
         result.status = "duplicate"
         result.reasons = [
-            f"the same bytes (sha256 {flow.sha256}) were already received and accepted; "
+            f"the same bytes (sha256 {received.sha256}) were already received and accepted; "
             "recorded as a duplicate receipt, no new versions"
         ]
     return result
@@ -135,11 +134,11 @@ def _describe(report: SettlementReport, result: IngestResult) -> None:
     result.bsc_party_id = srh.bsc_party_id
 
 
-def _decided_elsewhere(flow: Flow, result: IngestResult) -> IngestResult:
+def _decided_elsewhere(received: ReceivedFile, result: IngestResult) -> IngestResult:
     """The outcome of recovering a file that another process completed meanwhile."""
-    result.flow = flow.flow
-    result.status = "rejected" if flow.status == "rejected" else "accepted"
-    result.reasons = list(flow.reasons)
+    result.flow = received.flow
+    result.status = "rejected" if received.was_rejected else "accepted"
+    result.reasons = list(received.reasons)
     result.warnings = ["another process completed this file meanwhile; nothing was added"]
     return result
 
@@ -158,12 +157,12 @@ def _context(report: SettlementReport | None, file_name: str) -> str:
 class Ingestor:
     """Runs received files through the stages and records every outcome as events."""
 
-    def __init__(self, ledger: Ledger, *, lock_timeout: float = 60.0) -> None:
+    def __init__(self, ledger: Ledger) -> None:
         self.ledger = ledger
-        # How long a file waits for another file's ingestion before giving up (PostgreSQL).
-        self.lock_timeout = lock_timeout
         self.database = ledger.database
-        self.events_table = ledger.events_table
+        # How long a file waits for another file's ingestion is the event store's lock
+        # timeout (storage.POSTGRES_LOCK_WAIT, storage.SQLITE_WAIT).
+        self.event_store = ledger.event_store
 
     def ingest_path(self, path: Path | str, *, tenant: str, channel: str = "cli") -> IngestResult:
         with Path(path).open("rb") as stream:
@@ -197,7 +196,7 @@ class Ingestor:
     def complete(self, tenant: str, sha256: str, file_name: str, channel: str) -> IngestResult:
         """Process a file left ``received`` (by a crash, a timeout or a refusal) from its
         stored bytes, recording no new receipt."""
-        receipt = _Receipt(flow_id(tenant, sha256), tenant, sha256, 0, channel, file_name)
+        receipt = _Receipt(received_file_id(tenant, sha256), tenant, sha256, 0, channel, file_name)
         result = IngestResult(file=file_name, sha256=sha256, status="accepted")
         return _busy_as_error(
             file_name, lambda: self._process(receipt, result, decided=_decided_elsewhere)
@@ -208,15 +207,16 @@ class Ingestor:
         with self.database.transaction() as tx:
             store(tx, tenant, spool)
         sha256 = spool.sha256
-        receipt = _Receipt(flow_id(tenant, sha256), tenant, sha256, spool.size, channel, file_name)
+        key = received_file_id(tenant, sha256)
+        receipt = _Receipt(key, tenant, sha256, spool.size, channel, file_name)
         result = IngestResult(file=file_name, sha256=sha256, status="accepted")
         # Whether this receipt is the one that processes the file is decided under the
         # events lock, so a second receipt of the same bytes waits and then sees the verdict.
         with self.database.transaction() as tx:
             self._lock_events(tx)
-            flow = self._receive(tx, receipt, result)
-        if flow.status in ("accepted", "rejected"):
-            return _as_duplicate(flow, result)
+            received = self._receive(tx, receipt, result)
+        if received.has_verdict:
+            return _as_duplicate(received, result)
         return self._process(receipt, result)
 
     def _process(
@@ -224,7 +224,7 @@ class Ingestor:
         receipt: _Receipt,
         result: IngestResult,
         *,
-        decided: Callable[[Flow, IngestResult], IngestResult] = _as_duplicate,
+        decided: Callable[[ReceivedFile, IngestResult], IngestResult] = _as_duplicate,
     ) -> IngestResult:
         """Stages 2 to 4 on the stored copy: validate, interpret and publish, whole or not at
         all. Every verdict on the file is recorded; only an interrupted database leaves the
@@ -233,16 +233,16 @@ class Ingestor:
         try:
             with self.database.transaction() as tx:
                 self._lock_events(tx)
-                flow = self._current_flow(receipt.key)
-                if flow.status in ("accepted", "rejected"):
+                received = self._received_file(receipt.key)
+                if received.has_verdict:
                     # Another receipt of the same bytes got its verdict meanwhile.
-                    return decided(flow, result)
+                    return decided(received, result)
                 stream = open_stored(tx, receipt.tenant, receipt.sha256)
                 if stream is None:
                     raise LedgerError("its original bytes were not kept, so it cannot be read")
                 report = parse_settlement_report(stream)
                 _describe(report, result)
-                self._publish(tx, flow, report, result)
+                self._publish(tx, received, report, result)
         except (LedgerError, UnicodeDecodeError) as exc:
             reason = str(exc)
         except (sqlite3.IntegrityError, psycopg.errors.UniqueViolation):
@@ -258,41 +258,34 @@ class Ingestor:
             return result
         return self._reject(receipt, result, [f"{_context(report, receipt.file_name)}: {reason}"])
 
-    def _current_flow(self, key: UUID) -> Flow:
-        flow = self.ledger.flow(key)
-        assert flow is not None, "the receipt is recorded before processing starts"
-        return flow
+    def _received_file(self, key: UUID) -> ReceivedFile:
+        received = self.ledger.received_file(key)
+        assert received is not None, "the receipt is recorded before processing starts"
+        return received
 
-    def _receive(self, tx: Tx, receipt: _Receipt, result: IngestResult) -> Flow:
-        """Record the receipt: the first one opens the flow, later ones are duplicates."""
-        flow = self.ledger.flow(receipt.key)
-        if flow is None:
-            flow = Flow._create(
-                Flow.Received,
-                id=receipt.key,
-                tenant=receipt.tenant,
-                sha256=receipt.sha256,
-                size=receipt.size,
-                channel=receipt.channel,
-                file_name=receipt.file_name,
+    def _receive(self, tx: Tx, receipt: _Receipt, result: IngestResult) -> ReceivedFile:
+        """Record the receipt: the first one opens the file's history, later ones are
+        duplicates."""
+        received = self.ledger.received_file(receipt.key)
+        if received is None:
+            received = ReceivedFile.receive(
+                receipt.tenant, receipt.sha256, receipt.size, receipt.channel, receipt.file_name
             )
         else:
-            flow.trigger_event(
-                Flow.DuplicateReceived, channel=receipt.channel, file_name=receipt.file_name
-            )
-        pending = flow.collect_events()
+            received.duplicate(receipt.channel, receipt.file_name)
+        pending = received.collect_events()
         self._insert_events(tx, pending)
         result.events += len(pending)
-        return flow
+        return received
 
     def _reject(self, receipt: _Receipt, result: IngestResult, reasons: list[str]) -> IngestResult:
         with self.database.transaction() as tx:
             self._lock_events(tx)
-            flow = self._current_flow(receipt.key)
-            if flow.status in ("accepted", "rejected"):
-                return _as_duplicate(flow, result)
-            flow.trigger_event(Flow.Rejected, flow=result.flow, stage="validation", reasons=reasons)
-            self._insert_events(tx, flow.collect_events())
+            received = self._received_file(receipt.key)
+            if received.has_verdict:
+                return _as_duplicate(received, result)
+            received.reject(reasons, flow=result.flow)
+            self._insert_events(tx, received.collect_events())
         result.status = "rejected"
         result.reasons = reasons
         result.periods = 0
@@ -300,13 +293,13 @@ class Ingestor:
         return result
 
     def _lock_events(self, tx: Tx) -> None:
-        if tx.kind == "postgres":
-            # The same lock the eventsourcing library takes: commit order equals
-            # notification order, so no reader of the log ever skips an event.
-            tx.execute(f"SET LOCAL lock_timeout = '{int(self.lock_timeout * 1000)}ms'")
-            tx.execute(f"LOCK TABLE {self.events_table} IN EXCLUSIVE MODE")
+        # The library's own append lock, held until ``tx`` ends: what is decided under it
+        # (whether this receipt processes the file) cannot race another writer.
+        self.event_store.lock_for_append(tx)
 
-    def _publish(self, tx: Tx, flow: Flow, report: SettlementReport, result: IngestResult) -> None:
+    def _publish(
+        self, tx: Tx, flow: ReceivedFile, report: SettlementReport, result: IngestResult
+    ) -> None:
         now = datetime.now(UTC)
         srh = report.srh
         header = report.header
@@ -359,11 +352,7 @@ class Ingestor:
                 )
         flush()
 
-        version = flow.version
-        validated = Flow.Validated(
-            originator_id=flow.id,
-            originator_version=version + 1,
-            timestamp=now,
+        flow.validate(
             flow=header.flow_id,
             flow_version=header.flow_version,
             settlement_date=srh.settlement_date,
@@ -372,18 +361,13 @@ class Ingestor:
             bsc_party_id=srh.bsc_party_id,
             file_creation_time=header.creation_time,
             record_count=report.record_count,
-            warnings=list(report.warnings),
+            warnings=report.warnings,
         )
-        interpreted = Flow.Interpreted(
-            originator_id=flow.id,
-            originator_version=version + 2,
-            timestamp=now,
-            periods=periods,
-            events=periods + 2,
-            daily_values=daily,
-            unplaced_records=unplaced,
+        # One event per period, then the file's own two: validated and interpreted.
+        flow.interpret(
+            periods=periods, events=periods + 2, daily_values=daily, unplaced_records=unplaced
         )
-        self._insert_events(tx, [validated, interpreted])
+        self._insert_events(tx, flow.collect_events())
         result.periods = periods
         result.events += periods + 2
         result.warnings = list(report.warnings)
@@ -402,8 +386,8 @@ class Ingestor:
             settlement_period_id(tenant, i.subject, settlement_date, i.settlement_period)
             for i in items
         ]
-        current = self._current_versions(tx, keys)
-        self._insert_rows(
+        current = self.event_store.current_versions(tx, keys)
+        self.event_store.append_rows(
             tx,
             (
                 encoder.row(key, current.get(key, 0) + 1, item)
@@ -411,45 +395,12 @@ class Ingestor:
             ),
         )
 
-    def _current_versions(self, tx: Tx, keys: Sequence[UUID]) -> dict[UUID, int]:
-        found: dict[UUID, int] = {}
-        if tx.kind == "postgres":
-            rows = tx.execute(
-                f"SELECT originator_id, max(originator_version) FROM {self.events_table}"
-                " WHERE originator_id = ANY(?) GROUP BY originator_id",
-                (list(keys),),
-            ).fetchall()
-            for oid, version in rows:
-                found[oid] = version
-            return found
-        for start in range(0, len(keys), _SQLITE_IN_LIMIT):
-            part = keys[start : start + _SQLITE_IN_LIMIT]
-            marks = ", ".join("?" for _ in part)
-            rows = tx.execute(
-                f"SELECT originator_id, max(originator_version) FROM {self.events_table}"
-                f" WHERE originator_id IN ({marks}) GROUP BY originator_id",
-                [k.hex for k in part],
-            ).fetchall()
-            for oid, version in rows:
-                found[UUID(oid)] = version
-        return found
-
     def _insert_events(self, tx: Tx, events: Sequence[Any]) -> None:
-        self._insert_rows(
+        """Append domain events to the event store, inside the open transaction."""
+        self.event_store.append_rows(
             tx,
             (
                 (cast(UUID, s.originator_id), s.originator_version, s.topic, s.state)
                 for s in map(self.ledger.mapper.to_stored_event, events)
             ),
         )
-
-    def _insert_rows(self, tx: Tx, rows: Iterable[tuple[UUID, int, str, bytes]]) -> None:
-        """Append stored-event rows to the event store, inside the open transaction."""
-        columns = ("originator_id", "originator_version", "topic", "state")
-        if tx.kind == "postgres":
-            tx.insert_rows(
-                self.events_table, columns, rows, pg_types=("uuid", "int8", "text", "bytea")
-            )
-        else:
-            # The library's SQLite recorder keeps ids as hex text.
-            tx.insert_rows(self.events_table, columns, ((k.hex, v, t, s) for k, v, t, s in rows))

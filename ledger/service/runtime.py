@@ -7,7 +7,7 @@ from contextlib import contextmanager, nullcontext, suppress
 from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import BinaryIO
 
 from ledger.adapters.raw_payloads import Spool, stream_stored
 from ledger.adapters.schema import mark_schema_ready, schema_ready
@@ -18,22 +18,23 @@ from ledger.domain.runs import RunType, scheduled_run_date
 from ledger.domain.settlement_time import check_settlement_period, period_start_utc
 from ledger.service.application import Ledger
 from ledger.service.ingestion import Ingestor, IngestResult
-from projections.flows import (
-    FlowRow,
-    FlowsProjection,
+from ledger.service.read_models import (
+    FlowList,
     FlowSummary,
-    find_flow,
-    list_flows,
-    unfinished_flows,
+    FlowView,
+    Intervention,
+    PeriodView,
+    Version,
+    ViewsFreshness,
+    best_of,
 )
+from projections.flows import FlowsProjection, find_flow, list_flows, unfinished_flows
 from projections.period_versions import (
     PeriodVersionsProjection,
-    VersionRow,
-    best_of,
     period_interventions,
     period_versions,
 )
-from projections.runner import Freshness, ProjectionRunner
+from projections.runner import ProjectionRunner
 
 DEFAULT_TENANT = "default"
 
@@ -66,7 +67,7 @@ class LedgerRuntime:
                 self.database,
                 self.ledger.mapper,
                 [PeriodVersionsProjection(), FlowsProjection()],
-                events_table=self.ledger.events_table,
+                event_store=self.ledger.event_store,
             )
             if create:
                 self.runner.create_tables()
@@ -194,7 +195,7 @@ class LedgerRuntime:
         *,
         tenant: str = DEFAULT_TENANT,
         as_of: datetime | None = None,
-    ) -> dict[str, Any]:
+    ) -> PeriodView:
         """Every version of one period and the best available one, optionally as of an instant."""
         tenant = tenant_id(tenant)
         canonical = str(Subject.parse(subject))
@@ -202,40 +203,47 @@ class LedgerRuntime:
         if as_of is not None and as_of.tzinfo is None:
             raise LedgerError("the as-of instant needs a time zone, e.g. 2026-05-07T12:00:00Z")
         with self.database.transaction(write=False) as tx:
-            key = (tx, tenant, canonical, settlement_date, settlement_period)
-            versions = period_versions(*key, as_of=as_of)
-            interventions = period_interventions(*key, as_of=as_of)
+            rows = period_versions(
+                tx, tenant, canonical, settlement_date, settlement_period, as_of=as_of
+            )
+            interventions = period_interventions(
+                tx, tenant, canonical, settlement_date, settlement_period, as_of=as_of
+            )
             freshness = self.runner.freshness(tx)
-        best = best_of(versions)
-        return {
-            "tenant": tenant,
-            "subject": canonical,
-            "settlement_date": settlement_date.isoformat(),
-            "settlement_period": settlement_period,
-            "period_start": period_start_utc(settlement_date, settlement_period).isoformat(),
-            "as_of": as_of.isoformat() if as_of else None,
-            "scheduled_runs": scheduled_runs(settlement_date),
-            "versions": [version_json(v) for v in versions],
-            "best": version_json(best) if best else None,
-            "interventions": interventions,
-            "views": freshness_json(freshness),
-        }
+        versions = [Version.of(row) for row in rows]
+        return PeriodView(
+            tenant=tenant,
+            subject=canonical,
+            settlement_date=settlement_date,
+            settlement_period=settlement_period,
+            period_start=period_start_utc(settlement_date, settlement_period),
+            as_of=as_of,
+            scheduled_runs=scheduled_runs(settlement_date),
+            versions=versions,
+            best=best_of(versions),
+            interventions=[Intervention.of(row) for row in interventions],
+            views=ViewsFreshness.of(freshness),
+        )
 
-    def flow(self, sha256: str, *, tenant: str = DEFAULT_TENANT) -> FlowRow | None:
+    def flow(self, sha256: str, *, tenant: str = DEFAULT_TENANT) -> FlowView | None:
+        """A received file's status and every stage it went through (None if the tenant has
+        received no such file)."""
         tenant = tenant_id(tenant)
         with self.database.transaction(write=False) as tx:
-            return find_flow(tx, tenant, sha256.lower())
+            found = find_flow(tx, tenant, sha256.lower())
+        return None if found is None else FlowView.of(found)
 
-    def flows(self, *, tenant: str = DEFAULT_TENANT, limit: int = 100) -> list[FlowSummary]:
+    def flows(self, *, tenant: str = DEFAULT_TENANT, limit: int = 100) -> FlowList:
         """The tenant's most recently received files, newest first."""
         tenant = tenant_id(tenant)
         with self.database.transaction(write=False) as tx:
-            return list_flows(tx, tenant, limit=limit)
+            rows = list_flows(tx, tenant, limit=limit)
+        return FlowList(tenant=tenant, flows=[FlowSummary.of(row) for row in rows])
 
-    def views(self) -> dict[str, Any]:
+    def views(self) -> ViewsFreshness:
         """How far the views have read the event log."""
         with self.database.transaction(write=False) as tx:
-            return freshness_json(self.runner.freshness(tx))
+            return ViewsFreshness.of(self.runner.freshness(tx))
 
     def raw_stream(self, sha256: str, *, tenant: str = DEFAULT_TENANT) -> Iterator[bytes] | None:
         """The original bytes of a received file, chunk by chunk, exactly as they arrived."""
@@ -247,43 +255,10 @@ class LedgerRuntime:
         return None if chunks is None else b"".join(chunks)
 
 
-def freshness_json(freshness: Freshness) -> dict[str, Any]:
-    """How far the views have read the log: a reader's answer may be behind a running writer."""
-    return {
-        "position": freshness.position,
-        "log_position": freshness.log_position,
-        "up_to_date": freshness.up_to_date,
-    }
-
-
-def scheduled_runs(settlement_date: date) -> dict[str, str]:
+def scheduled_runs(settlement_date: date) -> dict[str, date]:
     """When each run of this settlement day is due under the timetable in force."""
     try:
         due = {run: scheduled_run_date(settlement_date, run) for run in RunType}
     except ValueError:  # a day before any configured timetable
         return {}
-    return {str(run): day.isoformat() for run, day in due.items() if day is not None}
-
-
-def version_json(v: VersionRow) -> dict[str, Any]:
-    """A version as JSON: decimals as exact strings, instants in ISO 8601."""
-    return {
-        "version": v.version,
-        "kind": v.kind,
-        "run_type": v.run_type,
-        "run_number": v.run_number,
-        "maturity": v.maturity,
-        "file_creation_time": v.file_creation_time.isoformat(),
-        "recorded_at": v.recorded_at.isoformat(),
-        "values": {k: str(d) for k, d in v.values.items()},
-        "attributes": v.attributes,
-        "unconfirmed": v.unconfirmed,
-        "source": (
-            {"sha256": v.source_sha256, "flow": v.flow, "record_position": v.record_position}
-            if v.source_sha256
-            else None
-        ),
-        "supersedes": v.supersedes,
-        "reason": v.reason,
-        "actor": v.actor,
-    }
+    return {str(run): day for run, day in due.items() if day is not None}

@@ -246,7 +246,9 @@ def test_period_values_are_exact_strings(client: TestClient) -> None:
             assert (view["settlement_date"], view["settlement_period"]) == ("2026-05-06", period)
             assert view["as_of"] is None
             # Passed through from the runtime (when each run of the day is due).
-            assert view["scheduled_runs"] == scheduled_runs(DAY)
+            assert view["scheduled_runs"] == {
+                run: day.isoformat() for run, day in scheduled_runs(DAY).items()
+            }
             assert "SF" in view["scheduled_runs"]
             (version,) = view["versions"]
             expected = ppc_texts(data, party, period)

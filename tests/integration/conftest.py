@@ -17,7 +17,7 @@ import pytest
 from ledger.demo.samples import sample_bm_unit_ids, sample_party_ids, write_settlement_report
 from ledger.domain.runs import RunType
 from ledger.flows.idd import idd_checksum
-from ledger.service.runtime import LedgerRuntime
+from ledger.service.runtime import DEFAULT_TENANT, LedgerRuntime
 
 # --- Sample files -------------------------------------------------------------------------
 
@@ -217,14 +217,30 @@ def count_rows(runtime: LedgerRuntime, table: str, tenant: str | None = None) ->
 def count_events(runtime: LedgerRuntime) -> int:
     """Every event in the log, whatever its aggregate."""
     with runtime.database.transaction(write=False) as tx:
-        row = tx.execute(f"SELECT count(*) FROM {runtime.ledger.events_table}").fetchone()
+        row = tx.execute(
+            f"SELECT count(*) FROM {runtime.ledger.event_store.events_table}"
+        ).fetchone()
     assert row is not None
     return int(row[0])
 
 
+def period_json(
+    runtime: LedgerRuntime,
+    subject: str,
+    settlement_date: date,
+    settlement_period: int,
+    *,
+    tenant: str = DEFAULT_TENANT,
+    as_of: datetime | None = None,
+) -> dict[str, Any]:
+    """A period's view as the CLI and the API show it: decimals as exact strings, instants in
+    ISO 8601."""
+    view = runtime.period(subject, settlement_date, settlement_period, tenant=tenant, as_of=as_of)
+    return view.model_dump(mode="json")
+
+
 VIEW_TABLES = {
     "period_versions": "tenant, subject, settlement_date, settlement_period, version",
-    "best_versions": "tenant, subject, settlement_date, settlement_period",
     "period_interventions": "tenant, subject, settlement_date, settlement_period, version",
     "flows": "flow_id",
     "flow_stages": "flow_id, version",

@@ -22,6 +22,7 @@ import pytest
 from ledger.adapters import storage
 from ledger.domain.errors import LedgerBusy, LedgerUnavailable
 from ledger.service.ingestion import Ingestor
+from ledger.service.read_models import FlowList, PeriodView
 from ledger.service.runtime import LedgerRuntime
 
 from .conftest import DAY, PARTY_SUBJECT, S0142_PERIODS, Report, write_report
@@ -65,7 +66,7 @@ def _writer_holding_the_lock(runtime: LedgerRuntime) -> Iterator[None]:
             conn.close()
         return
     with psycopg.connect(runtime.database.url) as pg, pg.transaction():
-        pg.execute(f"LOCK TABLE {runtime.ledger.events_table} IN EXCLUSIVE MODE")
+        pg.execute(f"LOCK TABLE {runtime.ledger.event_store.events_table} IN EXCLUSIVE MODE")
         pg.execute("SELECT pg_advisory_xact_lock(4711)")  # the views' runner too
         yield
 
@@ -91,9 +92,9 @@ def test_readers_never_wait_for_a_writer(
             listed = _run_in_time(lambda: reader.flows())
         finally:
             reader.close()
-    assert isinstance(view, dict) and view["best"] is not None
-    assert view["views"]["up_to_date"] is True
-    assert flow is not None and listed
+    assert isinstance(view, PeriodView) and view.best is not None
+    assert view.views.up_to_date is True
+    assert flow is not None and isinstance(listed, FlowList) and listed.flows
 
 
 def test_a_reader_says_when_the_views_are_behind_the_log(
@@ -103,12 +104,12 @@ def test_a_reader_says_when_the_views_are_behind_the_log(
     # Events committed by a writer that died before it brought the views up to date.
     runtime.ingestor.ingest_path(report.path, tenant="default")
     behind = runtime.period(PARTY_SUBJECT, DAY, 1)
-    assert behind["versions"] == []
-    assert behind["views"]["up_to_date"] is False
-    assert behind["views"]["log_position"] > behind["views"]["position"]
+    assert behind.versions == []
+    assert behind.views.up_to_date is False
+    assert behind.views.log_position > behind.views.position
     runtime.recover()
     caught_up = runtime.period(PARTY_SUBJECT, DAY, 1)
-    assert caught_up["views"]["up_to_date"] is True and caught_up["best"] is not None
+    assert caught_up.views.up_to_date is True and caught_up.best is not None
 
 
 def _interrupted(*_: object, **__: object) -> None:
@@ -199,7 +200,7 @@ def test_processes_starting_together_on_a_fresh_database_all_work(
         view = final.period(PARTY_SUBJECT, DAY, 1)
     finally:
         final.close()
-    assert [v["run_type"] for v in view["versions"]].count("R1") == 1
+    assert [v.run_type for v in view.versions].count("R1") == 1
 
 
 def test_a_reader_has_capacity_when_every_writer_connection_is_taken(
@@ -213,7 +214,7 @@ def test_a_reader_has_capacity_when_every_writer_connection_is_taken(
         with ExitStack() as writers:
             for _ in range(storage.WRITE_POOL_SIZE):
                 writers.enter_context(runtime.database.transaction())
-            assert runtime.period(PARTY_SUBJECT, DAY, 1)["best"] is not None
+            assert runtime.period(PARTY_SUBJECT, DAY, 1).best is not None
             # One writer too many is refused fast as busy, and records nothing.
             other = write_report(files, run_type="R1")
             with pytest.raises(LedgerBusy):
@@ -255,6 +256,6 @@ def test_a_rebuild_beside_a_runner_catching_up_does_not_deadlock(
             runner.execute("UPDATE period_versions SET version = version WHERE version = 1")
         rebuild.join(60)
         assert not rebuild.is_alive()
-        assert runtime.period(PARTY_SUBJECT, DAY, 1)["best"] is not None
+        assert runtime.period(PARTY_SUBJECT, DAY, 1).best is not None
     finally:
         runtime.close()

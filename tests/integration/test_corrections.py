@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from integration.conftest import DAY, PARTY, PARTY_SUBJECT, count_rows, write_report
+from integration.conftest import DAY, PARTY, PARTY_SUBJECT, count_rows, period_json, write_report
 from ledger.demo.samples import sample_party_period_values
 from ledger.domain.aggregates import SettlementPeriod, settlement_period_id
 from ledger.domain.errors import InvalidIdentifier, InvalidSettlementPeriod, LedgerError
@@ -50,7 +50,7 @@ def correct(runtime: LedgerRuntime, supersedes: int, **overrides: object) -> int
 def test_correction_of_the_best_version_becomes_best(two_runs: LedgerRuntime) -> None:
     assert correct(two_runs, supersedes=2) == 3
 
-    v = two_runs.period(PARTY_SUBJECT, DAY, PERIOD, tenant=TENANT)
+    v = period_json(two_runs, PARTY_SUBJECT, DAY, PERIOD, tenant=TENANT)
     assert [x["version"] for x in v["versions"]] == [1, 2, 3]
     sf, correction = v["versions"][1], v["versions"][2]
     assert correction["kind"] == "correction"
@@ -66,13 +66,13 @@ def test_correction_of_the_best_version_becomes_best(two_runs: LedgerRuntime) ->
     # The corrected version itself is kept as it was.
     assert sf["kind"] == "run" and sf["supersedes"] is None and sf["reason"] is None
     # Other periods are untouched.
-    other = two_runs.period(PARTY_SUBJECT, DAY, PERIOD + 1, tenant=TENANT)
+    other = period_json(two_runs, PARTY_SUBJECT, DAY, PERIOD + 1, tenant=TENANT)
     assert [x["version"] for x in other["versions"]] == [1, 2]
 
 
 def test_correction_of_an_older_run_does_not_become_best(two_runs: LedgerRuntime) -> None:
     assert correct(two_runs, supersedes=1) == 3
-    v = two_runs.period(PARTY_SUBJECT, DAY, PERIOD, tenant=TENANT)
+    v = period_json(two_runs, PARTY_SUBJECT, DAY, PERIOD, tenant=TENANT)
     correction = v["versions"][2]
     assert (correction["kind"], correction["supersedes"], correction["run_type"]) == (
         "correction",
@@ -88,13 +88,13 @@ def test_a_later_run_beats_a_correction_and_a_correction_can_be_corrected(
 ) -> None:
     assert correct(two_runs, supersedes=2) == 3
     assert correct(two_runs, supersedes=3, values={"bm_unit_cashflow": Decimal("1")}) == 4
-    v = two_runs.period(PARTY_SUBJECT, DAY, PERIOD, tenant=TENANT)
+    v = period_json(two_runs, PARTY_SUBJECT, DAY, PERIOD, tenant=TENANT)
     assert (v["best"]["version"], v["best"]["supersedes"]) == (4, 3)
     assert v["best"]["run_type"] == "SF"
 
     r1 = write_report(files, run_type="R1")
     assert two_runs.ingest(r1.path, tenant=TENANT).status == "accepted"
-    v = two_runs.period(PARTY_SUBJECT, DAY, PERIOD, tenant=TENANT)
+    v = period_json(two_runs, PARTY_SUBJECT, DAY, PERIOD, tenant=TENANT)
     assert [x["version"] for x in v["versions"]] == [1, 2, 3, 4, 5]
     assert (v["best"]["version"], v["best"]["run_type"], v["best"]["kind"]) == (5, "R1", "run")
     values = {k: Decimal(d) for k, d in v["best"]["values"].items()}
@@ -150,11 +150,11 @@ def test_correction_errors(two_runs: LedgerRuntime) -> None:
         )
 
     assert count_rows(two_runs, "period_versions", TENANT) == before
-    assert two_runs.period(PARTY_SUBJECT, DAY, PERIOD, tenant="other")["versions"] == []
+    assert period_json(two_runs, PARTY_SUBJECT, DAY, PERIOD, tenant="other")["versions"] == []
 
 
 def test_manual_intervention(two_runs: LedgerRuntime) -> None:
-    before = two_runs.period(PARTY_SUBJECT, DAY, PERIOD, tenant=TENANT)
+    before = period_json(two_runs, PARTY_SUBJECT, DAY, PERIOD, tenant=TENANT)
     version = two_runs.intervene(
         PARTY_SUBJECT,
         DAY,
@@ -166,7 +166,7 @@ def test_manual_intervention(two_runs: LedgerRuntime) -> None:
     )
     assert version == 3
     # An intervention is not a version of the values; the period view lists it.
-    after = two_runs.period(PARTY_SUBJECT, DAY, PERIOD, tenant=TENANT)
+    after = period_json(two_runs, PARTY_SUBJECT, DAY, PERIOD, tenant=TENANT)
     assert {k: v for k, v in after.items() if k not in ("interventions", "views")} == {
         k: v for k, v in before.items() if k not in ("interventions", "views")
     }
@@ -178,7 +178,7 @@ def test_manual_intervention(two_runs: LedgerRuntime) -> None:
         "held from billing",
     )
     as_of = datetime.fromisoformat(shown["recorded_at"]) - timedelta(microseconds=1)
-    earlier = two_runs.period(PARTY_SUBJECT, DAY, PERIOD, tenant=TENANT, as_of=as_of)
+    earlier = period_json(two_runs, PARTY_SUBJECT, DAY, PERIOD, tenant=TENANT, as_of=as_of)
     assert earlier["interventions"] == []
     with two_runs.database.transaction() as tx:
         rows = tx.execute(
@@ -236,7 +236,7 @@ def test_event_history_is_the_evidence(two_runs: LedgerRuntime, files: Path) -> 
     assert (correction.supersedes, correction.actor) == (2, "j.smith")
     assert (intervention.actor, intervention.outcome) == ("a", "o")
     # The view agrees with the evidence.
-    versions = two_runs.period(PARTY_SUBJECT, DAY, PERIOD, tenant=TENANT)["versions"]
+    versions = period_json(two_runs, PARTY_SUBJECT, DAY, PERIOD, tenant=TENANT)["versions"]
     assert [v["version"] for v in versions] == [1, 2, 3, 5]
     # Another tenant's identical period is another aggregate.
     assert (

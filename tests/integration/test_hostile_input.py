@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from ledger.demo.samples import sample_bm_unit_ids, sample_party_ids
-from ledger.domain.aggregates import Flow
+from ledger.domain.aggregates import ReceivedFile
 from ledger.domain.plain_text import InvalidText
 from ledger.flows.idd import MAX_LINE_BYTES
 from ledger.service.application import Ledger
@@ -30,7 +30,7 @@ def _still_serves_every_tenant(runtime: LedgerRuntime, files: Path) -> None:
     report = write_report(files, name="after-the-attack.txt")
     assert runtime.ingest(report.path, tenant="bystander").status == "accepted"
     view = runtime.period(PARTY_SUBJECT, report.settlement_date, 1, tenant="bystander")
-    assert view["best"] is not None and view["views"]["up_to_date"]
+    assert view.best is not None and view.views.up_to_date
     runtime.runner.rebuild()
     assert runtime.period(PARTY_SUBJECT, report.settlement_date, 1, tenant="bystander") == view
 
@@ -50,14 +50,14 @@ def test_a_file_name_that_a_view_could_not_hold_is_refused_before_anything_is_wr
 def test_the_event_store_refuses_a_nul_whatever_the_caller(runtime: LedgerRuntime) -> None:
     """The last line of defence: no event carrying NUL is ever encoded."""
     ledger: Ledger = runtime.ledger
-    flow = Flow(tenant="t", sha256="0" * 64, size=1, channel="api", file_name="ok")
-    flow.trigger_event(Flow.DuplicateReceived, channel="api", file_name="a\x00b")
+    received = ReceivedFile.receive("t", "0" * 64, 1, "api", "ok")
+    received.duplicate(channel="api", file_name="a\x00b")
     before = count_events(runtime)
     with pytest.raises(InvalidText, match="NUL"):
-        ledger.save(flow)
+        ledger.save(received)
     assert count_events(runtime) == before
     # A literal backslash-u-0000 in a name is text, not a NUL.
-    ok = Flow(tenant="t", sha256="1" * 64, size=1, channel="api", file_name="a\\u0000b")
+    ok = ReceivedFile.receive("t", "1" * 64, 1, "api", "a\\u0000b")
     ledger.save(ok)
     assert count_events(runtime) == before + 1
 
@@ -135,8 +135,8 @@ def test_a_stream_is_read_once_and_versions_cite_the_kept_bytes(
     assert result.sha256 == a.sha256
     assert runtime.raw_bytes(a.sha256, tenant="t") == a.data
     view = runtime.period(PARTY_SUBJECT, a.settlement_date, 1, tenant="t")
-    assert [v["run_type"] for v in view["versions"]] == ["SF"]
-    assert {v["source"]["sha256"] for v in view["versions"]} == {a.sha256}
+    assert [v.run_type for v in view.versions] == ["SF"]
+    assert {v.source.sha256 for v in view.versions if v.source} == {a.sha256}
 
 
 def test_a_fifo_is_ingested_as_the_file_it_serves(runtime: LedgerRuntime, files: Path) -> None:

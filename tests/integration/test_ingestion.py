@@ -21,6 +21,7 @@ from integration.conftest import (
     Report,
     count_rows,
     line_at,
+    period_json,
     write_report,
 )
 from ledger.demo.samples import sample_party_period_values, sample_system_period_values
@@ -61,7 +62,7 @@ def test_accepted_s0142(runtime: LedgerRuntime, files: Path) -> None:
 
     for party in PARTIES:
         for period in (1, 2, 24, 47, 48):
-            view = runtime.period(f"party:{party}", DAY, period)
+            view = period_json(runtime, f"party:{party}", DAY, period)
             assert [v["version"] for v in view["versions"]] == [1]
             best = view["best"]
             assert best == view["versions"][0]
@@ -73,13 +74,13 @@ def test_accepted_s0142(runtime: LedgerRuntime, files: Path) -> None:
             record = line_at(report.path, best["source"]["record_position"])
             assert record == f"SP7|{period}|".encode()
 
-    system = runtime.period("system", DAY, 3)["best"]
+    system = period_json(runtime, "system", DAY, 3)["best"]
     assert values(system) == sample_system_period_values(DAY, 3, revision=report.revision)
     assert line_at(report.path, system["source"]["record_position"]).startswith(b"SPI|3|")
 
     for party, units in BM_UNITS.items():
         for unit in units:
-            bmu = runtime.period(f"bmu:{unit}", DAY, 5)["best"]
+            bmu = period_json(runtime, f"bmu:{unit}", DAY, 5)["best"]
             assert bmu["attributes"] == {"bsc_party_id": party}
             assert bmu["source"]["sha256"] == report.sha256
             record = line_at(report.path, bmu["source"]["record_position"])
@@ -89,7 +90,7 @@ def test_accepted_s0142(runtime: LedgerRuntime, files: Path) -> None:
     flow = runtime.flow(report.sha256)
     assert flow is not None
     assert (flow.status, flow.flow, flow.periods, flow.receipts) == ("accepted", "S0142", 288, 1)
-    assert [s["stage"] for s in flow.stages] == ["received", "validated", "interpreted"]
+    assert [s.stage for s in flow.stages] == ["received", "validated", "interpreted"]
 
 
 def test_accepted_s0141(runtime: LedgerRuntime, files: Path) -> None:
@@ -104,7 +105,7 @@ def test_accepted_s0141(runtime: LedgerRuntime, files: Path) -> None:
     assert result.bsc_party_id == PARTY
 
     for period in range(1, 49):
-        view = runtime.period(PARTY_SUBJECT, DAY, period)
+        view = period_json(runtime, PARTY_SUBJECT, DAY, period)
         (only,) = view["versions"]
         assert view["best"] == only
         assert values(only) == expected_party(report, PARTY, period)
@@ -113,12 +114,12 @@ def test_accepted_s0141(runtime: LedgerRuntime, files: Path) -> None:
         assert only["source"]["flow"] == "S0141"
         assert line_at(report.path, only["source"]["record_position"]) == f"SPH|{period}|".encode()
 
-    system = runtime.period("system", DAY, 30)["best"]
+    system = period_json(runtime, "system", DAY, 30)["best"]
     assert values(system) == sample_system_period_values(DAY, 30, revision=report.revision)
     assert line_at(report.path, system["source"]["record_position"]).startswith(b"SSD|")
     # An S0141 carries no BM Unit data; the other party is not in it either.
-    assert runtime.period(BMU_SUBJECT, DAY, 30)["versions"] == []
-    assert runtime.period(f"party:{PARTIES[1]}", DAY, 30)["versions"] == []
+    assert period_json(runtime, BMU_SUBJECT, DAY, 30)["versions"] == []
+    assert period_json(runtime, f"party:{PARTIES[1]}", DAY, 30)["versions"] == []
 
 
 def test_versions_across_runs(runtime: LedgerRuntime, files: Path) -> None:
@@ -126,7 +127,7 @@ def test_versions_across_runs(runtime: LedgerRuntime, files: Path) -> None:
     for report in reports:
         assert runtime.ingest(report.path).status == "accepted"
 
-    view = runtime.period(PARTY_SUBJECT, DAY, 17)
+    view = period_json(runtime, PARTY_SUBJECT, DAY, 17)
     versions = view["versions"]
     assert [v["version"] for v in versions] == [1, 2, 3]
     assert [v["run_type"] for v in versions] == ["II", "SF", "R1"]
@@ -138,7 +139,24 @@ def test_versions_across_runs(runtime: LedgerRuntime, files: Path) -> None:
     assert view["best"] == versions[2]
     assert view["best"]["run_type"] == "R1"
     assert count_rows(runtime, "period_versions") == 3 * S0142_PERIODS
-    assert count_rows(runtime, "best_versions") == S0142_PERIODS
+
+
+def test_the_period_view_is_typed_and_printed_exactly(runtime: LedgerRuntime, files: Path) -> None:
+    report = write_report(files, run_type="II")
+    assert runtime.ingest(report.path).status == "accepted"
+    view = runtime.period(PARTY_SUBJECT, DAY, 5)
+    best = view.best
+    assert best is not None and view.versions == [best]
+    assert best.values == expected_party(report, PARTY, 5)
+    assert all(isinstance(v, Decimal) for v in best.values.values())
+    assert best.recorded_at.utcoffset() is not None
+    assert (view.settlement_date, view.views.up_to_date) == (DAY, True)
+    # What the CLI and the API print: exact decimal strings, ISO 8601 instants and dates.
+    shown = view.model_dump(mode="json")
+    assert shown["best"]["values"] == {k: str(v) for k, v in best.values.items()}
+    assert shown["best"]["recorded_at"] == best.recorded_at.isoformat()
+    assert (shown["settlement_date"], shown["as_of"]) == (DAY.isoformat(), None)
+    assert shown["scheduled_runs"]["II"] == view.scheduled_runs["II"].isoformat()
 
 
 def test_out_of_order_arrival_gives_the_same_best(runtime: LedgerRuntime, files: Path) -> None:
@@ -150,8 +168,8 @@ def test_out_of_order_arrival_gives_the_same_best(runtime: LedgerRuntime, files:
 
     for subject in (PARTY_SUBJECT, "system", BMU_SUBJECT):
         for period in (1, 30, 48):
-            in_order = runtime.period(subject, DAY, period, tenant="in-order")
-            shuffled = runtime.period(subject, DAY, period, tenant="shuffled")
+            in_order = period_json(runtime, subject, DAY, period, tenant="in-order")
+            shuffled = period_json(runtime, subject, DAY, period, tenant="shuffled")
             assert shuffled["best"]["run_type"] == "R1"
             assert shuffled["best"]["version"] == 1
             assert content(shuffled["best"]) == content(in_order["best"])
@@ -168,7 +186,7 @@ def test_republished_run_with_higher_run_number_wins(
     for report in sequence:
         assert runtime.ingest(report.path).status == "accepted"
 
-    view = runtime.period(PARTY_SUBJECT, DAY, 9)
+    view = period_json(runtime, PARTY_SUBJECT, DAY, 9)
     assert len(view["versions"]) == 2
     best = view["best"]
     assert (best["run_type"], best["run_number"]) == ("R1", 2)
@@ -188,7 +206,7 @@ def test_republished_same_run_later_creation_time_wins(
     for report in sequence:
         assert runtime.ingest(report.path).status == "accepted"
 
-    view = runtime.period(PARTY_SUBJECT, DAY, 40)
+    view = period_json(runtime, PARTY_SUBJECT, DAY, 40)
     best = view["best"]
     assert (best["run_type"], best["run_number"]) == ("R1", 1)
     assert best["file_creation_time"] == later.creation_time.isoformat()
@@ -202,7 +220,7 @@ def test_as_of(runtime: LedgerRuntime, files: Path) -> None:
     runtime.ingest(ii.path)
     runtime.ingest(sf.path)
 
-    now = runtime.period(PARTY_SUBJECT, DAY, 12)
+    now = period_json(runtime, PARTY_SUBJECT, DAY, 12)
     first, second = now["versions"]
     first_at = datetime.fromisoformat(first["recorded_at"])
     second_at = datetime.fromisoformat(second["recorded_at"])
@@ -210,21 +228,26 @@ def test_as_of(runtime: LedgerRuntime, files: Path) -> None:
     assert now["best"]["run_type"] == "SF"
 
     between = first_at + (second_at - first_at) / 2
-    then = runtime.period(PARTY_SUBJECT, DAY, 12, as_of=between)
+    then = period_json(runtime, PARTY_SUBJECT, DAY, 12, as_of=between)
     assert then["as_of"] == between.isoformat()
     assert [v["version"] for v in then["versions"]] == [1]
     assert then["best"] == first
     assert then["best"]["run_type"] == "II"
 
     # At exactly the instant a version was recorded, it is known.
-    assert len(runtime.period(PARTY_SUBJECT, DAY, 12, as_of=first_at)["versions"]) == 1
-    assert runtime.period(PARTY_SUBJECT, DAY, 12, as_of=second_at)["versions"] == [first, second]
+    assert len(period_json(runtime, PARTY_SUBJECT, DAY, 12, as_of=first_at)["versions"]) == 1
+    assert period_json(runtime, PARTY_SUBJECT, DAY, 12, as_of=second_at)["versions"] == [
+        first,
+        second,
+    ]
 
     # The same instant written in another time zone means the same.
     elsewhere = between.astimezone(timezone(timedelta(hours=-5)))
-    assert runtime.period(PARTY_SUBJECT, DAY, 12, as_of=elsewhere)["versions"] == [first]
+    assert period_json(runtime, PARTY_SUBJECT, DAY, 12, as_of=elsewhere)["versions"] == [first]
 
-    before = runtime.period(PARTY_SUBJECT, DAY, 12, as_of=first_at - timedelta(microseconds=1))
+    before = period_json(
+        runtime, PARTY_SUBJECT, DAY, 12, as_of=first_at - timedelta(microseconds=1)
+    )
     assert before["versions"] == []
     assert before["best"] is None
 
@@ -234,7 +257,7 @@ def test_duplicate_bytes_add_a_receipt_not_a_version(runtime: LedgerRuntime, fil
     first = runtime.ingest(report.path)
     assert first.status == "accepted"
     versions = count_rows(runtime, "period_versions")
-    view = runtime.period(PARTY_SUBJECT, DAY, 1)
+    view = period_json(runtime, PARTY_SUBJECT, DAY, 1)
 
     copy = files / "same-bytes-other-name.txt"
     copy.write_bytes(report.data)
@@ -246,20 +269,20 @@ def test_duplicate_bytes_add_a_receipt_not_a_version(runtime: LedgerRuntime, fil
     assert any("already received" in r for r in second.reasons)
 
     assert count_rows(runtime, "period_versions") == versions
-    again = runtime.period(PARTY_SUBJECT, DAY, 1)
+    again = period_json(runtime, PARTY_SUBJECT, DAY, 1)
     assert again.pop("views")["up_to_date"] and view.pop("views")["up_to_date"]
     assert again == view
     flow = runtime.flow(report.sha256)
     assert flow is not None
     assert flow.status == "accepted"
     assert flow.receipts == 2
-    assert [s["stage"] for s in flow.stages] == [
+    assert [s.stage for s in flow.stages] == [
         "received",
         "validated",
         "interpreted",
         "duplicate_received",
     ]
-    assert flow.stages[-1]["detail"]["file_name"] == copy.name
+    assert flow.stages[-1].detail["file_name"] == copy.name
 
 
 def test_tenants_are_walls(runtime: LedgerRuntime, files: Path) -> None:
@@ -272,13 +295,13 @@ def test_tenants_are_walls(runtime: LedgerRuntime, files: Path) -> None:
     assert b_result.status == "accepted"
     assert b_result.periods == S0142_PERIODS
 
-    a_view = runtime.period(PARTY_SUBJECT, DAY, 6, tenant="a")
-    b_view = runtime.period(PARTY_SUBJECT, DAY, 6, tenant="b")
+    a_view = period_json(runtime, PARTY_SUBJECT, DAY, 6, tenant="a")
+    b_view = period_json(runtime, PARTY_SUBJECT, DAY, 6, tenant="b")
     assert [v["run_type"] for v in a_view["versions"]] == ["II", "SF"]
     assert [v["run_type"] for v in b_view["versions"]] == ["SF"]
     assert b_view["versions"][0]["version"] == 1
-    assert runtime.period(PARTY_SUBJECT, DAY, 6, tenant="c")["versions"] == []
-    assert runtime.period(PARTY_SUBJECT, DAY, 6)["best"] is None  # the default tenant
+    assert period_json(runtime, PARTY_SUBJECT, DAY, 6, tenant="c")["versions"] == []
+    assert period_json(runtime, PARTY_SUBJECT, DAY, 6)["best"] is None  # the default tenant
 
     # Flows are per tenant too: b never received the II file, and c received nothing.
     assert runtime.flow(a_only.sha256, tenant="b") is None
@@ -303,7 +326,7 @@ def test_bom_and_crlf_are_accepted(runtime: LedgerRuntime, files: Path) -> None:
     result = runtime.ingest(report.path)
     assert result.status == "accepted", result.reasons
     assert result.periods == S0142_PERIODS
-    best = runtime.period(PARTY_SUBJECT, DAY, 20)["best"]
+    best = period_json(runtime, PARTY_SUBJECT, DAY, 20)["best"]
     assert values(best) == expected_party(report, PARTY, 20)
     assert line_at(report.path, best["source"]["record_position"]) == b"SP7|20|"
     assert runtime.raw_bytes(report.sha256) == data
@@ -319,7 +342,7 @@ def test_ingest_bytes_matches_ingest_path(runtime: LedgerRuntime, files: Path) -
     )
     flow = runtime.flow(report.sha256, tenant="api")
     assert flow is not None and (flow.channel, flow.file_name) == ("api", "upload.txt")
-    best = runtime.period(PARTY_SUBJECT, DAY, 2, tenant="api")["best"]
+    best = period_json(runtime, PARTY_SUBJECT, DAY, 2, tenant="api")["best"]
     assert values(best) == expected_party(report, PARTY, 2)
 
 
@@ -329,7 +352,7 @@ def test_the_autumn_clock_change_day_has_50_periods(runtime: LedgerRuntime, file
     result = runtime.ingest(report.path)
     assert result.status == "accepted", result.reasons
     assert result.periods == S0142_PERIODS // 48 * 50
-    view = runtime.period(PARTY_SUBJECT, long_day, 50)
+    view = period_json(runtime, PARTY_SUBJECT, long_day, 50)
     assert values(view["best"]) == expected_party(report, PARTY, 50)
     assert view["period_start"] == "2026-10-25T23:30:00+00:00"
     assert line_at(report.path, view["best"]["source"]["record_position"]) == b"SP7|50|"

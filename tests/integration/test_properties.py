@@ -7,20 +7,20 @@ uses a fresh tenant (tenants are isolated) on the test's database.
 
 from __future__ import annotations
 
-import json
 import tempfile
 import uuid
+from datetime import date, datetime
 from decimal import Decimal
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from integration.conftest import DAY, PARTY, Report, dump_views, edit_lines, write_report
-from ledger.adapters.storage import as_date, as_datetime
+from ledger.adapters.storage import as_date
 from ledger.demo.samples import sample_bm_unit_ids, sample_party_period_values
 from ledger.service.runtime import LedgerRuntime
 
@@ -46,39 +46,49 @@ def run_files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Report]:
     return reports
 
 
-def best_table(runtime: LedgerRuntime, tenant: str) -> list[tuple[Any, ...]]:
-    """Every period's best version, without version numbers, in backend-neutral types."""
-    with runtime.database.transaction() as tx:
-        rows = tx.execute(
-            "SELECT b.subject, b.settlement_date, b.settlement_period, b.maturity_rank,"
-            " b.run_number, b.file_creation_time, p.run_type, p.run_number, p.values_json,"
-            " p.source_sha256"
-            " FROM best_versions b JOIN period_versions p ON p.tenant = b.tenant"
-            " AND p.subject = b.subject AND p.settlement_date = b.settlement_date"
-            " AND p.settlement_period = b.settlement_period AND p.version = b.version"
-            " WHERE b.tenant = ?"
-            " ORDER BY b.subject, b.settlement_date, b.settlement_period",
+class Best(NamedTuple):
+    """A period's best version as its view gives it, without its version number."""
+
+    subject: str
+    settlement_date: date
+    settlement_period: int
+    run_type: str
+    run_number: int
+    file_creation_time: datetime
+    values: dict[str, Decimal]
+    source_sha256: str | None
+
+
+def best_table(runtime: LedgerRuntime, tenant: str) -> list[Best]:
+    """Every period's best version, in order of subject, date and period."""
+    with runtime.database.transaction(write=False) as tx:
+        periods = tx.execute(
+            "SELECT DISTINCT subject, settlement_date, settlement_period FROM period_versions"
+            " WHERE tenant = ? ORDER BY subject, settlement_date, settlement_period",
             (tenant,),
         ).fetchall()
-    return [
-        (
-            subject,
-            as_date(day).isoformat(),
-            int(period),
-            int(rank),
-            int(number),
-            as_datetime(created),
-            run_type,
-            int(run_number),
-            json.loads(values),
-            sha,
+    table = []
+    for subject, day, period in periods:
+        settlement_date, settlement_period = as_date(day), int(period)
+        best = runtime.period(subject, settlement_date, settlement_period, tenant=tenant).best
+        assert best is not None
+        table.append(
+            Best(
+                subject=subject,
+                settlement_date=settlement_date,
+                settlement_period=settlement_period,
+                run_type=best.run_type,
+                run_number=best.run_number,
+                file_creation_time=best.file_creation_time,
+                values=best.values,
+                source_sha256=best.source.sha256 if best.source else None,
+            )
         )
-        for subject, day, period, rank, number, created, run_type, run_number, values, sha in rows
-    ]
+    return table
 
 
 @cache
-def in_order_reference(paths: tuple[Path, ...]) -> list[tuple[Any, ...]]:
+def in_order_reference(paths: tuple[Path, ...]) -> list[Best]:
     with tempfile.TemporaryDirectory() as directory:
         runtime = LedgerRuntime(f"sqlite:///{directory}/reference.db")
         try:
@@ -96,16 +106,19 @@ def check_any_order(
     reference = in_order_reference(tuple(run_files[k].path for k in keys))
     assert len(reference) == PERIODS
     latest = run_files["R12"]
-    assert {(row[6], row[7], row[9]) for row in reference} == {("R1", 2, latest.sha256)}
+    assert {(b.run_type, b.run_number, b.source_sha256) for b in reference} == {
+        ("R1", 2, latest.sha256)
+    }
 
     for i in order:
         assert runtime.ingest(run_files[keys[i]].path, tenant=tenant).status == "accepted"
     assert best_table(runtime, tenant) == reference
     for period in (1, 48):
-        best = runtime.period(f"party:{PARTY}", DAY, period, tenant=tenant)["best"]
-        assert (best["run_type"], best["run_number"]) == ("R1", 2)
-        values = {k: Decimal(v) for k, v in best["values"].items()}
-        assert values == sample_party_period_values(DAY, PARTY, period, revision=latest.revision)
+        best = runtime.period(f"party:{PARTY}", DAY, period, tenant=tenant).best
+        assert best is not None and (best.run_type, best.run_number) == ("R1", 2)
+        assert best.values == sample_party_period_values(
+            DAY, PARTY, period, revision=latest.revision
+        )
 
 
 @settings(max_examples=15, deadline=None)
@@ -161,14 +174,14 @@ def test_a_rebuilt_view_equals_the_incremental_one(
                     continue
                 _, period, of_best = step
                 view = runtime.period(f"party:{PARTY}", DAY, period)
-                if not view["versions"]:
+                target = view.best if of_best else next(iter(view.versions), None)
+                if target is None:
                     continue
-                target = view["best"] if of_best else view["versions"][0]
                 runtime.correct(
                     f"party:{PARTY}",
                     DAY,
                     period,
-                    supersedes=target["version"],
+                    supersedes=target.version,
                     values={"bm_unit_cashflow": Decimal(period)},
                     reason="restated",
                     actor="tester",

@@ -69,8 +69,9 @@ def test_rebuild_gives_identical_views(runtime: LedgerRuntime, files: Path) -> N
     # Rebuilding in small batches gives the same too.
     assert runtime.runner.rebuild(batch_size=97) == events
     assert dump_views(runtime) == before
-    best = runtime.period(PARTY_SUBJECT, DAY, 3, tenant="a")["best"]
-    assert (best["kind"], best["supersedes"], best["run_number"]) == ("correction", 4, 2)
+    best = runtime.period(PARTY_SUBJECT, DAY, 3, tenant="a").best
+    assert best is not None
+    assert (best.kind, best.supersedes, best.run_number) == ("correction", 4, 2)
 
 
 def test_a_fresh_runtime_catching_up_builds_the_same_views(
@@ -152,9 +153,9 @@ def test_two_runtimes_catching_up_at_once_apply_each_event_once(
     # Every notification was read by one runtime or the other, never by both.
     first.runner.rebuild()
     with first.database.transaction() as tx:
-        (total,) = tx.execute(f"SELECT count(*) FROM {first.ledger.events_table}").fetchone() or (
-            0,
-        )
+        (total,) = tx.execute(
+            f"SELECT count(*) FROM {first.ledger.event_store.events_table}"
+        ).fetchone() or (0,)
     assert sum(read) == total
     assert dump_views(first) == both
 
@@ -170,7 +171,7 @@ def test_readers_do_not_queue_behind_a_writer_on_sqlite(sqlite_url: str, files: 
         writer.execute("BEGIN IMMEDIATE")
         answers: list[int] = []
         reader = threading.Thread(
-            target=lambda: answers.append(len(runtime.period(PARTY_SUBJECT, DAY, 1)["versions"])),
+            target=lambda: answers.append(len(runtime.period(PARTY_SUBJECT, DAY, 1).versions)),
             daemon=True,
         )
         reader.start()

@@ -3,6 +3,9 @@
 Schema version 2 of the values-recorded events added ``maturity``, ``attributes`` and
 ``unconfirmed``; events stored before that (version 1, no ``class_version`` in their state)
 are upcast on read: the maturity derived from the run type, the rest empty.
+
+Stored events name their classes by topic: topics from before a class moved or was renamed
+(``ledger.domain``, ``Flow`` for ``ReceivedFile``) still load.
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ from eventsourcing.persistence import StoredEvent
 from eventsourcing.utils import get_topic
 
 from ledger.adapters.storage import Database
-from ledger.domain.aggregates import SettlementPeriod, settlement_period_id
+from ledger.domain.aggregates import ReceivedFile, SettlementPeriod, settlement_period_id
 from ledger.service.application import Ledger
 from ledger.service.runtime import LedgerRuntime
 
@@ -140,7 +143,14 @@ def test_an_aggregate_whose_first_event_is_version_1_still_loads(
 
     # A correction on top of it is stored as usual.
     version = ledger.apply_correction(
-        TENANT, SUBJECT, DAY, PERIOD, supersedes=1, values={}, reason="r", actor="a"
+        TENANT,
+        SUBJECT,
+        DAY,
+        PERIOD,
+        supersedes=1,
+        values={"bm_unit_cashflow": Decimal("-10.00")},
+        reason="r",
+        actor="a",
     )
     assert version == 3
 
@@ -148,19 +158,19 @@ def test_an_aggregate_whose_first_event_is_version_1_still_loads(
     runtime = LedgerRuntime(database_path)
     try:
         # Written behind the views' back: a reader says so rather than waiting.
-        assert runtime.period(SUBJECT, DAY, PERIOD, tenant=TENANT)["views"]["up_to_date"] is False
+        assert runtime.period(SUBJECT, DAY, PERIOD, tenant=TENANT).views.up_to_date is False
         runtime.recover()
         view = runtime.period(SUBJECT, DAY, PERIOD, tenant=TENANT)
-        assert view["views"]["up_to_date"] is True
+        assert view.views.up_to_date is True
     finally:
         runtime.close()
-    assert [(v["version"], v["maturity"], v["kind"]) for v in view["versions"]] == [
+    assert [(v.version, v.maturity, v.kind) for v in view.versions] == [
         (1, "settlement", "run"),
         (2, "settlement", "run"),
         (3, "settlement", "correction"),
     ]
-    assert view["versions"][0]["attributes"] == {}
-    assert view["best"]["version"] == 2
+    assert view.versions[0].attributes == {}
+    assert view.best is not None and view.best.version == 2
 
 
 def test_events_stored_before_the_domain_became_a_package_still_load(ledger: Ledger) -> None:
@@ -180,3 +190,68 @@ def test_events_stored_before_the_domain_became_a_package_still_load(ledger: Led
     assert type(event) is SettlementPeriod.FirstValuesRecorded
     period = event.mutate(None)
     assert isinstance(period, SettlementPeriod)
+
+
+def received_file_histories() -> list[list[Any]]:
+    """The events of an accepted file (received twice) and of a rejected one."""
+    accepted = ReceivedFile.receive(TENANT, "cd" * 32, 10, "cli", "S0142_accepted.txt")
+    accepted.duplicate("api", "again.txt")
+    accepted.validate(
+        flow="S0142",
+        flow_version="001",
+        settlement_date=DAY,
+        run_type="SF",
+        run_number=1,
+        bsc_party_id="PTY00001",
+        file_creation_time=datetime(2026, 5, 18, 6, 0, tzinfo=UTC),
+        record_count=3,
+    )
+    accepted.interpret(periods=1, events=3, daily_values=[], unplaced_records=[])
+    rejected = ReceivedFile.receive(TENANT, "ef" * 32, 10, "cli", "S0142_rejected.txt")
+    rejected.reject(["the trailer's record count is wrong"], flow="S0142")
+    return [list(accepted.collect_events()), list(rejected.collect_events())]
+
+
+@pytest.mark.parametrize("old_name", ["ledger.domain:Flow", "ledger.domain.aggregates:Flow"])
+def test_received_file_events_stored_under_the_old_name_still_load(
+    ledger: Ledger, old_name: str
+) -> None:
+    """``ReceivedFile`` was called ``Flow``, first in ``ledger.domain``, then in
+    ``ledger.domain.aggregates``: events stored under either topic still load."""
+    new_name = get_topic(ReceivedFile)
+    assert new_name == "ledger.domain.aggregates:ReceivedFile"
+    accepted, rejected = received_file_histories()
+    for history in (accepted, rejected):
+        stored = []
+        for current in map(ledger.mapper.to_stored_event, history):
+            assert current.topic.startswith(f"{new_name}.")
+            old = StoredEvent(
+                originator_id=current.originator_id,
+                originator_version=current.originator_version,
+                topic=current.topic.replace(new_name, old_name, 1),
+                # The first event names the aggregate's class too.
+                state=current.state.replace(f'"{new_name}"'.encode(), f'"{old_name}"'.encode()),
+            )
+            event = ledger.mapper.to_domain_event(old)
+            assert type(event) is type(history[current.originator_version - 1])
+            stored.append(old)
+        assert f'"{old_name}"'.encode() in stored[0].state
+        ledger.recorder.insert_events(stored)
+
+    loaded = ledger.received_file(accepted[0].originator_id)
+    assert isinstance(loaded, ReceivedFile)
+    assert (loaded.status, loaded.flow, loaded.receipts, loaded.version) == (
+        "accepted",
+        "S0142",
+        2,
+        4,
+    )
+    assert [type(e).__name__ for e in ledger.event_history(loaded.id)] == [
+        "Received",
+        "DuplicateReceived",
+        "Validated",
+        "Interpreted",
+    ]
+    loaded = ledger.received_file(rejected[0].originator_id)
+    assert isinstance(loaded, ReceivedFile)
+    assert (loaded.status, loaded.reasons) == ("rejected", ["the trailer's record count is wrong"])

@@ -1,0 +1,59 @@
+"""The event store as the ledger uses it: the library's application recorder, plus what bulk
+ingestion and the views need inside the ledger's own transactions.
+
+The eventsourcing library's recorder opens a transaction per call on connections of its own.
+The ledger also writes whole files of events, and reads the log for its views, inside its own
+transactions (:class:`~ledger.adapters.storage.Tx`), together with its own tables. One adapter
+per backend (``ledger.adapters.postgres``, ``ledger.adapters.sqlite``) subclasses the library's
+recorder and adds those operations, built from the recorder's own table name, lock and
+notification, so the library and the ledger always agree on where events are and how appends
+are ordered. The library constructs the adapter itself (its ``APPLICATION_RECORDER_TOPIC``
+setting), so the application's recorder *is* the adapter.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING
+from uuid import UUID
+
+from eventsourcing.persistence import Notification
+
+if TYPE_CHECKING:
+    # Annotations only: the storage module imports the adapters to name them to the library.
+    from ledger.adapters.storage import Tx
+
+# A stored event as the ledger appends it in bulk: aggregate id, version, topic, state.
+EventRow = tuple[UUID, int, str, bytes]
+
+
+class EventStore(ABC):
+    """What the ledger does with the event log inside its own open transaction."""
+
+    @property
+    @abstractmethod
+    def events_table(self) -> str:
+        """The events table as SQL names it (schema-qualified and quoted on PostgreSQL)."""
+
+    @abstractmethod
+    def lock_for_append(self, tx: Tx) -> None:
+        """Take the library's append lock in ``tx``, held until it ends: appends are then
+        numbered in commit order, so a reader following the log never skips an event."""
+
+    @abstractmethod
+    def append_rows(self, tx: Tx, rows: Iterable[EventRow]) -> None:
+        """Append stored-event rows in ``tx`` (taking the append lock if not yet held) and
+        wake the library's subscribers when it commits."""
+
+    @abstractmethod
+    def current_versions(self, tx: Tx, ids: Sequence[UUID]) -> dict[UUID, int]:
+        """The latest version of each aggregate in ``ids`` that has any event."""
+
+    @abstractmethod
+    def read_after(self, tx: Tx, position: int, limit: int) -> list[Notification]:
+        """Up to ``limit`` events after log position ``position``, in log order."""
+
+    @abstractmethod
+    def max_position(self, tx: Tx) -> int:
+        """The position of the newest event in the log (0 when it is empty)."""

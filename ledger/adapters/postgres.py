@@ -1,0 +1,110 @@
+"""The event store on PostgreSQL: the library's application recorder, plus the ledger's bulk
+append (binary ``COPY``), version look-up and log reading inside the ledger's transactions.
+
+Everything here names the library's own table in the library's own schema
+(``POSTGRES_SCHEMA``), takes the library's own table lock and sends the library's own
+notification, so appends by the ledger and by the library are ordered alike and wake the same
+subscribers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING, Any
+from uuid import UUID
+
+import psycopg
+from eventsourcing.persistence import Notification
+from eventsourcing.postgres import PostgresApplicationRecorder, PostgresDatastore
+from psycopg.sql import SQL, Identifier
+
+from ledger.adapters.event_store import EventRow, EventStore
+from ledger.domain.errors import ConfigurationError
+
+if TYPE_CHECKING:
+    from ledger.adapters.storage import Tx
+
+# The events table's columns as the library creates them (``notification_id`` is a bigserial).
+_COPY_TYPES = ["uuid", "int8", "text", "bytea"]
+
+
+class PostgresEventStore(PostgresApplicationRecorder, EventStore):
+    """The library's PostgreSQL application recorder, usable inside the ledger's transactions."""
+
+    def __init__(
+        self, datastore: PostgresDatastore, *, events_table_name: str = "stored_events"
+    ) -> None:
+        if datastore.originator_id_type != "uuid":
+            # The bulk append writes, and the version look-up compares, binary UUIDs.
+            raise ConfigurationError(
+                f"ORIGINATOR_ID_TYPE={datastore.originator_id_type!r}: the ledger's aggregate ids "
+                "are UUIDs; unset ORIGINATOR_ID_TYPE or set it to uuid"
+            )
+        super().__init__(datastore, events_table_name=events_table_name)
+        # The library qualifies its table with its schema in every statement; so do these.
+        self._table = Identifier(datastore.schema, events_table_name)
+        self._copy = SQL(
+            "COPY {} (originator_id, originator_version, topic, state) FROM STDIN (FORMAT BINARY)"
+        ).format(self._table)
+        self._versions = SQL(
+            "SELECT originator_id, max(originator_version) FROM {}"
+            " WHERE originator_id = ANY(%s) GROUP BY originator_id"
+        ).format(self._table)
+        self._after = SQL(
+            "SELECT notification_id, originator_id, originator_version, topic, state FROM {}"
+            " WHERE notification_id > %s ORDER BY notification_id LIMIT %s"
+        ).format(self._table)
+
+    @property
+    def events_table(self) -> str:
+        return self._table.as_string()
+
+    def lock_for_append(self, tx: Tx) -> None:
+        with _cursor(tx) as cursor:
+            # The library's own statements: its lock timeout (POSTGRES_LOCK_TIMEOUT), then
+            # LOCK TABLE ... IN EXCLUSIVE MODE, held until the ledger's transaction ends.
+            self._lock_table(cursor)
+
+    def append_rows(self, tx: Tx, rows: Iterable[EventRow]) -> None:
+        with _cursor(tx) as cursor:
+            # Lock before the sequence numbers the rows, as the library's own append does
+            # (free when this transaction holds the lock already).
+            self._lock_table(cursor)
+            with cursor.copy(self._copy) as copy:
+                copy.set_types(_COPY_TYPES)
+                for row in rows:
+                    copy.write_row(row)
+            # Delivered on commit (never on rollback), once however many batches sent it.
+            self._notify_channel(cursor)
+
+    def current_versions(self, tx: Tx, ids: Sequence[UUID]) -> dict[UUID, int]:
+        with _cursor(tx) as cursor:
+            cursor.execute(self._versions, (list(ids),))
+            return {oid: int(version) for oid, version in cursor.fetchall()}
+
+    def read_after(self, tx: Tx, position: int, limit: int) -> list[Notification]:
+        with _cursor(tx) as cursor:
+            # Binary results: bytea arrives as it is stored, not as hex text to decode.
+            cursor.execute(self._after, (position, limit), binary=True)
+            return [
+                Notification(
+                    id=nid,
+                    originator_id=oid,
+                    originator_version=version,
+                    topic=topic,
+                    state=bytes(state),
+                )
+                for nid, oid, version, topic, state in cursor.fetchall()
+            ]
+
+    def max_position(self, tx: Tx) -> int:
+        with _cursor(tx) as cursor:
+            cursor.execute(self.max_notification_id_statement)
+            row = cursor.fetchone()
+        return 0 if row is None or row[0] is None else int(row[0])
+
+
+def _cursor(tx: Tx) -> psycopg.Cursor[Any]:
+    cursor = tx.cursor()
+    assert isinstance(cursor, psycopg.Cursor), "a PostgreSQL event store needs a PostgreSQL Tx"
+    return cursor

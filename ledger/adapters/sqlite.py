@@ -1,0 +1,104 @@
+"""The event store on SQLite: the library's application recorder, plus the ledger's bulk
+append, version look-up and log reading inside the ledger's transactions.
+
+The library's SQLite recorder keeps aggregate ids as hex text and numbers the log by the
+table's ``rowid`` (its notification id); so does everything here.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import closing, contextmanager
+from typing import TYPE_CHECKING
+from uuid import UUID
+
+from eventsourcing.persistence import Notification
+from eventsourcing.sqlite import SQLiteApplicationRecorder, SQLiteDatastore
+
+from ledger.adapters.event_store import EventRow, EventStore
+from ledger.domain.errors import ConfigurationError
+
+if TYPE_CHECKING:
+    from ledger.adapters.storage import Tx
+
+# SQLite before 3.32 allows 999 parameters per statement; batches of ids stay well below.
+_IN_LIMIT = 500
+
+
+class SQLiteEventStore(SQLiteApplicationRecorder, EventStore):
+    """The library's SQLite application recorder, usable inside the ledger's transactions."""
+
+    def __init__(
+        self, datastore: SQLiteDatastore, events_table_name: str = "stored_events"
+    ) -> None:
+        if datastore.originator_id_type != "uuid":
+            # Ids are written as UUID hex and read back as UUIDs.
+            raise ConfigurationError(
+                f"ORIGINATOR_ID_TYPE={datastore.originator_id_type!r}: the ledger's aggregate ids "
+                "are UUIDs; unset ORIGINATOR_ID_TYPE or set it to uuid"
+            )
+        super().__init__(datastore, events_table_name)
+        table = self.events_table_name
+        self._after = (
+            "SELECT rowid, originator_id, originator_version, topic, state"
+            f" FROM {table} WHERE rowid > ? ORDER BY rowid LIMIT ?"
+        )
+        self._versions = (
+            f"SELECT originator_id, max(originator_version) FROM {table}"
+            " WHERE originator_id IN ({marks}) GROUP BY originator_id"
+        )
+
+    @property
+    def events_table(self) -> str:
+        return self.events_table_name
+
+    def lock_for_append(self, tx: Tx) -> None:
+        """Nothing to take: the ledger's writing transactions begin with ``BEGIN IMMEDIATE``,
+        SQLite's single write lock, which the library's own writers wait for too."""
+
+    def append_rows(self, tx: Tx, rows: Iterable[EventRow]) -> None:
+        with _cursor(tx) as cursor:
+            # The library's own INSERT, with ids as hex text as the library writes them.
+            cursor.executemany(
+                self.insert_events_statement, ((k.hex, v, t, s) for k, v, t, s in rows)
+            )
+
+    def current_versions(self, tx: Tx, ids: Sequence[UUID]) -> dict[UUID, int]:
+        found: dict[UUID, int] = {}
+        with _cursor(tx) as cursor:
+            for start in range(0, len(ids), _IN_LIMIT):
+                part = ids[start : start + _IN_LIMIT]
+                marks = ", ".join("?" for _ in part)
+                cursor.execute(self._versions.format(marks=marks), [k.hex for k in part])
+                for oid, version in cursor.fetchall():
+                    found[UUID(oid)] = int(version)
+        return found
+
+    def read_after(self, tx: Tx, position: int, limit: int) -> list[Notification]:
+        with _cursor(tx) as cursor:
+            cursor.execute(self._after, (position, limit))
+            return [
+                Notification(
+                    id=nid,
+                    originator_id=self.convert_originator_id(oid),
+                    originator_version=version,
+                    topic=topic,
+                    state=state,
+                )
+                for nid, oid, version, topic, state in cursor.fetchall()
+            ]
+
+    def max_position(self, tx: Tx) -> int:
+        with _cursor(tx) as cursor:
+            cursor.execute(self.select_max_notification_id_statement)
+            row = cursor.fetchone()
+        return 0 if row is None or row[0] is None else int(row[0])
+
+
+@contextmanager
+def _cursor(tx: Tx) -> Iterator[sqlite3.Cursor]:
+    cursor = tx.cursor()
+    assert isinstance(cursor, sqlite3.Cursor), "a SQLite event store needs a SQLite Tx"
+    with closing(cursor):
+        yield cursor

@@ -1,0 +1,270 @@
+"""The ledger's answers to queries: one typed result per query, the same for the CLI and the API.
+
+Fields hold Python values (``Decimal``, ``datetime``, ``date``). In JSON (``model_dump(mode=
+"json")``, the API's responses and so its OpenAPI schema) a decimal is an exact string, never
+a number, and an instant is ISO 8601 with its UTC offset. The views (``projections``) return
+named rows; this module maps them to these models, and is the only place a version is shown.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Annotated, Any
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, PlainSerializer
+
+from ledger.domain.runs import RunType, best_run_key
+from projections.flows import FlowRow, FlowSummaryRow, StageRow
+from projections.period_versions import InterventionRow, VersionRow
+from projections.runner import Freshness
+
+
+def _iso(value: date) -> str:
+    """A date or an instant in ISO 8601 (an instant with its UTC offset, ``+00:00``)."""
+    return value.isoformat()
+
+
+# A decimal is never a JSON number (so never rounded): ``str(Decimal)``, exactly as received.
+DecimalString = Annotated[
+    Decimal,
+    PlainSerializer(str, return_type=str, when_used="json"),
+    Field(
+        description="an exact decimal, as a string (never a JSON number, so never rounded)",
+        examples=["-22000.94"],
+        json_schema_extra={"format": "decimal"},
+    ),
+]
+Instant = Annotated[
+    AwareDatetime,
+    PlainSerializer(_iso, return_type=str, when_used="json"),
+    Field(
+        description="an instant in ISO 8601 with its UTC offset",
+        examples=["2026-05-07T10:00:00+00:00"],
+        json_schema_extra={"format": "date-time"},
+    ),
+]
+DateString = Annotated[
+    date,
+    PlainSerializer(_iso, return_type=str, when_used="json"),
+    Field(examples=["2026-05-06"], json_schema_extra={"format": "date"}),
+]
+
+
+class ReadModel(BaseModel):
+    """An answer: immutable once given."""
+
+    model_config = ConfigDict(frozen=True)
+
+
+class Source(ReadModel):
+    """Where a version came from: the file (by SHA-256 of its bytes) and the record in it."""
+
+    sha256: str
+    flow: str | None
+    record_position: int | None
+
+
+class Version(ReadModel):
+    """One version of a settlement period's values."""
+
+    version: int
+    kind: str = Field(description="run (from a settlement run) or correction")
+    run_type: str
+    run_number: int
+    maturity: str
+    file_creation_time: Instant
+    recorded_at: Instant = Field(description="when the ledger learned this version")
+    values: dict[str, DecimalString] = Field(
+        description="measure name to exact decimal string, exactly as received"
+    )
+    attributes: dict[str, str]
+    unconfirmed: dict[str, list[str]] = Field(
+        description="fields whose layout is not confirmed, kept as received"
+    )
+    source: Source | None
+    supersedes: int | None
+    reason: str | None
+    actor: str | None
+
+    @classmethod
+    def of(cls, row: VersionRow) -> Version:
+        source = (
+            Source(sha256=row.source_sha256, flow=row.flow, record_position=row.record_position)
+            if row.source_sha256
+            else None
+        )
+        return cls(
+            version=row.version,
+            kind=row.kind,
+            run_type=row.run_type,
+            run_number=row.run_number,
+            maturity=row.maturity,
+            file_creation_time=row.file_creation_time,
+            recorded_at=row.recorded_at,
+            values=row.values,
+            attributes=row.attributes,
+            unconfirmed=row.unconfirmed,
+            source=source,
+            supersedes=row.supersedes,
+            reason=row.reason,
+            actor=row.actor,
+        )
+
+    def best_key(self) -> tuple[int, int, datetime, int]:
+        """Most mature run, then run number, then file creation time; then the later
+        version, so a correction (which keeps the run keys of what it corrects) ranks just
+        above what it corrects and never above a later run."""
+        run = best_run_key(RunType(self.run_type), self.run_number, self.file_creation_time)
+        return (*run, self.version)
+
+
+def best_of(versions: Sequence[Version]) -> Version | None:
+    """The best available version among those given (None when there are none)."""
+    return max(versions, key=Version.best_key, default=None)
+
+
+class Intervention(ReadModel):
+    """A person's manual intervention on a settlement period: who, why and the outcome."""
+
+    version: int
+    recorded_at: Instant
+    actor: str
+    reason: str
+    outcome: str
+
+    @classmethod
+    def of(cls, row: InterventionRow) -> Intervention:
+        return cls(
+            version=row.version,
+            recorded_at=row.recorded_at,
+            actor=row.actor,
+            reason=row.reason,
+            outcome=row.outcome,
+        )
+
+
+class ViewsFreshness(ReadModel):
+    """How far the views have read the event log when the answer was given.
+
+    Reads never wait for a writer: during a long ingestion they answer from the views as they
+    stand. A writer's own request returns only once the views include what it wrote.
+    """
+
+    position: int = Field(description="the last event every view has applied")
+    log_position: int = Field(description="the newest event in the log")
+    up_to_date: bool = Field(description="whether the views include every event in the log")
+
+    @classmethod
+    def of(cls, freshness: Freshness) -> ViewsFreshness:
+        return cls(
+            position=freshness.position,
+            log_position=freshness.log_position,
+            up_to_date=freshness.up_to_date,
+        )
+
+
+class PeriodView(ReadModel):
+    """Every version of one subject's settlement period, and the best available one."""
+
+    tenant: str
+    subject: str = Field(description="canonical subject, e.g. party:PTY00001 or system")
+    settlement_date: DateString
+    settlement_period: int
+    period_start: Instant
+    as_of: Instant | None = Field(description="the as-of instant asked for, if any")
+    scheduled_runs: dict[str, DateString] = Field(
+        default_factory=dict,
+        description="run type to the day it is due for this settlement date, under the "
+        "timetable in force (empty before any configured timetable)",
+    )
+    versions: list[Version] = Field(description="oldest first; empty when none is known")
+    best: Version | None = Field(
+        description="most mature run, then highest run number, then latest file creation time"
+    )
+    interventions: list[Intervention] = Field(
+        default_factory=list, description="manual interventions on the period, oldest first"
+    )
+    views: ViewsFreshness
+
+
+class Stage(ReadModel):
+    """One step a received file went through."""
+
+    version: int
+    stage: str = Field(
+        description="received, validated, interpreted, rejected or duplicate_received"
+    )
+    at: Instant
+    detail: dict[str, Any]
+
+    @classmethod
+    def of(cls, row: StageRow) -> Stage:
+        return cls(version=row.version, stage=row.stage, at=row.at, detail=row.detail)
+
+
+class FlowView(ReadModel):
+    """A received file: its status now and every stage it went through."""
+
+    flow_id: str = Field(description="the file's stream in the event log (from tenant, sha256)")
+    tenant: str
+    sha256: str
+    file_name: str
+    size: int
+    channel: str
+    status: str = Field(description="received, validated, accepted or rejected")
+    flow: str | None
+    settlement_date: DateString | None
+    run_type: str | None
+    run_number: int | None
+    bsc_party_id: str | None
+    received_at: Instant
+    receipts: int = Field(description="how many times these exact bytes were received")
+    periods: int
+    reasons: list[str]
+    warnings: list[str]
+    stages: list[Stage]
+
+    @classmethod
+    def of(cls, row: FlowRow) -> FlowView:
+        return cls(
+            flow_id=row.flow_id,
+            tenant=row.tenant,
+            sha256=row.sha256,
+            file_name=row.file_name,
+            size=row.size,
+            channel=row.channel,
+            status=row.status,
+            flow=row.flow,
+            settlement_date=row.settlement_date,
+            run_type=row.run_type,
+            run_number=row.run_number,
+            bsc_party_id=row.bsc_party_id,
+            received_at=row.received_at,
+            receipts=row.receipts,
+            periods=row.periods,
+            reasons=row.reasons,
+            warnings=row.warnings,
+            stages=[Stage.of(stage) for stage in row.stages],
+        )
+
+
+class FlowSummary(ReadModel):
+    """A received file, in a list."""
+
+    sha256: str
+    file_name: str
+    status: str = Field(description="received, validated, accepted or rejected")
+    flow: str | None = Field(description="e.g. S0142; null when the file was not recognised")
+
+    @classmethod
+    def of(cls, row: FlowSummaryRow) -> FlowSummary:
+        return cls(sha256=row.sha256, file_name=row.file_name, status=row.status, flow=row.flow)
+
+
+class FlowList(ReadModel):
+    """A tenant's most recently received files, newest first."""
+
+    tenant: str
+    flows: list[FlowSummary]

@@ -1,0 +1,392 @@
+"""The aggregates keep their own rules, without a database.
+
+A received file goes ``received`` -> ``validated`` -> ``accepted``, or to ``rejected`` before a
+verdict; duplicate receipts are recorded at any stage. A settlement period accepts a
+correction only of a version it has, with values, a person and a reason, and a manual
+intervention only with a person, a reason and an outcome.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from eventsourcing.utils import get_topic
+
+from ledger.domain.aggregates import (
+    ReceivedFile,
+    SettlementPeriod,
+    received_file_id,
+    settlement_period_id,
+)
+from ledger.domain.errors import (
+    InvalidCorrection,
+    LedgerError,
+    MissingAttribution,
+    StageRefused,
+)
+from ledger.domain.plain_text import MAX_REASON_LENGTH, InvalidText
+
+TENANT = "t"
+SHA256 = "ab" * 32
+FILE_NAME = "S0142_20260506_SF_20260522220000.txt"
+STATUSES = ("received", "validated", "accepted", "rejected")
+
+
+# --- Received files -------------------------------------------------------------------------
+
+
+def receive() -> ReceivedFile:
+    return ReceivedFile.receive(TENANT, SHA256, 1234, "cli", FILE_NAME)
+
+
+def validate(received: ReceivedFile) -> None:
+    received.validate(
+        flow="S0142",
+        flow_version="001",
+        settlement_date=date(2026, 5, 6),
+        run_type="SF",
+        run_number=1,
+        bsc_party_id="PTY00001",
+        file_creation_time=datetime(2026, 5, 22, 22, 0, tzinfo=UTC),
+        record_count=100,
+        warnings=["a warning"],
+    )
+
+
+def interpret(received: ReceivedFile) -> None:
+    received.interpret(
+        periods=48,
+        events=50,
+        daily_values=[{"subject": "party:PTY00001", "values": {}}],
+        unplaced_records=[],
+    )
+
+
+def reject(received: ReceivedFile) -> None:
+    received.reject(["the trailer's record count is 99, the file has 100 records"])
+
+
+def duplicate(received: ReceivedFile) -> None:
+    received.duplicate("api", "again.txt")
+
+
+COMMANDS: dict[str, Callable[[ReceivedFile], None]] = {
+    "validate": validate,
+    "interpret": interpret,
+    "reject": reject,
+    "duplicate": duplicate,
+}
+
+# (status, command) -> the status it leads to and the event recording it. Anything missing
+# is refused.
+ALLOWED: dict[tuple[str, str], tuple[str, type[Any]]] = {
+    ("received", "validate"): ("validated", ReceivedFile.Validated),
+    ("received", "reject"): ("rejected", ReceivedFile.Rejected),
+    ("validated", "interpret"): ("accepted", ReceivedFile.Interpreted),
+    ("validated", "reject"): ("rejected", ReceivedFile.Rejected),
+    **{(s, "duplicate"): (s, ReceivedFile.DuplicateReceived) for s in STATUSES},
+}
+
+# How a file reaches each status from its receipt.
+PATHS: dict[str, tuple[str, ...]] = {
+    "received": (),
+    "validated": ("validate",),
+    "accepted": ("validate", "interpret"),
+    "rejected": ("reject",),
+}
+
+
+def file_in(status: str) -> ReceivedFile:
+    """A received file brought to ``status`` through its commands, its events collected."""
+    received = receive()
+    for command in PATHS[status]:
+        COMMANDS[command](received)
+    received.collect_events()
+    assert received.status == status
+    return received
+
+
+def test_a_receipt_opens_the_file_under_an_id_from_its_tenant_and_bytes() -> None:
+    received = receive()
+    [event] = received.collect_events()
+    assert type(event) is ReceivedFile.Received
+    assert received.id == received_file_id(TENANT, SHA256)
+    assert (received.status, received.receipts, received.version) == ("received", 1, 1)
+    assert (received.tenant, received.sha256, received.size) == (TENANT, SHA256, 1234)
+    assert (received.channel, received.file_name, received.flow) == ("cli", FILE_NAME, None)
+    assert not received.has_verdict
+    # The same bytes land on the same aggregate; another tenant's copy is its own.
+    assert receive().id == received.id
+    assert ReceivedFile.receive("other", SHA256, 1234, "cli", FILE_NAME).id != received.id
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+@pytest.mark.parametrize("status", STATUSES)
+def test_every_transition_is_allowed_or_refused(status: str, command: str) -> None:
+    received = file_in(status)
+    version, receipts = received.version, received.receipts
+    allowed = ALLOWED.get((status, command))
+    if allowed is None:
+        with pytest.raises(StageRefused) as refused:
+            COMMANDS[command](received)
+        assert isinstance(refused.value, LedgerError)
+        assert f"file {FILE_NAME} (sha256 {SHA256}) cannot be " in str(refused.value)
+        # Nothing happened: no event, the same status.
+        assert received.collect_events() == []
+        assert (received.status, received.version) == (status, version)
+        return
+    COMMANDS[command](received)
+    after, event_class = allowed
+    [event] = received.collect_events()
+    assert type(event) is event_class
+    assert event.originator_version == version + 1
+    assert (received.status, received.version) == (after, version + 1)
+    assert received.receipts == receipts + (command == "duplicate")
+
+
+@pytest.mark.parametrize(
+    ("status", "command", "message"),
+    [
+        ("validated", "validate", "cannot be validated: it was already validated"),
+        ("accepted", "validate", "cannot be validated: it was already accepted"),
+        ("rejected", "validate", "cannot be validated: it was already rejected"),
+        ("received", "interpret", "cannot be interpreted: it has not been validated"),
+        ("accepted", "interpret", "cannot be interpreted: it was already accepted"),
+        ("rejected", "interpret", "cannot be interpreted: it was already rejected"),
+        ("accepted", "reject", "cannot be rejected: it was already accepted"),
+        ("rejected", "reject", "cannot be rejected: it was already rejected"),
+    ],
+)
+def test_a_refusal_says_why_in_business_terms(status: str, command: str, message: str) -> None:
+    with pytest.raises(StageRefused, match=message):
+        COMMANDS[command](file_in(status))
+
+
+@pytest.mark.parametrize(
+    ("status", "verdict", "rejected"),
+    [
+        ("received", False, False),
+        ("validated", False, False),
+        ("accepted", True, False),
+        ("rejected", True, True),
+    ],
+)
+def test_verdicts(status: str, verdict: bool, rejected: bool) -> None:
+    received = file_in(status)
+    assert (received.has_verdict, received.was_rejected) == (verdict, rejected)
+
+
+def test_validation_and_interpretation_record_what_the_file_is_and_produced() -> None:
+    received = file_in("received")
+    validate(received)
+    interpret(received)
+    validated, interpreted = received.collect_events()
+    assert isinstance(validated, ReceivedFile.Validated)
+    assert (validated.flow, validated.run_type, validated.warnings) == (
+        "S0142",
+        "SF",
+        ["a warning"],
+    )
+    assert isinstance(interpreted, ReceivedFile.Interpreted)
+    assert (interpreted.periods, interpreted.events) == (48, 50)
+    assert (received.status, received.flow) == ("accepted", "S0142")
+
+
+def test_a_rejection_names_the_stage_that_failed_and_keeps_the_reasons() -> None:
+    before_validation = file_in("received")
+    before_validation.reject(["bad trailer"], flow="S0142")
+    [event] = before_validation.collect_events()
+    assert isinstance(event, ReceivedFile.Rejected)
+    assert (event.stage, event.flow, event.reasons) == ("validation", "S0142", ["bad trailer"])
+    assert before_validation.reasons == ["bad trailer"]
+
+    # Once validated, the file's message type is known even when the caller does not say it.
+    validated = file_in("validated")
+    validated.reject(["a period twice"])
+    [event] = validated.collect_events()
+    assert isinstance(event, ReceivedFile.Rejected)
+    assert (event.stage, event.flow) == ("interpretation", "S0142")
+    assert validated.status == "rejected"
+
+
+def test_a_rejection_needs_a_reason() -> None:
+    received = file_in("received")
+    with pytest.raises(StageRefused, match="cannot be rejected without a reason"):
+        received.reject([])
+    assert received.collect_events() == []
+    assert received.status == "received"
+
+
+def test_duplicates_are_counted_with_their_own_channel_and_name() -> None:
+    received = file_in("accepted")
+    received.duplicate("api", "again.txt")
+    received.duplicate("cli", "once-more.txt")
+    first, second = received.collect_events()
+    assert isinstance(first, ReceivedFile.DuplicateReceived)
+    assert isinstance(second, ReceivedFile.DuplicateReceived)
+    assert [(e.channel, e.file_name) for e in (first, second)] == [
+        ("api", "again.txt"),
+        ("cli", "once-more.txt"),
+    ]
+    assert (received.receipts, received.status, received.file_name) == (3, "accepted", FILE_NAME)
+
+
+# --- Settlement periods ---------------------------------------------------------------------
+
+SUBJECT = "party:PTY00001"
+DAY = date(2026, 5, 6)
+PERIOD = 14
+VALUES = {"bm_unit_cashflow": Decimal("-12.50")}
+
+
+def period_with_two_runs() -> SettlementPeriod:
+    """A period holding versions 1 (SF) and 2 (R1), as loading it from its events would."""
+    shared: dict[str, Any] = dict(
+        originator_id=settlement_period_id(TENANT, SUBJECT, DAY, PERIOD),
+        timestamp=datetime(2026, 5, 22, 22, 0, tzinfo=UTC),
+        tenant=TENANT,
+        subject=SUBJECT,
+        settlement_date=DAY,
+        settlement_period=PERIOD,
+        run_number=1,
+        flow="S0142",
+        file_creation_time=datetime(2026, 5, 22, 22, 0, tzinfo=UTC),
+        values=VALUES,
+        attributes={},
+        unconfirmed={},
+        source_sha256=SHA256,
+        record_position=7,
+    )
+    first = SettlementPeriod.FirstValuesRecorded(
+        originator_topic=get_topic(SettlementPeriod),
+        originator_version=1,
+        run_type="SF",
+        maturity="settlement",
+        **shared,
+    )
+    period = first.mutate(None)
+    assert isinstance(period, SettlementPeriod)
+    later = SettlementPeriod.ValuesRecorded(
+        originator_version=2, run_type="R1", maturity="settlement", **shared
+    )
+    later.mutate(period)
+    return period
+
+
+def correct(period: SettlementPeriod, **overrides: Any) -> None:
+    arguments: dict[str, Any] = {
+        "supersedes": 2,
+        "values": {"bm_unit_cashflow": Decimal("-10.00")},
+        "reason": "BSCCo query 123: cashflow restated",
+        "actor": "j.smith",
+    }
+    arguments.update(overrides)
+    period.apply_correction(**arguments)
+
+
+def intervene(period: SettlementPeriod, **overrides: str) -> None:
+    arguments = {"actor": "ops.lead", "reason": "value disputed", "outcome": "held from billing"}
+    arguments.update(overrides)
+    period.record_manual_intervention(**arguments)
+
+
+def test_a_correction_of_an_existing_version_is_applied() -> None:
+    period = period_with_two_runs()
+    correct(period)
+    [event] = period.collect_events()
+    assert isinstance(event, SettlementPeriod.CorrectionApplied)
+    assert (event.supersedes, event.actor, event.originator_version) == (2, "j.smith", 3)
+    assert dict(event.values) == {"bm_unit_cashflow": Decimal("-10.00")}
+    latest = period.versions[-1]
+    assert (latest.version, latest.kind, latest.supersedes, latest.run_type) == (
+        3,
+        "correction",
+        2,
+        "R1",
+    )
+    # A correction is a version too: it can be corrected in turn.
+    correct(period, supersedes=3)
+    assert period.versions[-1].supersedes == 3
+
+
+def test_a_correction_of_a_version_the_period_lacks_is_refused() -> None:
+    period = period_with_two_runs()
+    with pytest.raises(InvalidCorrection) as refused:
+        correct(period, supersedes=9)
+    assert str(refused.value) == (
+        f"{SUBJECT} on 2026-05-06 period {PERIOD} has no version 9 to correct (versions: 1, 2)"
+    )
+    assert isinstance(refused.value, LedgerError)
+    assert period.collect_events() == []
+
+
+def test_a_correction_without_values_is_refused() -> None:
+    period = period_with_two_runs()
+    with pytest.raises(InvalidCorrection, match="version 2 needs at least one value"):
+        correct(period, values={})
+    assert period.collect_events() == []
+
+
+@pytest.mark.parametrize("missing", ["actor", "reason"])
+@pytest.mark.parametrize("blank", ["", "   "])
+def test_a_correction_names_who_made_it_and_why(missing: str, blank: str) -> None:
+    period = period_with_two_runs()
+    with pytest.raises(MissingAttribution, match="a correction needs the person who made it"):
+        correct(period, **{missing: blank})
+    assert period.collect_events() == []
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [
+        ("actor", "j.smith\x1b[2J", "the person making a correction .* control character"),
+        ("actor", "x" * 256, "the person making a correction is 256 characters long"),
+        ("reason", "r" * (MAX_REASON_LENGTH + 1), "the reason for a correction is 2001"),
+    ],
+)
+def test_a_correction_names_them_in_plain_text(field: str, value: str, message: str) -> None:
+    period = period_with_two_runs()
+    with pytest.raises(InvalidText, match=message):
+        correct(period, **{field: value})
+    assert period.collect_events() == []
+
+
+def test_a_manual_intervention_is_recorded() -> None:
+    period = period_with_two_runs()
+    intervene(period)
+    [event] = period.collect_events()
+    assert isinstance(event, SettlementPeriod.ManualInterventionRecorded)
+    assert (event.actor, event.reason, event.outcome) == (
+        "ops.lead",
+        "value disputed",
+        "held from billing",
+    )
+    assert period.interventions == [
+        {"actor": "ops.lead", "reason": "value disputed", "outcome": "held from billing"}
+    ]
+    # An intervention is not a version of the values.
+    assert [v.version for v in period.versions] == [1, 2]
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "error", "message"),
+    [
+        ("actor", " ", MissingAttribution, "a manual intervention needs the person who made it"),
+        ("reason", "", MissingAttribution, "a manual intervention needs the person who made it"),
+        ("actor", "a\x00b", InvalidText, "the person making a manual intervention"),
+        ("outcome", " ", InvalidText, "the outcome of a manual intervention is empty"),
+        ("outcome", "held\x07", InvalidText, "the outcome of a manual intervention"),
+    ],
+)
+def test_a_manual_intervention_names_who_why_and_the_outcome(
+    field: str, value: str, error: type[LedgerError], message: str
+) -> None:
+    period = period_with_two_runs()
+    with pytest.raises(error, match=message):
+        intervene(period, **{field: value})
+    assert period.collect_events() == []
+    assert period.interventions == []
