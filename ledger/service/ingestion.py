@@ -21,7 +21,7 @@ from psycopg_pool import PoolTimeout
 
 from ledger.adapters.event_batch import PeriodEventEncoder
 from ledger.adapters.raw_payloads import Spool, open_stored, store
-from ledger.adapters.storage import Tx
+from ledger.adapters.storage import Tx, translate_connection_errors
 from ledger.domain.aggregates import ReceivedFile, received_file_id, settlement_period_id
 from ledger.domain.errors import LedgerBusy, LedgerError, LedgerUnavailable
 from ledger.domain.plain_text import plain_text
@@ -97,7 +97,13 @@ _INTERRUPTIONS = (
 )
 
 
-def _busy_as_error(file_name: str, stages: Callable[[], IngestResult]) -> IngestResult:
+def _busy_as_error(url: str, file_name: str, stages: Callable[[], IngestResult]) -> IngestResult:
+    # A read-only or unopenable database is a setting to fix, not an interruption to retry.
+    with translate_connection_errors(url):
+        return _busy_or_interrupted(file_name, stages)
+
+
+def _busy_or_interrupted(file_name: str, stages: Callable[[], IngestResult]) -> IngestResult:
     try:
         return stages()
     except (psycopg.errors.LockNotAvailable, PoolTimeout) as exc:
@@ -191,7 +197,9 @@ class Ingestor:
         """Receive spooled bytes: preserve them, record the receipt, process the stored copy."""
         file_name = plain_text(file_name, "the file name")
         channel = plain_text(channel, "the channel")
-        return _busy_as_error(file_name, lambda: self._stages(spool, file_name, tenant, channel))
+        return _busy_as_error(
+            self.database.url, file_name, lambda: self._stages(spool, file_name, tenant, channel)
+        )
 
     def complete(self, tenant: str, sha256: str, file_name: str, channel: str) -> IngestResult:
         """Process a file left ``received`` (by a crash, a timeout or a refusal) from its
@@ -199,7 +207,9 @@ class Ingestor:
         receipt = _Receipt(received_file_id(tenant, sha256), tenant, sha256, 0, channel, file_name)
         result = IngestResult(file=file_name, sha256=sha256, status="accepted")
         return _busy_as_error(
-            file_name, lambda: self._process(receipt, result, decided=_decided_elsewhere)
+            self.database.url,
+            file_name,
+            lambda: self._process(receipt, result, decided=_decided_elsewhere),
         )
 
     # Stage 1: receive and preserve the bytes, record the receipt.

@@ -15,7 +15,7 @@ from ledger.adapters.storage import Database
 from ledger.domain.errors import LedgerError
 from ledger.domain.identifiers import Subject, tenant_id
 from ledger.domain.runs import RunType, scheduled_run_date
-from ledger.domain.settlement_time import check_settlement_period, period_start_utc
+from ledger.domain.settlement_time import check_as_of, check_settlement_period, period_start_utc
 from ledger.service.application import Ledger
 from ledger.service.ingestion import Ingestor, IngestResult
 from ledger.service.read_models import (
@@ -200,8 +200,10 @@ class LedgerRuntime:
         tenant = tenant_id(tenant)
         canonical = str(Subject.parse(subject))
         check_settlement_period(settlement_date, settlement_period)
-        if as_of is not None and as_of.tzinfo is None:
-            raise LedgerError("the as-of instant needs a time zone, e.g. 2026-05-07T12:00:00Z")
+        if as_of is not None:
+            if as_of.tzinfo is None:
+                raise LedgerError("the as-of instant needs a time zone, e.g. 2026-05-07T12:00:00Z")
+            check_as_of(as_of)
         with self.database.transaction(write=False) as tx:
             rows = period_versions(
                 tx, tenant, canonical, settlement_date, settlement_period, as_of=as_of

@@ -14,6 +14,7 @@ import json
 import os
 import shutil
 import socket
+import stat
 import subprocess
 import sys
 import time
@@ -282,13 +283,19 @@ def test_ingest_into_read_only_sqlite_says_so(
     assert database.read_bytes() == before
 
 
-# Another engineer is making the read commands work on a read-only database (a read-only
-# start-up); until then they may fail, but with one clear line, never a traceback.
-@pytest.mark.xfail(strict=False, reason="read commands on a read-only SQLite file: in progress")
 def test_read_commands_work_on_read_only_sqlite(
-    unprivileged: list[str], read_only_sqlite: tuple[str, Path, Path], tmp_path: Path
+    request: pytest.FixtureRequest,
+    unprivileged: list[str],
+    read_only_sqlite: tuple[str, Path, Path],
+    tmp_path: Path,
 ) -> None:
-    url, _, _ = read_only_sqlite
+    url, database, _ = read_only_sqlite
+    directory_read_only = not database.parent.stat().st_mode & stat.S_IWUSR
+    if directory_read_only and not Path(f"{database}-shm").exists():
+        # Known limit: SQLite must create the write-ahead log's -shm file beside a WAL
+        # database to read it; in a read-only directory it cannot. The command still fails
+        # with one clear line (checked below), never a traceback.
+        request.applymarker(pytest.mark.xfail(reason="WAL needs its -shm file", strict=True))
     done = run_cli(unprivileged, url, "period", PARTY_SUBJECT, DAY.isoformat(), "3", cwd=tmp_path)
     if done.returncode != 0:
         one_line(done.stderr)
