@@ -21,6 +21,7 @@ from api.routers import finance, operations
 from api.schemas import Health
 from api.uploads import UploadGate
 from ledger.adapters.raw_payloads import PayloadTooLarge
+from ledger.adapters.storage import DATABASE_INTERRUPTIONS
 from ledger.domain.errors import ConfigurationError, LedgerBusy, LedgerError, LedgerUnavailable
 from ledger.service.application import NotFound
 from ledger.service.runtime import LedgerRuntime
@@ -64,13 +65,19 @@ def create_app(
             status_code=503, content={"detail": str(exc)}, headers={"Retry-After": "30"}
         )
 
-    @app.exception_handler(PoolTimeout)
-    async def no_connection(_: Request, exc: PoolTimeout) -> JSONResponse:
-        return JSONResponse(
-            status_code=503,
-            content={"detail": "the ledger is busy: no database connection came free in time"},
-            headers={"Retry-After": "5"},
+    async def interrupted(_: Request, exc: Exception) -> JSONResponse:
+        # A restart, a lost connection or no free connection: retry later, nothing is lost.
+        detail = (
+            "the ledger is busy: no database connection came free in time"
+            if isinstance(exc, PoolTimeout)
+            else "the database was interrupted; whatever was recorded is kept: try again"
         )
+        return JSONResponse(
+            status_code=503, content={"detail": detail}, headers={"Retry-After": "5"}
+        )
+
+    for fault in DATABASE_INTERRUPTIONS:
+        app.add_exception_handler(fault, interrupted)
 
     @app.exception_handler(PayloadTooLarge)
     async def too_large(_: Request, exc: PayloadTooLarge) -> JSONResponse:

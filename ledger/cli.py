@@ -15,7 +15,11 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from ledger.adapters.storage import translate_connection_errors
+from ledger.adapters.storage import (
+    DATABASE_INTERRUPTIONS,
+    interruption_summary,
+    translate_connection_errors,
+)
 from ledger.domain.errors import ConfigurationError, LedgerError
 from ledger.domain.settlement_time import parse_as_of, parse_settlement_date
 from ledger.service.ingestion import IngestResult
@@ -83,6 +87,15 @@ def main(argv: Sequence[str] | None = None) -> int:
                 runtime.close()
     except LedgerError as exc:
         print(f"ledger: {' '.join(str(exc).split())}", file=sys.stderr)
+        return 2
+    except DATABASE_INTERRUPTIONS as exc:
+        # A restart or a lost connection: one line, never a traceback; nothing committed is lost.
+        print(
+            f"ledger: the database was interrupted ({interruption_summary(exc)}); whatever "
+            "was recorded is kept: run the command again (ledger recover completes files "
+            "left received)",
+            file=sys.stderr,
+        )
         return 2
 
 

@@ -764,16 +764,20 @@ class Trial:
             if not self.exited(done, {0}):
                 continue
             for result in json_values(done.out) or []:
-                self._check_recovered(done, result)
+                self._check_recovered(done, result, tenant)
 
-    def _check_recovered(self, done: Done, result: Any) -> None:
+    def _check_recovered(self, done: Done, result: Any, tenant: str) -> None:
         if not isinstance(result, dict) or "status" not in result:
             return
         self.out.recovered += 1
         sample = self.ctx.files.by_sha.get(str(result.get("sha256")))
         if result["status"] != "accepted":
             self.fail(f"`{done.command}` said {result['status']!r} for {result.get('file')}")
-        elif sample is not None and result.get("periods") != sample.periods:
+            return
+        if sample is None:
+            return
+        self.expect(sample, tenant)  # recovered: held to all its periods from now on
+        if result.get("periods") != sample.periods:
             periods = result.get("periods")
             self.fail(f"`{done.command}` reported {periods} periods of {sample.periods}")
 
@@ -847,7 +851,6 @@ def kill_ingest(t: Trial) -> None:
     if proc.kill_after(delay):
         t.out.faults += 1
         proc.finish()
-        t.expect(sample, tenant)
     else:
         t.ingested(proc.finish(), sample, tenant)
     t.recover()
@@ -960,7 +963,6 @@ def pg_restart(t: Trial) -> None:
         cluster.restart()
         t.out.faults += 1
     done = proc.finish()
-    t.expect(sample, tenant)
     if done.rc == 0:
         t.ingested(done, sample, tenant)
     elif TRACEBACK in done.err:

@@ -22,11 +22,27 @@ from urllib.parse import unquote, urlparse
 
 import psycopg
 from eventsourcing.utils import Environment, get_topic
-from psycopg_pool import ConnectionPool
+from psycopg_pool import ConnectionPool, PoolTimeout
 
 from ledger.adapters.postgres import PostgresEventStore
 from ledger.adapters.sqlite import SQLiteEventStore
 from ledger.domain.errors import ConfigurationError
+
+# The database was interrupted, lost or kept busy: nothing is wrong with what was asked, and
+# whatever was committed is kept.
+DATABASE_INTERRUPTIONS: tuple[type[Exception], ...] = (
+    psycopg.OperationalError,
+    psycopg.InterfaceError,
+    sqlite3.OperationalError,
+    PoolTimeout,
+)
+
+
+def interruption_summary(exc: Exception) -> str:
+    """The first line of a database interruption, for a one-line message."""
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    return text[:200]
+
 
 DEFAULT_DATABASE_URL = "sqlite:///ledger.db"
 # How long a SQLite writer waits for another (seconds); readers never wait (WAL).
@@ -439,6 +455,8 @@ class Database:
             "POSTGRES_PASSWORD": self.pg["password"],
             "POSTGRES_SCHEMA": self.schema.name,
             "POSTGRES_LOCK_TIMEOUT": str(POSTGRES_LOCK_WAIT),
+            # The library's own connections fail as fast as the ledger's (its default is 30 s).
+            "POSTGRES_CONNECT_TIMEOUT": str(CONNECT_TIMEOUT),
         }
 
     def _pg_conninfo(self) -> str:

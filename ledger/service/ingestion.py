@@ -21,7 +21,12 @@ from psycopg_pool import PoolTimeout
 
 from ledger.adapters.event_batch import PeriodEventEncoder
 from ledger.adapters.raw_payloads import Spool, open_stored, store
-from ledger.adapters.storage import Tx, translate_connection_errors
+from ledger.adapters.storage import (
+    DATABASE_INTERRUPTIONS,
+    Tx,
+    interruption_summary,
+    translate_connection_errors,
+)
 from ledger.domain.aggregates import ReceivedFile, received_file_id, settlement_period_id
 from ledger.domain.errors import LedgerBusy, LedgerError, LedgerUnavailable
 from ledger.domain.plain_text import plain_text
@@ -87,16 +92,6 @@ def _as_duplicate(received: ReceivedFile, result: IngestResult) -> IngestResult:
     return result
 
 
-# The database was interrupted or kept busy: nothing is wrong with the file, which stays
-# ``received`` until its next receipt or ``ledger recover`` completes it.
-_INTERRUPTIONS = (
-    psycopg.OperationalError,
-    psycopg.InterfaceError,
-    sqlite3.OperationalError,
-    PoolTimeout,
-)
-
-
 def _busy_as_error(url: str, file_name: str, stages: Callable[[], IngestResult]) -> IngestResult:
     # A read-only or unopenable database is a setting to fix, not an interruption to retry.
     with translate_connection_errors(url):
@@ -124,9 +119,9 @@ def _busy_message(file_name: str) -> str:
 
 
 def _interrupted_message(file_name: str, exc: Exception) -> str:
-    first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
     return (
-        f"the database was interrupted while {file_name} was processed ({first_line}); "
+        f"the database was interrupted while {file_name} was processed "
+        f"({interruption_summary(exc)}); "
         "whatever was recorded of it is kept, send it again (or run ledger recover) to finish"
     )
 
@@ -257,7 +252,9 @@ class Ingestor:
             reason = str(exc)
         except (sqlite3.IntegrityError, psycopg.errors.UniqueViolation):
             reason = "the file carries the same subject and settlement period more than once"
-        except _INTERRUPTIONS:
+        except DATABASE_INTERRUPTIONS:
+            # Nothing is wrong with the file: it stays received for its next receipt or
+            # ledger recover to complete.
             raise
         except Exception as exc:  # a verdict must be recorded whatever went wrong
             reason = (

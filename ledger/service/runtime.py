@@ -53,7 +53,8 @@ class LedgerRuntime:
         try:
             self._start()
         except BaseException:
-            self.database.close()
+            # Also the library's own connections, if the application was already built.
+            self.close()
             raise
 
     def _start(self) -> None:

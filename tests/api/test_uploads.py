@@ -140,3 +140,17 @@ def test_raw_bytes_stream_back_exactly(runtime: LedgerRuntime) -> None:
         raw = client.get(f"/tenants/a/flows/{digest}/raw")
         assert raw.status_code == 200
         assert raw.content == data
+
+
+def test_a_database_lost_mid_request_is_503_with_retry_after(runtime: LedgerRuntime) -> None:
+    import psycopg
+
+    def lost(*_: object, **__: object) -> None:
+        raise psycopg.OperationalError("server closed the connection unexpectedly")
+
+    runtime.period = lost  # type: ignore[method-assign, assignment]
+    with client_for(runtime) as client:
+        r = client.get(f"/tenants/a/periods/party:{PARTIES[0]}/{DAY}/1")
+    assert r.status_code == 503
+    assert r.headers["retry-after"]
+    assert "interrupted" in r.json()["detail"]

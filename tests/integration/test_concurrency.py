@@ -259,3 +259,20 @@ def test_a_rebuild_beside_a_runner_catching_up_does_not_deadlock(
         assert runtime.period(PARTY_SUBJECT, DAY, 1).best is not None
     finally:
         runtime.close()
+
+
+def test_a_database_lost_mid_command_is_one_line_not_a_traceback(
+    database_url: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from ledger.cli import main
+
+    def lost(*_: object, **__: object) -> None:
+        raise psycopg.OperationalError("consuming input failed: server closed the connection")
+
+    monkeypatch.setenv("LEDGER_DATABASE_URL", database_url)
+    monkeypatch.setattr(LedgerRuntime, "period", lost)
+    assert main(["period", PARTY_SUBJECT, DAY.isoformat(), "1"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1
+    assert err.startswith("ledger: the database was interrupted (consuming input failed")
+    assert "ledger recover" in err
