@@ -72,6 +72,18 @@ class _Stores:
         self.database.close()
 
 
+def _join_threads_started_since(before: set[threading.Thread]) -> None:
+    """The library's concurrency cases signal their reader threads to stop but do not join
+    them: closing the stores under a reader still inside SQLite crashes the interpreter
+    (a segmentation fault in the sqlite3 module), so wait for them first."""
+    # Only the test's own threads: connection pools run daemon workers until closed.
+    for thread in set(threading.enumerate()) - before:
+        if thread.daemon:
+            continue
+        thread.join(timeout=60)
+        assert not thread.is_alive(), f"{thread.name} did not stop"
+
+
 @pytest.fixture
 def stores(database_url: str) -> Iterator[_Stores]:
     opened = _Stores(database_url)
@@ -88,7 +100,9 @@ class TestPostgresEventStoreAsLibraryRecorder(ApplicationRecorderTestCase[Postgr
     @pytest.fixture(autouse=True)
     def _fresh_database(self, postgres_url: str) -> Iterator[None]:
         self._stores = _Stores(postgres_url)
+        before = set(threading.enumerate())
         yield
+        _join_threads_started_since(before)
         self._stores.close()
 
     def create_recorder(self) -> PostgresEventStore:
@@ -105,7 +119,9 @@ class TestPostgresEventStoreNonInterleaving(NonInterleavingNotificationIDsBaseCa
     @pytest.fixture(autouse=True)
     def _fresh_database(self, postgres_url: str) -> Iterator[None]:
         self._stores = _Stores(postgres_url)
+        before = set(threading.enumerate())
         yield
+        _join_threads_started_since(before)
         self._stores.close()
 
     def create_recorder(self) -> PostgresEventStore:
@@ -118,7 +134,9 @@ class TestSQLiteEventStoreAsLibraryRecorder(ApplicationRecorderTestCase[SQLiteEv
     @pytest.fixture(autouse=True)
     def _fresh_database(self, tmp_path: Path) -> Iterator[None]:
         self._stores = _Stores(f"sqlite:///{tmp_path / 'events.db'}")
+        before = set(threading.enumerate())
         yield
+        _join_threads_started_since(before)
         self._stores.close()
 
     def create_recorder(self) -> SQLiteEventStore:
@@ -129,7 +147,9 @@ class TestSQLiteEventStoreNonInterleaving(NonInterleavingNotificationIDsBaseCase
     @pytest.fixture(autouse=True)
     def _fresh_database(self, tmp_path: Path) -> Iterator[None]:
         self._stores = _Stores(f"sqlite:///{tmp_path / 'events.db'}")
+        before = set(threading.enumerate())
         yield
+        _join_threads_started_since(before)
         self._stores.close()
 
     def create_recorder(self) -> SQLiteEventStore:
