@@ -294,24 +294,11 @@ def _period_rows(
     return [dict(zip(columns, row, strict=True)) for row in rows]
 
 
-_VERSION_QUERY = (
-    "version",
-    "kind",
-    "run_type",
-    "maturity",
-    "maturity_rank",
-    "run_number",
-    "file_creation_time",
-    "recorded_at",
-    "values_json",
-    "attributes_json",
-    "unconfirmed_json",
-    "flow",
-    "source_sha256",
-    "record_position",
-    "supersedes",
-    "reason",
-    "actor",
+# A version as a period's query reads it: every column but the period's key and the position.
+_VERSION_QUERY = tuple(
+    c
+    for c in _VERSION_COLUMNS
+    if c not in ("tenant", "subject", "settlement_date", "settlement_period", "notification_id")
 )
 
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 from uuid import UUID, uuid4
@@ -84,6 +85,17 @@ def _join_threads_started_since(before: set[threading.Thread]) -> None:
         assert not thread.is_alive(), f"{thread.name} did not stop"
 
 
+@contextmanager
+def _stores_for_one_test(url: str) -> Iterator[_Stores]:
+    opened = _Stores(url)
+    before = set(threading.enumerate())
+    try:
+        yield opened
+    finally:
+        _join_threads_started_since(before)
+        opened.close()
+
+
 @pytest.fixture
 def stores(database_url: str) -> Iterator[_Stores]:
     opened = _Stores(database_url)
@@ -94,66 +106,54 @@ def stores(database_url: str) -> Iterator[_Stores]:
 # --- The library's own test cases ------------------------------------------------------
 
 
-class TestPostgresEventStoreAsLibraryRecorder(ApplicationRecorderTestCase[PostgresEventStore]):
-    """Insert/select, notifications, conflicts, concurrent writers and readers, throughput."""
+class _OnPostgres:
+    """A fresh PostgreSQL database per test; the test's own threads joined before closing."""
 
     @pytest.fixture(autouse=True)
     def _fresh_database(self, postgres_url: str) -> Iterator[None]:
-        self._stores = _Stores(postgres_url)
-        before = set(threading.enumerate())
-        yield
-        _join_threads_started_since(before)
-        self._stores.close()
+        with _stores_for_one_test(postgres_url) as stores:
+            self._stores = stores
+            yield
 
     def create_recorder(self) -> PostgresEventStore:
         return self._stores.open_postgres()
+
+
+class _OnSQLite:
+    """A fresh SQLite file per test; the test's own threads joined before closing."""
+
+    @pytest.fixture(autouse=True)
+    def _fresh_database(self, tmp_path: Path) -> Iterator[None]:
+        with _stores_for_one_test(f"sqlite:///{tmp_path / 'events.db'}") as stores:
+            self._stores = stores
+            yield
+
+    def create_recorder(self) -> SQLiteEventStore:
+        return self._stores.open_sqlite()
+
+
+class TestPostgresEventStoreAsLibraryRecorder(
+    _OnPostgres, ApplicationRecorderTestCase[PostgresEventStore]
+):
+    """Insert/select, notifications, conflicts, concurrent writers and readers, throughput."""
 
     def test_insert_subscribe(self) -> None:
         # The library runs this case for recorders that have subscriptions (LISTEN/NOTIFY).
         self.optional_test_insert_subscribe()
 
 
-class TestPostgresEventStoreNonInterleaving(NonInterleavingNotificationIDsBaseCase):
+class TestPostgresEventStoreNonInterleaving(_OnPostgres, NonInterleavingNotificationIDsBaseCase):
     """Two concurrent appends get two unbroken runs of notification ids (the table lock)."""
 
-    @pytest.fixture(autouse=True)
-    def _fresh_database(self, postgres_url: str) -> Iterator[None]:
-        self._stores = _Stores(postgres_url)
-        before = set(threading.enumerate())
-        yield
-        _join_threads_started_since(before)
-        self._stores.close()
 
-    def create_recorder(self) -> PostgresEventStore:
-        return self._stores.open_postgres()
-
-
-class TestSQLiteEventStoreAsLibraryRecorder(ApplicationRecorderTestCase[SQLiteEventStore]):
+class TestSQLiteEventStoreAsLibraryRecorder(
+    _OnSQLite, ApplicationRecorderTestCase[SQLiteEventStore]
+):
     """As above, on a SQLite file (no subscription case: see the module docstring)."""
 
-    @pytest.fixture(autouse=True)
-    def _fresh_database(self, tmp_path: Path) -> Iterator[None]:
-        self._stores = _Stores(f"sqlite:///{tmp_path / 'events.db'}")
-        before = set(threading.enumerate())
-        yield
-        _join_threads_started_since(before)
-        self._stores.close()
 
-    def create_recorder(self) -> SQLiteEventStore:
-        return self._stores.open_sqlite()
-
-
-class TestSQLiteEventStoreNonInterleaving(NonInterleavingNotificationIDsBaseCase):
-    @pytest.fixture(autouse=True)
-    def _fresh_database(self, tmp_path: Path) -> Iterator[None]:
-        self._stores = _Stores(f"sqlite:///{tmp_path / 'events.db'}")
-        before = set(threading.enumerate())
-        yield
-        _join_threads_started_since(before)
-        self._stores.close()
-
-    def create_recorder(self) -> SQLiteEventStore:
-        return self._stores.open_sqlite()
+class TestSQLiteEventStoreNonInterleaving(_OnSQLite, NonInterleavingNotificationIDsBaseCase):
+    """As above, on a SQLite file (the writer's BEGIN IMMEDIATE is the lock)."""
 
 
 # --- What the ledger adds, against the library's view of the same log ----------------------
