@@ -13,7 +13,7 @@ PERIOD = timedelta(minutes=30)
 
 # The settlement era: the settlement dates the ledger holds.
 # - From NETA go-live, the first Settlement Day under the BSC: no SAA-I014 report, run
-#   timetable (ledger/config/timetables.toml) or settlement period exists before it.
+#   timetable (ledger/domain/config/timetables.toml) or settlement period exists before it.
 # - To the end of 2099: far beyond any date a settlement file, a correction or a query can
 #   meaningfully name today, and early enough that every instant derived from a settlement
 #   date (its periods, the runs due up to RF about 14 months later, disputes years later)
