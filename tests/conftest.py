@@ -30,6 +30,8 @@ from hypothesis import HealthCheck, settings
 from psycopg import sql
 from psycopg.rows import TupleRow
 
+from ledger.service.runtime import LedgerRuntime
+
 DEFAULT_POSTGRES_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
 POSTGRES_FIXTURES = frozenset({"postgres_admin_url", "postgres_admin", "postgres_url"})
 
@@ -179,3 +181,16 @@ def database_url(request: pytest.FixtureRequest) -> str:
     """A fresh database URL: once on SQLite, once on PostgreSQL."""
     # getfixturevalue, so that the sqlite case never touches PostgreSQL.
     return str(request.getfixturevalue(f"{request.param}_url"))
+
+
+@pytest.fixture
+def runtime(database_url: str) -> Iterator[LedgerRuntime]:
+    """A runtime on a fresh database (SQLite, then PostgreSQL), closed after the test.
+
+    The integration suite has its own, which may open several runtimes on one database.
+    """
+    rt = LedgerRuntime(database_url)
+    try:
+        yield rt
+    finally:
+        rt.close()

@@ -92,15 +92,6 @@ def sha(data: bytes) -> str:
 
 
 @pytest.fixture
-def runtime(database_url: str) -> Iterator[LedgerRuntime]:
-    rt = LedgerRuntime(database_url)
-    try:
-        yield rt
-    finally:
-        rt.close()
-
-
-@pytest.fixture
 def client(runtime: LedgerRuntime) -> Iterator[TestClient]:
     with TestClient(create_app(runtime)) as c:
         yield c

@@ -9,7 +9,6 @@ import hashlib
 import io
 import threading
 import warnings
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, date, datetime
 from typing import Any
@@ -49,15 +48,6 @@ def report(run_type: str = "SF") -> bytes:
         creation_time=datetime(2026, 5, 7, 10, tzinfo=UTC),
     )
     return out.getvalue()
-
-
-@pytest.fixture
-def runtime(database_url: str) -> Iterator[LedgerRuntime]:
-    rt = LedgerRuntime(database_url)
-    try:
-        yield rt
-    finally:
-        rt.close()
 
 
 def client_for(runtime: LedgerRuntime, **limits: Any) -> TestClient:
