@@ -20,7 +20,7 @@ import psycopg
 from psycopg_pool import PoolTimeout
 
 from ledger.adapters.event_batch import PeriodEventEncoder
-from ledger.adapters.raw_payloads import Spool, open_stored, store
+from ledger.adapters.raw_payloads import Spool, open_stored, store, verify
 from ledger.adapters.storage import (
     DATABASE_INTERRUPTIONS,
     Tx,
@@ -201,11 +201,21 @@ class Ingestor:
         stored bytes, recording no new receipt."""
         receipt = _Receipt(received_file_id(tenant, sha256), tenant, sha256, 0, channel, file_name)
         result = IngestResult(file=file_name, sha256=sha256, status="accepted")
-        return _busy_as_error(
-            self.database.url,
-            file_name,
-            lambda: self._process(receipt, result, decided=_decided_elsewhere),
-        )
+        return _busy_as_error(self.database.url, file_name, lambda: self._complete(receipt, result))
+
+    def _complete(self, receipt: _Receipt, result: IngestResult) -> IngestResult:
+        # The bytes were stored by an earlier process, perhaps long ago: check they are still
+        # the bytes their address names before any version cites them.
+        with self.database.transaction(write=False) as tx:
+            intact = verify(tx, receipt.tenant, receipt.sha256)
+        if not intact:
+            reason = (
+                f"file {receipt.file_name}: its stored bytes no longer hash to {receipt.sha256} "
+                "(damaged or missing in the store), so it cannot be completed; send the "
+                "original file again"
+            )
+            return self._reject(receipt, result, [reason])
+        return self._process(receipt, result, decided=_decided_elsewhere)
 
     # Stage 1: receive and preserve the bytes, record the receipt.
     def _stages(self, spool: Spool, file_name: str, tenant: str, channel: str) -> IngestResult:

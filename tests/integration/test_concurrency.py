@@ -276,3 +276,20 @@ def test_a_database_lost_mid_command_is_one_line_not_a_traceback(
     assert err.count("\n") == 1
     assert err.startswith("ledger: the database was interrupted (consuming input failed")
     assert "ledger recover" in err
+
+
+def test_recover_refuses_stored_bytes_that_no_longer_match_their_hash(
+    runtime: LedgerRuntime, files: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    report = _interrupted_ingestion(runtime, files, monkeypatch)
+    with runtime.database.transaction() as tx:
+        tx.execute(
+            "UPDATE raw_payload_chunks SET data = ? WHERE tenant = ? AND sha256 = ? AND seq = 0",
+            (b"AAA|damaged in the store|\n", "default", report.sha256),
+        )
+    [result] = runtime.recover()
+    assert result.status == "rejected"
+    assert f"no longer hash to {report.sha256}" in result.reasons[0]
+    flow = runtime.flow(report.sha256)
+    assert flow is not None and flow.status == "rejected"
+    assert runtime.period(PARTY_SUBJECT, DAY, 1).versions == []
