@@ -1,8 +1,10 @@
 """Keeps the views up to date from the event log, exactly once, and rebuilds them from scratch.
 
-Each view records the last notification it applied in ``projection_tracking``, in the same
-transaction as its rows: a batch is applied whole or not at all, and never twice. The runner
-pulls the log (SQLite has no subscription), which works the same on both backends.
+Each view records the last notification it applied with the library's tracking recorder (the
+ledger's :class:`~ledger.adapters.event_store.ViewTracking` adapter), under the view's name,
+in the same transaction as its rows: a batch is applied whole or not at all, and never twice
+(the library refuses to record a position already recorded). The runner pulls the log (SQLite
+has no subscription), which works the same on both backends.
 """
 
 from __future__ import annotations
@@ -12,12 +14,15 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 from uuid import UUID
 
-from eventsourcing.persistence import Mapper
+from eventsourcing.persistence import Mapper, Tracking
 
-from ledger.adapters.event_store import EventStore
+from ledger.adapters.event_store import EventStore, ViewTracking
 from ledger.adapters.storage import Database, Tx
 
 BATCH_SIZE = 5000
+
+# Where releases before schema version 2 kept the views' positions.
+_EARLIER_TRACKING = "projection_tracking"
 
 
 @dataclass(frozen=True)
@@ -58,22 +63,34 @@ class ProjectionRunner:
         projections: Sequence[Projection],
         *,
         event_store: EventStore,
+        tracking: ViewTracking,
     ) -> None:
         self.database = database
         self.event_store = event_store
+        self.tracking = tracking
         self.mapper = mapper
         self.projections = list(projections)
 
     def create_tables(self) -> None:
-        """The tracking table and every view's tables (part of the ledger's schema set-up)."""
-        with self.database.transaction() as tx:
-            tx.execute(
-                "CREATE TABLE IF NOT EXISTS projection_tracking ("
-                " projection TEXT PRIMARY KEY,"
-                f" notification_id {self.database.types['BIGINT']} NOT NULL)"
-            )
+        """Every view's tables (part of the ledger's schema set-up; the library creates its
+        tracking table), keeping the positions of a database set up by an earlier release."""
         for projection in self.projections:
             projection.create_tables(self.database)
+        with self.database.transaction() as tx:
+            self._adopt_positions_of_earlier_releases(tx)
+
+    def _adopt_positions_of_earlier_releases(self, tx: Tx) -> None:
+        """Releases before schema version 2 kept positions in ``projection_tracking``: move
+        them to the library's table, or every view would apply the whole log a second time."""
+        if not self.database.has_table(tx, _EARLIER_TRACKING):
+            return
+        self.tracking.serialise_views(tx)
+        rows = tx.execute(f"SELECT projection, notification_id FROM {_EARLIER_TRACKING}").fetchall()
+        current = self.positions(tx)
+        for name, position in rows:
+            if str(name) in current and int(position) > current[str(name)]:
+                self.tracking.record(tx, Tracking(str(name), int(position)))
+        tx.execute(f"DROP TABLE {_EARLIER_TRACKING}")
 
     def freshness(self, tx: Tx) -> Freshness:
         """How far the views have read the log, for a reader that must not wait for them."""
@@ -101,35 +118,24 @@ class ProjectionRunner:
         with self.database.transaction() as tx:
             # Take the runners' lock before emptying the views: a runner catching up holds it
             # while it waits for rows this transaction deletes, which would deadlock.
-            self._serialise_runners(tx)
+            self.tracking.serialise_views(tx)
             for projection in self.projections:
                 projection.clear(tx)
-            tx.execute("DELETE FROM projection_tracking")
+            self.tracking.forget(tx, [p.name for p in self.projections])
             while (count := self._apply_batch(tx, batch_size)) > 0:
                 total += count
         return total
 
     def positions(self, tx: Tx) -> dict[str, int]:
-        rows = tx.execute("SELECT projection, notification_id FROM projection_tracking").fetchall()
-        found = {str(name): int(position) for name, position in rows}
-        return {p.name: found.get(p.name, 0) for p in self.projections}
+        """The last log position each view applied, by view name."""
+        return self.tracking.positions(tx, [p.name for p in self.projections])
 
     def _behind(self, tx: Tx) -> bool:
         start = min(self.positions(tx).values(), default=0)
         return self.event_store.max_position(tx) > start
 
-    @staticmethod
-    def _serialise_runners(tx: Tx) -> None:
-        """Two runners (catch-up or rebuild, in any process) never apply the same batch.
-
-        On SQLite the writer's ``BEGIN IMMEDIATE`` already serialises them; on PostgreSQL a
-        transaction-scoped advisory lock does (taking it again in the same transaction is free).
-        """
-        if tx.kind == "postgres":
-            tx.execute("SELECT pg_advisory_xact_lock(4711)")
-
     def _apply_batch(self, tx: Tx, batch_size: int) -> int:
-        self._serialise_runners(tx)
+        self.tracking.serialise_views(tx)
         positions = self.positions(tx)
         start = min(positions.values(), default=0)
         notifications = self.event_store.read_after(tx, start, batch_size)
@@ -143,20 +149,6 @@ class ProjectionRunner:
             todo = [e for e in events if e[0] > position]
             if todo:
                 projection.apply(tx, todo)
-            self._track(tx, projection.name, position, last)
+            if last > position:
+                self.tracking.record(tx, Tracking(projection.name, last))
         return len(notifications)
-
-    @staticmethod
-    def _track(tx: Tx, name: str, previous: int, last: int) -> None:
-        if previous == 0:
-            tx.execute(
-                "INSERT INTO projection_tracking (projection, notification_id) VALUES (?, ?)"
-                " ON CONFLICT (projection)"
-                " DO UPDATE SET notification_id = excluded.notification_id",
-                (name, last),
-            )
-        else:
-            tx.execute(
-                "UPDATE projection_tracking SET notification_id = ? WHERE projection = ?",
-                (last, name),
-            )

@@ -18,7 +18,7 @@ from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING
 from uuid import UUID
 
-from eventsourcing.persistence import Notification
+from eventsourcing.persistence import Notification, Tracking
 
 if TYPE_CHECKING:
     # Annotations only: the storage module imports the adapters to name them to the library.
@@ -57,3 +57,28 @@ class EventStore(ABC):
     @abstractmethod
     def max_position(self, tx: Tx) -> int:
         """The position of the newest event in the log (0 when it is empty)."""
+
+
+class ViewTracking(ABC):
+    """Where each view records the last log position it applied: the library's tracking
+    recorder, used inside the ledger's transaction that writes the view's rows, so a batch is
+    applied and tracked together or not at all (the library's own ``Tracking`` objects, its
+    table and its statements, which refuse to record a position twice or go backwards)."""
+
+    @abstractmethod
+    def serialise_views(self, tx: Tx) -> None:
+        """Hold, until ``tx`` ends, the lock that keeps two runners (catch-up or rebuild, in any
+        process) from applying the same batch; readers of the positions never wait for it."""
+
+    @abstractmethod
+    def positions(self, tx: Tx, names: Sequence[str]) -> dict[str, int]:
+        """The last position each named view applied (0 for one that has applied nothing)."""
+
+    @abstractmethod
+    def record(self, tx: Tx, tracking: Tracking) -> None:
+        """Record in ``tx`` that a view has applied the log up to a position; raises the
+        library's ``IntegrityError`` if it had already recorded that position or a later one."""
+
+    @abstractmethod
+    def forget(self, tx: Tx, names: Sequence[str]) -> None:
+        """Forget the named views' positions (a rebuild applies the whole log again)."""

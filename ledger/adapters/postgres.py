@@ -14,11 +14,16 @@ from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
 import psycopg
-from eventsourcing.persistence import Notification
-from eventsourcing.postgres import PostgresApplicationRecorder, PostgresDatastore
+from eventsourcing.persistence import Notification, Tracking
+from eventsourcing.postgres import (
+    PostgresApplicationRecorder,
+    PostgresDatastore,
+    PostgresTrackingRecorder,
+)
+from psycopg.rows import DictRow, dict_row
 from psycopg.sql import SQL, Identifier
 
-from ledger.adapters.event_store import EventRow, EventStore
+from ledger.adapters.event_store import EventRow, EventStore, ViewTracking
 from ledger.domain.errors import ConfigurationError
 
 if TYPE_CHECKING:
@@ -102,6 +107,46 @@ class PostgresEventStore(PostgresApplicationRecorder, EventStore):
             cursor.execute(self.max_notification_id_statement)
             row = cursor.fetchone()
         return 0 if row is None or row[0] is None else int(row[0])
+
+
+class PostgresViewTracking(PostgresTrackingRecorder, ViewTracking):
+    """The library's PostgreSQL tracking recorder (its table, ``<application>_tracking`` in
+    ``POSTGRES_SCHEMA``, and its statements), usable inside the ledger's transactions."""
+
+    def __init__(
+        self,
+        datastore: PostgresDatastore,
+        *,
+        tracking_table_name: str = "notification_tracking",
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(datastore, tracking_table_name=tracking_table_name, **kwargs)
+        table = Identifier(datastore.schema, tracking_table_name)
+        self.tracking_table = table.as_string()
+        # EXCLUSIVE mode lets plain reads of the positions through (ACCESS SHARE).
+        self._serialise = SQL("LOCK TABLE {} IN EXCLUSIVE MODE").format(table)
+        self._forget = SQL("DELETE FROM {} WHERE application_name = ANY(%s)").format(table)
+
+    def serialise_views(self, tx: Tx) -> None:
+        with _cursor(tx) as cursor:
+            cursor.execute(self._serialise)
+
+    def positions(self, tx: Tx, names: Sequence[str]) -> dict[str, int]:
+        with _dict_cursor(tx) as cursor:
+            return {name: self._max_tracking_id(name, cursor) or 0 for name in names}
+
+    def record(self, tx: Tx, tracking: Tracking) -> None:
+        with _dict_cursor(tx) as cursor:
+            self._insert_tracking(cursor, tracking)
+
+    def forget(self, tx: Tx, names: Sequence[str]) -> None:
+        with _cursor(tx) as cursor:
+            cursor.execute(self._forget, (list(names),))
+
+
+def _dict_cursor(tx: Tx) -> psycopg.Cursor[DictRow]:
+    """A cursor giving rows as dicts, as the library's own statements read them."""
+    return _cursor(tx).connection.cursor(row_factory=dict_row)
 
 
 def _cursor(tx: Tx) -> psycopg.Cursor[Any]:

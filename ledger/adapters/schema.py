@@ -15,7 +15,8 @@ import psycopg
 from ledger.adapters.storage import Database
 
 # Raise when a release adds tables: every process then runs the (idempotent) set-up once more.
-SCHEMA_VERSION = 1
+# 2: the views' positions moved to the library's tracking table.
+SCHEMA_VERSION = 2
 
 
 def schema_ready(database: Database) -> bool:

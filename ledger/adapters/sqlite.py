@@ -13,10 +13,15 @@ from contextlib import closing, contextmanager
 from typing import TYPE_CHECKING
 from uuid import UUID
 
-from eventsourcing.persistence import Notification
-from eventsourcing.sqlite import SQLiteApplicationRecorder, SQLiteDatastore
+from eventsourcing.persistence import Notification, Tracking
+from eventsourcing.sqlite import (
+    SQLiteApplicationRecorder,
+    SQLiteCursor,
+    SQLiteDatastore,
+    SQLiteTrackingRecorder,
+)
 
-from ledger.adapters.event_store import EventRow, EventStore
+from ledger.adapters.event_store import EventRow, EventStore, ViewTracking
 from ledger.domain.errors import ConfigurationError
 
 if TYPE_CHECKING:
@@ -94,6 +99,29 @@ class SQLiteEventStore(SQLiteApplicationRecorder, EventStore):
             cursor.execute(self.select_max_notification_id_statement)
             row = cursor.fetchone()
         return 0 if row is None or row[0] is None else int(row[0])
+
+
+class SQLiteViewTracking(SQLiteTrackingRecorder, ViewTracking):
+    """The library's SQLite tracking recorder (its ``tracking`` table and its statements),
+    usable inside the ledger's transactions."""
+
+    def serialise_views(self, tx: Tx) -> None:
+        """Nothing to take: the ledger's writing transactions begin with ``BEGIN IMMEDIATE``,
+        which already admits one runner at a time."""
+
+    def positions(self, tx: Tx, names: Sequence[str]) -> dict[str, int]:
+        with _cursor(tx) as cursor:
+            library = SQLiteCursor(cursor)
+            return {name: self._max_tracking_id(name, library) or 0 for name in names}
+
+    def record(self, tx: Tx, tracking: Tracking) -> None:
+        with _cursor(tx) as cursor:
+            self._insert_tracking(SQLiteCursor(cursor), tracking)
+
+    def forget(self, tx: Tx, names: Sequence[str]) -> None:
+        marks = ", ".join("?" for _ in names)
+        with _cursor(tx) as cursor:
+            cursor.execute(f"DELETE FROM tracking WHERE application_name IN ({marks})", names)
 
 
 @contextmanager

@@ -24,8 +24,8 @@ import psycopg
 from eventsourcing.utils import Environment, get_topic
 from psycopg_pool import ConnectionPool, PoolTimeout
 
-from ledger.adapters.postgres import PostgresEventStore
-from ledger.adapters.sqlite import SQLiteEventStore
+from ledger.adapters.postgres import PostgresEventStore, PostgresViewTracking
+from ledger.adapters.sqlite import SQLiteEventStore, SQLiteViewTracking
 from ledger.domain.errors import ConfigurationError
 
 # The database was interrupted, lost or kept busy: nothing is wrong with what was asked, and
@@ -434,6 +434,17 @@ class Database:
     def types(self) -> dict[str, str]:
         return _TYPES[self.kind]
 
+    def has_table(self, tx: Tx, name: str) -> bool:
+        """Whether the ledger's schema (``POSTGRES_SCHEMA`` on PostgreSQL) has table ``name``."""
+        if self.kind == "sqlite":
+            found = "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = ?"
+        else:
+            found = (
+                "SELECT count(*) FROM pg_tables WHERE schemaname = current_schema AND tablename = ?"
+            )
+        row = tx.execute(found, (name,)).fetchone()
+        return row is not None and int(row[0]) > 0
+
     def eventsourcing_env(self) -> dict[str, str]:
         """Settings for the eventsourcing library's infrastructure factory."""
         if self.kind == "sqlite":
@@ -441,6 +452,8 @@ class Database:
                 "PERSISTENCE_MODULE": "eventsourcing.sqlite",
                 # The library constructs the ledger's adapter as the application's recorder.
                 "APPLICATION_RECORDER_TOPIC": get_topic(SQLiteEventStore),
+                # And the views' positions are kept by the ledger's tracking adapter.
+                "TRACKING_RECORDER_TOPIC": get_topic(SQLiteViewTracking),
                 "SQLITE_DBNAME": self.sqlite_path,
                 # Wait for a long ingestion as long as the ledger's own transactions do.
                 "SQLITE_LOCK_TIMEOUT": "60",
@@ -448,6 +461,7 @@ class Database:
         return {
             "PERSISTENCE_MODULE": "eventsourcing.postgres",
             "APPLICATION_RECORDER_TOPIC": get_topic(PostgresEventStore),
+            "TRACKING_RECORDER_TOPIC": get_topic(PostgresViewTracking),
             "POSTGRES_DBNAME": self.pg["dbname"],
             "POSTGRES_HOST": self.pg["host"],
             "POSTGRES_PORT": self.pg["port"],

@@ -5,14 +5,14 @@ from __future__ import annotations
 import re
 from datetime import date
 from decimal import Decimal
-from typing import Any
+from typing import Any, NoReturn
 from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.persistence import JSONTranscoder, Transcoder, Transcoding
 
 from ledger.adapters import raw_payloads
-from ledger.adapters.event_store import EventStore
+from ledger.adapters.event_store import EventStore, ViewTracking
 from ledger.adapters.storage import Database
 from ledger.domain.aggregates import ReceivedFile, SettlementPeriod, settlement_period_id
 from ledger.domain.errors import ConfigurationError, LedgerError
@@ -69,17 +69,27 @@ class Ledger(Application[UUID]):
         env["CREATE_TABLE"] = "true" if create_tables else "false"
         super().__init__(env=env)
         if not isinstance(self.recorder, EventStore):
-            # Only the environment can cause this: the library lets a setting prefixed with
-            # the application's name outrank the settings the ledger passes it.
-            found = type(self.recorder).__name__
-            self.close()
-            prefix = self.name.upper()
-            raise ConfigurationError(
-                f"the event store is the library's {found}, not the ledger's adapter: unset "
-                f"{prefix}_APPLICATION_RECORDER_TOPIC and {prefix}_PERSISTENCE_MODULE"
-            )
+            self._refuse(self.recorder, "event store", "APPLICATION")
+        # Where the views record their positions: the library builds it from the ledger's
+        # settings (``TRACKING_RECORDER_TOPIC``), on the application's own datastore.
+        tracking = self.factory.tracking_recorder()
+        if not isinstance(tracking, ViewTracking):
+            self._refuse(tracking, "views' tracking", "TRACKING")
+        self.view_tracking: ViewTracking = tracking
         if create_tables:
             raw_payloads.create_tables(self.database)
+
+    def _refuse(self, built: object, role: str, setting: str) -> NoReturn:
+        """Only the environment can give the library's own recorder instead of the ledger's
+        adapter: the library lets a setting prefixed with the application's name outrank the
+        settings the ledger passes it."""
+        found = type(built).__name__
+        self.close()
+        prefix = self.name.upper()
+        raise ConfigurationError(
+            f"the {role} is the library's {found}, not the ledger's adapter: unset "
+            f"{prefix}_{setting}_RECORDER_TOPIC and {prefix}_PERSISTENCE_MODULE"
+        )
 
     @property
     def event_store(self) -> EventStore:

@@ -69,6 +69,7 @@ class LedgerRuntime:
                 self.ledger.mapper,
                 [PeriodVersionsProjection(), FlowsProjection()],
                 event_store=self.ledger.event_store,
+                tracking=self.ledger.view_tracking,
             )
             if create:
                 self.runner.create_tables()

@@ -20,6 +20,7 @@ import psycopg
 import pytest
 
 from ledger.adapters import storage
+from ledger.adapters.postgres import PostgresViewTracking
 from ledger.domain.errors import LedgerBusy, LedgerUnavailable
 from ledger.service.ingestion import Ingestor
 from ledger.service.read_models import FlowList, PeriodView
@@ -67,7 +68,7 @@ def _writer_holding_the_lock(runtime: LedgerRuntime) -> Iterator[None]:
         return
     with psycopg.connect(runtime.database.url) as pg, pg.transaction():
         pg.execute(f"LOCK TABLE {runtime.ledger.event_store.events_table} IN EXCLUSIVE MODE")
-        pg.execute("SELECT pg_advisory_xact_lock(4711)")  # the views' runner too
+        pg.execute(_runners_lock(runtime))  # the views' runner too
         yield
 
 
@@ -224,12 +225,20 @@ def test_a_reader_has_capacity_when_every_writer_connection_is_taken(
         runtime.close()
 
 
+def _runners_lock(runtime: LedgerRuntime) -> str:
+    """The statement by which a runner keeps others out: a lock on the library's tracking table."""
+    tracking = runtime.ledger.view_tracking
+    assert isinstance(tracking, PostgresViewTracking)
+    return f"LOCK TABLE {tracking.tracking_table} IN EXCLUSIVE MODE"
+
+
 def _until_waiting_for_the_runners_lock(url: str) -> None:
-    """Returns once another session waits for the runners' advisory lock (bounded)."""
+    """Returns once another session waits for the runners' lock (bounded)."""
     with psycopg.connect(url, autocommit=True) as watcher:
         for _ in range(600):
             row = watcher.execute(
-                "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted"
+                "SELECT count(*) FROM pg_locks WHERE NOT granted"
+                " AND relation = 'ledger_tracking'::regclass"
             ).fetchone()
             if row and row[0]:
                 return
@@ -248,7 +257,7 @@ def test_a_rebuild_beside_a_runner_catching_up_does_not_deadlock(
         with psycopg.connect(postgres_url) as runner, runner.transaction():
             # A runner in the middle of catching up: it holds the lock and writes view rows.
             runner.execute("SET LOCAL lock_timeout = '10s'")
-            runner.execute("SELECT pg_advisory_xact_lock(4711)")
+            runner.execute(_runners_lock(runtime))
             rebuild = threading.Thread(target=runtime.runner.rebuild, daemon=True)
             rebuild.start()
             _until_waiting_for_the_runners_lock(postgres_url)

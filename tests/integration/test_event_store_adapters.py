@@ -1,5 +1,6 @@
-"""The event-store adapters: the library's own recorder test cases run against them, and what
-the ledger adds (bulk append, version look-up, log reading) checked against the library's view.
+"""The event-store and view-tracking adapters: the library's own recorder test cases run
+against them, and what the ledger adds (bulk append, version look-up, log reading, positions
+inside its own transactions) checked against the library's view.
 
 The library's cases are ``unittest.TestCase`` classes with an abstract ``create_recorder()``.
 The bridge: an autouse fixture inside each class hands the test method a fresh database from
@@ -23,22 +24,24 @@ from uuid import UUID, uuid4
 
 import psycopg
 import pytest
-from eventsourcing.persistence import InfrastructureFactory, StoredEvent
+from eventsourcing.persistence import InfrastructureFactory, IntegrityError, StoredEvent, Tracking
 from eventsourcing.tests.persistence import (
     ApplicationRecorderTestCase,
     NonInterleavingNotificationIDsBaseCase,
+    TrackingRecorderTestCase,
 )
 from eventsourcing.utils import Environment
 from psycopg.sql import SQL, Identifier
 
 from ledger.adapters.event_store import EventRow
-from ledger.adapters.postgres import PostgresEventStore
-from ledger.adapters.sqlite import SQLiteEventStore
+from ledger.adapters.postgres import PostgresEventStore, PostgresViewTracking
+from ledger.adapters.sqlite import SQLiteEventStore, SQLiteViewTracking
 from ledger.adapters.storage import Database
 from ledger.domain.errors import ConfigurationError
 from ledger.service.application import Ledger
 
 AnyStore = PostgresEventStore | SQLiteEventStore
+AnyTracking = PostgresViewTracking | SQLiteViewTracking
 
 
 class _Stores:
@@ -49,12 +52,20 @@ class _Stores:
         self.database = Database(url)
         self._factories: list[InfrastructureFactory[Any]] = []
 
-    def open(self) -> AnyStore:
+    def _factory(self) -> InfrastructureFactory[Any]:
         env = Environment(Ledger.name, self.database.eventsourcing_env())
         factory = InfrastructureFactory.construct(env)
         self._factories.append(factory)
-        recorder = factory.application_recorder()
+        return factory
+
+    def open(self) -> AnyStore:
+        recorder = self._factory().application_recorder()
         assert isinstance(recorder, PostgresEventStore | SQLiteEventStore)
+        return recorder
+
+    def open_tracking(self) -> AnyTracking:
+        recorder = self._factory().tracking_recorder()
+        assert isinstance(recorder, PostgresViewTracking | SQLiteViewTracking)
         return recorder
 
     def open_postgres(self) -> PostgresEventStore:
@@ -118,6 +129,11 @@ class _OnPostgres:
     def create_recorder(self) -> PostgresEventStore:
         return self._stores.open_postgres()
 
+    def create_tracking_recorder(self) -> AnyTracking:
+        tracking = self._stores.open_tracking()
+        assert isinstance(tracking, PostgresViewTracking)
+        return tracking
+
 
 class _OnSQLite:
     """A fresh SQLite file per test; the test's own threads joined before closing."""
@@ -130,6 +146,11 @@ class _OnSQLite:
 
     def create_recorder(self) -> SQLiteEventStore:
         return self._stores.open_sqlite()
+
+    def create_tracking_recorder(self) -> AnyTracking:
+        tracking = self._stores.open_tracking()
+        assert isinstance(tracking, SQLiteViewTracking)
+        return tracking
 
 
 class TestPostgresEventStoreAsLibraryRecorder(
@@ -156,6 +177,20 @@ class TestSQLiteEventStoreNonInterleaving(_OnSQLite, NonInterleavingNotification
     """As above, on a SQLite file (the writer's BEGIN IMMEDIATE is the lock)."""
 
 
+class TestPostgresViewTrackingAsLibraryRecorder(_OnPostgres, TrackingRecorderTestCase):
+    """Positions recorded once, never twice or backwards; the largest read back; waiting."""
+
+    def create_recorder(self) -> AnyTracking:  # type: ignore[override]
+        return self.create_tracking_recorder()
+
+
+class TestSQLiteViewTrackingAsLibraryRecorder(_OnSQLite, TrackingRecorderTestCase):
+    """As above, on a SQLite file."""
+
+    def create_recorder(self) -> AnyTracking:  # type: ignore[override]
+        return self.create_tracking_recorder()
+
+
 # --- What the ledger adds, against the library's view of the same log ----------------------
 
 
@@ -175,18 +210,48 @@ def test_the_ledger_s_recorder_is_its_adapter(database_url: str) -> None:
         ledger.database.close()
 
 
-def test_settings_that_would_bypass_the_adapter_are_refused(
-    sqlite_url: str, monkeypatch: pytest.MonkeyPatch
+@pytest.mark.parametrize(
+    ("setting", "library_own"),
+    [
+        ("APPLICATION_RECORDER_TOPIC", "eventsourcing.sqlite:SQLiteApplicationRecorder"),
+        ("TRACKING_RECORDER_TOPIC", "eventsourcing.sqlite:SQLiteTrackingRecorder"),
+    ],
+)
+def test_settings_that_would_bypass_an_adapter_are_refused(
+    setting: str, library_own: str, sqlite_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # The library lets a setting prefixed with the application's name outrank the ledger's.
-    library_own = "eventsourcing.sqlite:SQLiteApplicationRecorder"
-    monkeypatch.setenv("LEDGER_APPLICATION_RECORDER_TOPIC", library_own)
+    monkeypatch.setenv(f"LEDGER_{setting}", library_own)
     database = Database(sqlite_url)
     try:
-        with pytest.raises(ConfigurationError, match="unset LEDGER_APPLICATION_RECORDER_TOPIC"):
+        with pytest.raises(ConfigurationError, match=f"unset LEDGER_{setting}"):
             Ledger(database)
     finally:
         database.close()
+
+
+def test_view_positions_inside_the_ledger_s_transactions_are_the_library_s(
+    stores: _Stores,
+) -> None:
+    tracking = stores.open_tracking()
+    with stores.database.transaction() as tx:
+        tracking.serialise_views(tx)
+        assert tracking.positions(tx, ["a", "b"]) == {"a": 0, "b": 0}
+        tracking.record(tx, Tracking("a", 5))
+        tracking.record(tx, Tracking("a", 7))
+        tracking.record(tx, Tracking("b", 3))
+    # Committed with the ledger's transaction, read by the library on its own connection.
+    assert tracking.max_tracking_id("a") == 7
+    assert tracking.max_tracking_id("b") == 3
+    with pytest.raises(IntegrityError), stores.database.transaction() as tx:
+        tracking.record(tx, Tracking("b", 9))
+        tracking.record(tx, Tracking("a", 7))  # already recorded: the whole batch rolls back
+    assert tracking.max_tracking_id("b") == 3
+    with stores.database.transaction() as tx:
+        tracking.forget(tx, ["a"])
+        assert tracking.positions(tx, ["a", "b"]) == {"a": 0, "b": 3}
+        tracking.record(tx, Tracking("a", 1))  # a rebuild starts again from the beginning
+    assert tracking.max_tracking_id("a") == 1
 
 
 def test_text_aggregate_ids_are_refused(database_url: str, monkeypatch: pytest.MonkeyPatch) -> None:

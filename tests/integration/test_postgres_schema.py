@@ -16,7 +16,7 @@ from ledger.cli import main
 from ledger.service.runtime import LedgerRuntime
 
 # The library's events table, and the ledger's own tables from first to last set up.
-SOME_TABLES = {"ledger_events", "raw_payloads", "projection_tracking", "ledger_schema"}
+SOME_TABLES = {"ledger_events", "raw_payloads", "ledger_tracking", "ledger_schema"}
 
 
 def _cli(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:

@@ -97,6 +97,30 @@ def test_a_fresh_runtime_catching_up_builds_the_same_views(
     assert dump_views(writer) == incremental
 
 
+def test_positions_kept_by_an_earlier_release_are_adopted(
+    open_runtime: Callable[[], LedgerRuntime], files: Path
+) -> None:
+    # Schema version 1 kept the views' positions in a table of the ledger's own.
+    earlier = open_runtime()
+    _history(earlier, files)
+    earlier.runner.catch_up()
+    expected = dump_views(earlier)
+    with earlier.database.transaction() as tx:
+        positions = earlier.runner.positions(tx)
+        tx.execute("CREATE TABLE projection_tracking (projection TEXT, notification_id BIGINT)")
+        tx.executemany("INSERT INTO projection_tracking VALUES (?, ?)", positions.items())
+        earlier.ledger.view_tracking.forget(tx, list(positions))
+        tx.execute("UPDATE ledger_schema SET version = 1")
+    earlier.close()
+
+    upgraded = open_runtime()
+    with upgraded.database.transaction(write=False) as tx:
+        assert upgraded.runner.positions(tx) == positions
+        assert not upgraded.database.has_table(tx, "projection_tracking")
+    assert upgraded.runner.catch_up() == 0  # nothing applied a second time
+    assert dump_views(upgraded) == expected
+
+
 def test_catching_up_in_small_batches_equals_a_rebuild(runtime: LedgerRuntime, files: Path) -> None:
     _history(runtime, files, catch_up=False)
     assert count_rows(runtime, "flows") == 0
