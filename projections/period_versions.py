@@ -132,6 +132,15 @@ class PeriodVersionsProjection:
                 " ON period_versions (source_sha256)"
             )
             tx.execute(
+                "CREATE TABLE IF NOT EXISTS period_sources ("
+                " tenant TEXT NOT NULL, subject TEXT NOT NULL,"
+                f" settlement_date {t['DATE']} NOT NULL, settlement_period INTEGER NOT NULL,"
+                f" version INTEGER NOT NULL, confirms INTEGER NOT NULL,"
+                f" recorded_at {t['TS']} NOT NULL, flow TEXT NOT NULL,"
+                " source_sha256 TEXT NOT NULL, record_position INTEGER NOT NULL,"
+                f" PRIMARY KEY ({_KEY}, version))"
+            )
+            tx.execute(
                 "CREATE TABLE IF NOT EXISTS period_interventions ("
                 " tenant TEXT NOT NULL, subject TEXT NOT NULL,"
                 f" settlement_date {t['DATE']} NOT NULL, settlement_period INTEGER NOT NULL,"
@@ -141,16 +150,19 @@ class PeriodVersionsProjection:
             )
 
     def clear(self, tx: Tx) -> None:
-        for table in ("period_versions", "period_interventions"):
+        for table in ("period_versions", "period_sources", "period_interventions"):
             tx.execute(f"DELETE FROM {table}")
 
     def apply(self, tx: Tx, events: Sequence[tuple[int, Any]]) -> None:
         rows: list[tuple[Any, ...]] = []
         corrections: list[tuple[int, SettlementPeriod.CorrectionApplied]] = []
         interventions: list[tuple[Any, ...]] = []
+        sources: list[tuple[Any, ...]] = []
         for nid, event in events:
             if isinstance(event, SettlementPeriod.ValuesRecordedFields):
                 rows.append(_values_row(nid, event))
+            elif isinstance(event, SettlementPeriod.SourceAdded):
+                sources.append(_source_row(event))
             elif isinstance(event, SettlementPeriod.CorrectionApplied):
                 corrections.append((nid, event))
             elif isinstance(event, SettlementPeriod.ManualInterventionRecorded):
@@ -173,6 +185,8 @@ class PeriodVersionsProjection:
             # A correction inherits the run keys of what it supersedes, so it ranks just
             # above it and never above a later run.
             self._insert_versions(tx, [self._correction_row(tx, nid, correction)])
+        if sources:
+            tx.insert_rows("period_sources", _SOURCE_COLUMNS, sources)
         if interventions:
             tx.insert_rows(
                 "period_interventions",
@@ -246,14 +260,44 @@ def _values_json(values: Mapping[str, Decimal]) -> str:
     return _to_json({k: str(v) for k, v in values.items()})
 
 
-def _values_row(nid: int, e: SettlementPeriod.ValuesRecordedFields) -> tuple[Any, ...]:
+_SOURCE_COLUMNS = (
+    "tenant",
+    "subject",
+    "settlement_date",
+    "settlement_period",
+    "version",
+    "confirms",
+    "recorded_at",
+    "flow",
+    "source_sha256",
+    "record_position",
+)
+
+
+def _source_row(e: SettlementPeriod.SourceAdded) -> tuple[Any, ...]:
     return (
         e.tenant,
         e.subject,
         e.settlement_date,
         e.settlement_period,
         e.originator_version,
-        "run",
+        e.version,
+        e.timestamp,
+        e.flow,
+        e.source_sha256,
+        e.record_position,
+    )
+
+
+def _values_row(nid: int, e: SettlementPeriod.ValuesRecordedFields) -> tuple[Any, ...]:
+    conflicting = isinstance(e, SettlementPeriod.ConflictingValuesRecorded)
+    return (
+        e.tenant,
+        e.subject,
+        e.settlement_date,
+        e.settlement_period,
+        e.originator_version,
+        "conflicting run" if conflicting else "run",
         e.run_type,
         e.maturity,
         _RANKS[e.run_type],
@@ -337,6 +381,42 @@ def period_versions(
     key = (tenant, subject, settlement_date, settlement_period)
     rows = _period_rows(tx, "period_versions", _VERSION_QUERY, key, as_of)
     return [_version_row(r) for r in rows]
+
+
+class SourceRow(NamedTuple):
+    """A row of ``period_sources``: a further delivery of a version's values (same run, same
+    values, another file or record)."""
+
+    confirms: int
+    recorded_at: datetime
+    flow: str
+    source_sha256: str
+    record_position: int
+
+
+def period_sources(
+    tx: Tx,
+    tenant: str,
+    subject: str,
+    settlement_date: date,
+    settlement_period: int,
+    *,
+    as_of: datetime | None = None,
+) -> list[SourceRow]:
+    """Further sources of a period's versions, in the order they arrived; with ``as_of``,
+    those known by then."""
+    key = (tenant, subject, settlement_date, settlement_period)
+    rows = _period_rows(tx, "period_sources", SourceRow._fields, key, as_of)
+    return [
+        SourceRow(
+            confirms=int(r["confirms"]),
+            recorded_at=as_datetime(r["recorded_at"]),
+            flow=r["flow"],
+            source_sha256=r["source_sha256"],
+            record_position=int(r["record_position"]),
+        )
+        for r in rows
+    ]
 
 
 def period_interventions(

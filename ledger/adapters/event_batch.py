@@ -20,7 +20,7 @@ from ledger.domain.aggregates import SettlementPeriod
 from ledger.domain.measures import Measures
 from ledger.flows.saa_i014 import PeriodValues
 
-# The fields that differ between the period events of one file, in the events' field order.
+# The fields that differ between the values events of one file, in the events' field order.
 _PER_PERIOD = (
     "subject",
     "settlement_period",
@@ -29,16 +29,33 @@ _PER_PERIOD = (
     "unconfirmed",
     "record_position",
 )
+# A further source of a version: the period, the version it confirms and the record.
+_PER_SOURCE = ("subject", "settlement_period", "version", "record_position")
+# The fields a further delivery shares with the file's values events.
+_SOURCE_SHARED = (
+    "timestamp",
+    "tenant",
+    "settlement_date",
+    "flow",
+    "source_sha256",
+    "file_creation_time",
+)
 _PERIOD_TOPIC = get_topic(SettlementPeriod)
 
 
 class _Template:
-    """The encoded state of one event class with holes for the per-period fields."""
+    """The encoded state of one event class with holes for the fields that differ per event."""
 
-    def __init__(self, cls: type[Any], mapper: Mapper[UUID], shared: Mapping[str, Any]) -> None:
+    def __init__(
+        self,
+        cls: type[Any],
+        mapper: Mapper[UUID],
+        shared: Mapping[str, Any],
+        holes: tuple[str, ...] = _PER_PERIOD,
+    ) -> None:
         # A control character no received text may carry (the IDD reader refuses them, and
         # the transcoder refuses NUL), so a marker cannot collide with a value.
-        markers = {name: f"\x01{name}\x01" for name in _PER_PERIOD}
+        markers = {name: f"\x01{name}\x01" for name in holes}
         extra = (
             {"originator_topic": _PERIOD_TOPIC}
             if cls is SettlementPeriod.FirstValuesRecorded
@@ -49,7 +66,7 @@ class _Template:
         encode = mapper.transcoder.encode
         self.topic = get_topic(cls)
         self.parts: list[bytes] = []
-        for name in _PER_PERIOD:
+        for name in holes:
             before, found, state = state.partition(encode(markers[name]))
             if not found:
                 raise AssertionError(f"{cls.__name__} has no field {name!r} to fill")
@@ -58,7 +75,8 @@ class _Template:
 
 
 class PeriodEventEncoder:
-    """Encodes the values-recorded events of one file into stored-event rows."""
+    """Encodes the period events of one file into stored-event rows: values recorded (the first
+    version or a later one), values conflicting with a run already held, a further source."""
 
     def __init__(self, mapper: Mapper[UUID], shared: Mapping[str, Any]) -> None:
         if mapper.compressor is not None or mapper.cipher is not None:
@@ -66,13 +84,57 @@ class PeriodEventEncoder:
         self._encode = mapper.transcoder.encode
         self._first = _Template(SettlementPeriod.FirstValuesRecorded, mapper, shared)
         self._next = _Template(SettlementPeriod.ValuesRecorded, mapper, shared)
+        self._conflict = _Template(
+            SettlementPeriod.ConflictingValuesRecorded,
+            mapper,
+            {**shared, "conflicts_with": "\x01conflicts_with\x01"},
+        )
+        self._source = _Template(
+            SettlementPeriod.SourceAdded,
+            mapper,
+            {name: shared[name] for name in _SOURCE_SHARED},
+            _PER_SOURCE,
+        )
 
     def row(self, key: UUID, version: int, item: PeriodValues) -> tuple[UUID, int, str, bytes]:
         """The stored-event row (id, version, topic, state) for one period's values."""
         template = self._first if version == 1 else self._next
+        return key, version, template.topic, self._values_state(template, item)
+
+    def conflict_row(
+        self, key: UUID, version: int, item: PeriodValues, conflicts_with: int
+    ) -> tuple[UUID, int, str, bytes]:
+        """The row for values that conflict with version ``conflicts_with`` of the same run."""
+        template = self._conflict
+        state = self._values_state(template, item)
+        marker = self._encode("\x01conflicts_with\x01")
+        state = state.replace(marker, str(conflicts_with).encode(), 1)
+        return key, version, template.topic, state
+
+    def source_row(
+        self, key: UUID, version: int, item: PeriodValues, confirms: int
+    ) -> tuple[UUID, int, str, bytes]:
+        """The row for a further source of version ``confirms`` (the same values again)."""
+        p = self._source.parts
+        state = b"".join(
+            (
+                p[0],
+                self._encode(item.subject),
+                p[1],
+                str(item.settlement_period).encode(),
+                p[2],
+                str(confirms).encode(),
+                p[3],
+                str(item.record_position).encode(),
+                p[4],
+            )
+        )
+        return key, version, self._source.topic, state
+
+    def _values_state(self, template: _Template, item: PeriodValues) -> bytes:
         p = template.parts
         encode = self._encode
-        state = b"".join(
+        return b"".join(
             (
                 p[0],
                 encode(item.subject),
@@ -89,4 +151,3 @@ class PeriodEventEncoder:
                 p[6],
             )
         )
-        return key, version, template.topic, state

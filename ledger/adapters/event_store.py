@@ -26,6 +26,9 @@ if TYPE_CHECKING:
 
 # A stored event as the ledger appends it in bulk: aggregate id, version, topic, state.
 EventRow = tuple[UUID, int, str, bytes]
+# A run's version of a period, as the run index keeps it: aggregate id, run type, SAA run
+# number, the version, and the digest of its values.
+RunRow = tuple[UUID, str, int, int, str]
 
 
 class EventStore(ABC):
@@ -49,6 +52,17 @@ class EventStore(ABC):
     @abstractmethod
     def current_versions(self, tx: Tx, ids: Sequence[UUID]) -> dict[UUID, int]:
         """The latest version of each aggregate in ``ids`` that has any event."""
+
+    @abstractmethod
+    def run_versions(
+        self, tx: Tx, ids: Sequence[UUID], run_type: str, run_number: int
+    ) -> dict[UUID, list[tuple[int, str]]]:
+        """The versions (and values digests) that one run already gave each aggregate in
+        ``ids``: the run index, kept beside the events, in the same transactions."""
+
+    @abstractmethod
+    def record_runs(self, tx: Tx, rows: Iterable[RunRow]) -> None:
+        """Add versions to the run index, in ``tx`` (with the events that make them)."""
 
     @abstractmethod
     def read_after(self, tx: Tx, position: int, limit: int) -> list[Notification]:

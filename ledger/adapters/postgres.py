@@ -23,7 +23,7 @@ from eventsourcing.postgres import (
 from psycopg.rows import DictRow, dict_row
 from psycopg.sql import SQL, Identifier
 
-from ledger.adapters.event_store import EventRow, EventStore, ViewTracking
+from ledger.adapters.event_store import EventRow, EventStore, RunRow, ViewTracking
 from ledger.domain.errors import ConfigurationError
 
 if TYPE_CHECKING:
@@ -31,6 +31,7 @@ if TYPE_CHECKING:
 
 # The events table's columns as the library creates them (``notification_id`` is a bigserial).
 _COPY_TYPES = ["uuid", "int8", "text", "bytea"]
+_RUN_TYPES = ["uuid", "text", "int4", "int4", "text"]
 
 
 class PostgresEventStore(PostgresApplicationRecorder, EventStore):
@@ -59,6 +60,25 @@ class PostgresEventStore(PostgresApplicationRecorder, EventStore):
             "SELECT notification_id, originator_id, originator_version, topic, state FROM {}"
             " WHERE notification_id > %s ORDER BY notification_id LIMIT %s"
         ).format(self._table)
+        # The run index beside the events table, created with it by the library's own
+        # create_table (its statements list), in the same schema.
+        runs = Identifier(datastore.schema, f"{events_table_name}_runs")
+        self.sql_create_statements.append(
+            SQL(
+                "CREATE TABLE IF NOT EXISTS {} (originator_id uuid NOT NULL,"
+                " run_type text NOT NULL, run_number integer NOT NULL,"
+                " originator_version integer NOT NULL, values_digest text NOT NULL,"
+                " PRIMARY KEY (originator_id, run_type, run_number, originator_version))"
+            ).format(runs)
+        )
+        self._run_versions = SQL(
+            "SELECT originator_id, originator_version, values_digest FROM {}"
+            " WHERE originator_id = ANY(%s) AND run_type = %s AND run_number = %s"
+        ).format(runs)
+        self._copy_runs = SQL(
+            "COPY {} (originator_id, run_type, run_number, originator_version, values_digest)"
+            " FROM STDIN (FORMAT BINARY)"
+        ).format(runs)
 
     @property
     def events_table(self) -> str:
@@ -86,6 +106,22 @@ class PostgresEventStore(PostgresApplicationRecorder, EventStore):
         with _cursor(tx) as cursor:
             cursor.execute(self._versions, (list(ids),))
             return {oid: int(version) for oid, version in cursor.fetchall()}
+
+    def run_versions(
+        self, tx: Tx, ids: Sequence[UUID], run_type: str, run_number: int
+    ) -> dict[UUID, list[tuple[int, str]]]:
+        found: dict[UUID, list[tuple[int, str]]] = {}
+        with _cursor(tx) as cursor:
+            cursor.execute(self._run_versions, (list(ids), run_type, run_number))
+            for oid, version, digest in cursor.fetchall():
+                found.setdefault(oid, []).append((int(version), str(digest)))
+        return found
+
+    def record_runs(self, tx: Tx, rows: Iterable[RunRow]) -> None:
+        with _cursor(tx) as cursor, cursor.copy(self._copy_runs) as copy:
+            copy.set_types(_RUN_TYPES)
+            for row in rows:
+                copy.write_row(row)
 
     def read_after(self, tx: Tx, position: int, limit: int) -> list[Notification]:
         with _cursor(tx) as cursor:

@@ -21,7 +21,7 @@ from eventsourcing.sqlite import (
     SQLiteTrackingRecorder,
 )
 
-from ledger.adapters.event_store import EventRow, EventStore, ViewTracking
+from ledger.adapters.event_store import EventRow, EventStore, RunRow, ViewTracking
 from ledger.domain.errors import ConfigurationError
 
 if TYPE_CHECKING:
@@ -53,6 +53,25 @@ class SQLiteEventStore(SQLiteApplicationRecorder, EventStore):
             f"SELECT originator_id, max(originator_version) FROM {table}"
             " WHERE originator_id IN ({marks}) GROUP BY originator_id"
         )
+        self._run_versions = (
+            f"SELECT originator_id, originator_version, values_digest FROM {self._runs}"
+            " WHERE run_type = ? AND run_number = ? AND originator_id IN ({marks})"
+        )
+
+    @property
+    def _runs(self) -> str:
+        """The run index beside the events table (the library names its table first)."""
+        return f"{self.events_table_name}_runs"
+
+    def construct_create_table_statements(self) -> list[str]:
+        """The library's tables, and the run index beside its events table."""
+        return [
+            *super().construct_create_table_statements(),
+            f"CREATE TABLE IF NOT EXISTS {self._runs} (originator_id TEXT NOT NULL,"
+            " run_type TEXT NOT NULL, run_number INTEGER NOT NULL,"
+            " originator_version INTEGER NOT NULL, values_digest TEXT NOT NULL,"
+            " PRIMARY KEY (originator_id, run_type, run_number, originator_version))",
+        ]
 
     @property
     def events_table(self) -> str:
@@ -79,6 +98,28 @@ class SQLiteEventStore(SQLiteApplicationRecorder, EventStore):
                 for oid, version in cursor.fetchall():
                     found[UUID(oid)] = int(version)
         return found
+
+    def run_versions(
+        self, tx: Tx, ids: Sequence[UUID], run_type: str, run_number: int
+    ) -> dict[UUID, list[tuple[int, str]]]:
+        found: dict[UUID, list[tuple[int, str]]] = {}
+        with _cursor(tx) as cursor:
+            for start in range(0, len(ids), _IN_LIMIT):
+                part = ids[start : start + _IN_LIMIT]
+                marks = ", ".join("?" for _ in part)
+                statement = self._run_versions.format(marks=marks)
+                cursor.execute(statement, [run_type, run_number, *(k.hex for k in part)])
+                for oid, version, digest in cursor.fetchall():
+                    found.setdefault(UUID(oid), []).append((int(version), str(digest)))
+        return found
+
+    def record_runs(self, tx: Tx, rows: Iterable[RunRow]) -> None:
+        with _cursor(tx) as cursor:
+            cursor.executemany(
+                f"INSERT INTO {self._runs} (originator_id, run_type, run_number,"
+                " originator_version, values_digest) VALUES (?, ?, ?, ?, ?)",
+                ((k.hex, t, n, v, d) for k, t, n, v, d in rows),
+            )
 
     def read_after(self, tx: Tx, position: int, limit: int) -> list[Notification]:
         with _cursor(tx) as cursor:

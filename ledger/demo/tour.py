@@ -1,18 +1,27 @@
-"""The demo: sample settlement reports over several days (a clock change among them), runs II to
-R1 arriving out of order, a re-sent file and a broken one, ingested and summarised."""
+"""The demo: sample settlement reports as the portal delivers them (gzipped all-parties S0142
+files named ``S0142_<date>_<run>_<created>.gz``) over several days (a clock change among them),
+runs II to R1 arriving out of order, a re-sent file, the same report re-sent unzipped and a
+broken one, ingested and summarised."""
 
 from __future__ import annotations
 
+import gzip
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
-from ledger.demo.samples import sample_bm_unit_ids, sample_party_ids, write_settlement_report
+from ledger.demo.samples import (
+    sample_bm_unit_ids,
+    sample_party_ids,
+    write_portal_file,
+    write_settlement_report,
+)
 from ledger.domain.runs import RunType
 from ledger.service.runtime import LedgerRuntime
 
 DEMO_DAYS = (date(2026, 3, 29), date(2026, 5, 6), date(2026, 10, 25))
-DEMO_RUNS = ((RunType.II, 1, 5), (RunType.SF, 1, 16), (RunType.R1, 1, 39))
+# Run type, SAA run number (it counts every run of the settlement day), working days after.
+DEMO_RUNS = ((RunType.II, 1, 5), (RunType.SF, 2, 16), (RunType.R1, 3, 39))
 
 
 @dataclass(frozen=True)
@@ -38,23 +47,25 @@ def write_demo_files(data_dir: Path) -> list[SampleFile]:
             created = datetime(day.year, day.month, day.day, 22, tzinfo=UTC) + timedelta(
                 days=days_after
             )
-            path = data_dir / f"S0142_{day:%Y%m%d}_{run_type}_{created:%Y%m%d%H%M%S}.txt"
-            with path.open("wb") as out:
-                write_settlement_report(
-                    out,
-                    flow="S0142",
-                    settlement_date=day,
-                    run_type=run_type,
-                    run_number=run_number,
-                    parties=parties,
-                    bm_units=bm_units,
-                    creation_time=created,
-                    seed=1,
-                    revision=revision,
-                )
-            files.append(SampleFile(path, f"{run_type} run for {day.isoformat()}"))
+            path = write_portal_file(
+                data_dir,
+                flow="S0142",
+                settlement_date=day,
+                run_type=run_type,
+                run_number=run_number,
+                parties=parties,
+                bm_units=bm_units,
+                creation_time=created,
+                seed=1,
+                revision=revision,
+            )
+            files.append(SampleFile(path, f"{run_type} run for {day.isoformat()}, gzipped"))
     # The same bytes again: a harmless duplicate.
     files.append(SampleFile(files[0].path, "the first file, re-sent"))
+    # The same report unzipped: other bytes, the same run.
+    unzipped = data_dir / files[0].path.name.removesuffix(".gz")
+    unzipped.write_bytes(gzip.decompress(files[0].path.read_bytes()))
+    files.append(SampleFile(unzipped, "the first report again, unzipped"))
     # One value altered in transit: the checksum no longer matches.
     broken = data_dir / "S0141_20260506_SF_broken.txt"
     with broken.open("wb") as out:
@@ -63,13 +74,15 @@ def write_demo_files(data_dir: Path) -> list[SampleFile]:
             flow="S0141",
             settlement_date=DEMO_DAYS[1],
             run_type=RunType.SF,
-            run_number=1,
+            run_number=2,
             parties=parties[:1],
+            bm_units=bm_units,
             creation_time=datetime(2026, 5, 22, 9, tzinfo=UTC),
             seed=2,
         )
     lines = broken.read_bytes().split(b"\n")
-    lines[5] = lines[5].replace(b"1", b"7", 1)
+    at = next(i for i, line in enumerate(lines) if line.startswith(b"PPC|"))
+    lines[at] = lines[at].replace(b"PPC|0|", b"PPC|7|", 1)
     broken.write_bytes(b"\n".join(lines))
     files.append(SampleFile(broken, "an S0141 altered in transit"))
     return files
@@ -81,10 +94,10 @@ def run_demo(runtime: LedgerRuntime, *, data_dir: str | Path, tenant: str) -> No
     print(f"Ingesting {len(files)} sample files from {data_dir}/ into {runtime.database.url}\n")
     for sample in files:
         result = runtime.ingest(sample.path, tenant=tenant)
-        line = (
-            f"  {result.status:<9} {sample.path.name:<44} {result.periods:>5} periods"
-            f"  ({sample.note})"
-        )
+        line = f"  {result.status:<9} {sample.path.name:<38} {result.periods:>5} periods"
+        if result.further_sources:
+            line += f", {result.further_sources} already held (the same run again)"
+        line += f"  ({sample.note})"
         print(line)
         for reason in result.reasons:
             print(f"            {reason}")

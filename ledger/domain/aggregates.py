@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
+from enum import Enum
 from typing import Any, ClassVar
 from uuid import NAMESPACE_URL, UUID, uuid5
 
@@ -54,12 +56,50 @@ def _attribution(actor: str, reason: str, what: str) -> tuple[str, str]:
     )
 
 
+def values_digest(values: Mapping[str, Decimal]) -> str:
+    """What identifies a run's values for a period, whichever file delivered them.
+
+    The IDD prints every decimal one way (no trailing zeros, ``-`` for negatives), so two
+    deliveries of the same run give the same text; names are the layout's, so an S0141 and an
+    S0142 of the same run name them alike. Attributes are not part of it: an all-parties
+    report carries text fields a party's own report has not.
+    """
+    text = "\n".join(f"{name}={values[name]}" for name in sorted(values))
+    return hashlib.blake2b(text.encode(), digest_size=16).hexdigest()
+
+
+class Delivery(Enum):
+    """What a run's values for a period are, against what the ledger already holds."""
+
+    NEW = "new"  # the first values of this run: a new version
+    SAME = "same"  # a further delivery of values already held: a further source
+    CONFLICTING = "conflicting"  # the same run with other values: kept out of best
+
+
+def classify_delivery(
+    same_run: Sequence[tuple[int, str]], digest: str
+) -> tuple[Delivery, int | None]:
+    """One run (type and SAA run number) delivered again, in the same file or another.
+
+    ``same_run`` holds (version, values digest) of the versions this run already gave the
+    period. Identical values are the version already held (returned); different values are
+    a conflicting version, kept out of the best view until someone decides (the first
+    version of the run is returned, the one it conflicts with).
+    """
+    if not same_run:
+        return Delivery.NEW, None
+    for version, known in same_run:
+        if known == digest:
+            return Delivery.SAME, version
+    return Delivery.CONFLICTING, min(version for version, _ in same_run)
+
+
 @dataclass(frozen=True)
 class PeriodVersion:
     """One version of a subject's values for a settlement period, as the aggregate holds it."""
 
     version: int
-    kind: str  # "run" or "correction"
+    kind: str  # "run", "conflicting run" or "correction"
     run_type: str
     run_number: int
     file_creation_time: datetime
@@ -67,6 +107,8 @@ class PeriodVersion:
     recorded_at: datetime
     source_sha256: str | None
     supersedes: int | None = None
+    conflicts_with: int | None = None
+    further_sources: list[str] = field(default_factory=list)
 
 
 class SettlementPeriod(Aggregate):
@@ -145,6 +187,40 @@ class SettlementPeriod(Aggregate):
     @dataclass(frozen=True)
     class ValuesRecorded(ValuesRecordedFields):
         """A later run (or a republished run) gave this period new values."""
+
+    @dataclass(frozen=True)
+    class ConflictingValuesRecorded(ValuesRecordedFields):
+        """A run already recorded for this period was delivered again with other values: kept
+        as a version of its own, out of the best view until someone decides."""
+
+        conflicts_with: int
+
+        def apply(self, aggregate: Any) -> None:
+            super().apply(aggregate)
+            last = aggregate.versions[-1]
+            aggregate.versions[-1] = PeriodVersion(
+                **{
+                    **last.__dict__,
+                    "kind": "conflicting run",
+                    "conflicts_with": self.conflicts_with,
+                }
+            )
+
+    @dataclass(frozen=True)
+    class SourceAdded(PeriodEvent):
+        """A run already recorded for this period was delivered again with the same values
+        (the same report re-sent, or a party's S0141 beside the S0142): one more source of the
+        version it names, not a new version."""
+
+        version: int
+        flow: str
+        source_sha256: str
+        record_position: int
+        file_creation_time: datetime
+
+        def apply(self, aggregate: Any) -> None:
+            held = next(v for v in aggregate.versions if v.version == self.version)
+            held.further_sources.append(self.source_sha256)
 
     @dataclass(frozen=True)
     class CorrectionApplied(PeriodEvent):

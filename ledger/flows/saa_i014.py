@@ -1,6 +1,26 @@
 """SAA-I014 Settlement Report (S0141, S0142, S0144): a one-pass, constant-memory parser.
 
-Items stream in file order; the envelope (record count, checksum) is verified at the end.
+The layout is the market's, not ours: record types, their hierarchy and every field's name,
+type and position come from the IDD tables per flow and version
+(:mod:`ledger.flows.record_layouts`: Elexon's IDD Part 1 as generated in the public repository
+consus-energy/consus-elexon-settlement, ``src/consus_elexon_settlement/idd/spec_saa.py``, and
+S0142 version 013 as profiled from two real portal files in jordan-dimov/grid-mysteries,
+``archives/elexon-s0142/SCHEMA.md``). What this module knows itself is which record plays which
+part in each sub-flow (:data:`ROLES`):
+
+- an all-parties S0142 begins with a **system block**: per settlement period an ``SPI`` record
+  (system prices and volumes) with its children (``BPI``, one per BM Unit, repeating values of
+  that unit's ``BP7``; ``TRA``, ``MD1``, ``DB1``), all before the first party;
+- then per party ``BPH`` (the party), ``APC`` (its daily charges) and per period ``SP7`` with
+  ``SSD`` (system data, repeated under every party), ``PPC`` (the party's period charges),
+  then ``BP7`` per BM Unit with its children;
+- a party's own S0141 (S0144 for a virtual lead party) has the same shape without the system
+  block and ``BPH``: ``SPH``/``SVH`` periods, ``PPC``/``PVC``, ``SSD``/``SVD``, ``BPD``/``VPD``.
+
+Items stream in file order: a party's period, a BM Unit's period, the system's period, a
+party's day. Every record is interpreted (named values by the layout) or kept on the item it
+belongs to, under its record type and line (``"MVR@1234"``), in time linear in the file. The
+envelope (record count, checksum) is verified at the end.
 """
 
 from __future__ import annotations
@@ -16,6 +36,7 @@ from ledger.domain.identifiers import bm_unit_id, bsc_party_id
 from ledger.domain.plain_text import excerpt
 from ledger.domain.runs import RunType
 from ledger.domain.settlement_time import check_settlement_period, periods_in_day
+from ledger.flows.compression import readable
 from ledger.flows.idd import (
     IddHeader,
     IddReader,
@@ -24,13 +45,12 @@ from ledger.flows.idd import (
     is_whole_number,
     parse_decimal,
 )
+from ledger.flows.portal_names import name_disagreements, portal_name
+from ledger.flows.record_layouts import FlowLayout, RecordLayout, layout_for
 
 __all__ = [
-    "APC_NAMES_V008",
-    "APC_NAMES_V009",
     "FLOWS",
-    "PPC_NAMES",
-    "SSD_NAMES",
+    "ROLES",
     "DailyValues",
     "PeriodValues",
     "ReportItem",
@@ -41,27 +61,27 @@ __all__ = [
     "parse_settlement_report",
 ]
 
-FLOWS = ("S0141", "S0142", "S0144")
-APC_NAMES_V008 = (
-    "bssc_limited_cost_allocation",
-    "bm_unit_cashflow",
-    "energy_imbalance_cashflow",
-    "information_imbalance_cashflow",
-    "non_delivery_charge",
-    "residual_cashflow_reallocation_charge",
-    "daily_so_bm_cashflow",
-)
-APC_NAMES_V009 = (*APC_NAMES_V008[:6], "daily_system_operator_cashflow")
-PPC_NAMES = APC_NAMES_V008[:6]
-SSD_NAMES = (
-    "period_bssc_limited_costs",
-    "so_bm_cashflow",
-    "information_imbalance_price_1",
-    "information_imbalance_price_2",
-    "system_buy_price",
-    "system_sell_price",
-)
-_PRICE_DERIVATION_CODE = "price_derivation_code"
+
+@dataclass(frozen=True, slots=True)
+class Roles:
+    """Which record of a sub-flow plays which part (the IDD's hierarchy, by record id)."""
+
+    daily: str  # the party's daily charges
+    period_header: str  # opens a party's settlement period
+    party_period: str  # the party's period charges
+    system_period: str  # system data for the period (a copy under every party in S0142)
+    bm_unit: str  # opens a BM Unit's settlement period
+    party_header: str | None = None  # opens a party (S0142 only)
+    system_header: str | None = None  # the system block's period record (S0142 only)
+    system_bm_unit: str | None = None  # a BM Unit's values in the system block (S0142 only)
+
+
+ROLES: dict[str, Roles] = {
+    "S0141": Roles("APC", "SPH", "PPC", "SSD", "BPD"),
+    "S0142": Roles("APC", "SP7", "PPC", "SSD", "BP7", "BPH", "SPI", "BPI"),
+    "S0144": Roles("AVC", "SVH", "PVC", "SVD", "VPD"),
+}
+FLOWS = tuple(ROLES)
 _MAX_WARNINGS = 20
 _DECIMAL_CHARS = "0123456789.-"
 
@@ -88,8 +108,9 @@ class SettlementReportHeader:
 class PeriodValues:
     """Values of one subject (``system``, ``party:X``, ``bmu:X``) for one settlement period.
 
-    ``unconfirmed`` keeps, by record type (``BPI``, then ``BPI.1``, ... for repeats), the raw
-    fields whose meaning is not confirmed: preserved, never dropped.
+    ``unconfirmed`` keeps the records of the item that the ledger does not interpret (and
+    fields beyond a record's layout), keyed by record type and line (``"MVR@1234"``), with
+    their fields as received: preserved, never dropped.
     """
 
     subject: str
@@ -112,7 +133,8 @@ class DailyValues:
 
 @dataclass(frozen=True, slots=True)
 class UnplacedRecord:
-    """A record of unknown type outside any period context, kept as it was."""
+    """A record that belongs to no item (an unknown type, or a known one outside the context
+    the IDD gives it, e.g. an MD1 before any SPI), kept as it was with its line."""
 
     record_position: int
     record_type: str
@@ -122,32 +144,24 @@ class UnplacedRecord:
 ReportItem = PeriodValues | DailyValues | UnplacedRecord
 
 
-def _add_unconfirmed(target: dict[str, list[str]], record_type: str, fields: list[str]) -> None:
-    if record_type not in target:
-        target[record_type] = fields
-        return
-    n = 1
-    while f"{record_type}.{n}" in target:
-        n += 1
-    target[f"{record_type}.{n}"] = fields
-
-
 def _each_subject_period_once(flow: str, items: Iterator[ReportItem]) -> Iterator[ReportItem]:
-    """The items, refusing a subject-period that the file carries twice, however far apart.
+    """The items, refusing a subject-period (or a party's day) that the file carries twice,
+    however far apart.
 
     One dict of periods per subject: about 8,000 subjects in an all-parties S0142, so the
     memory this takes stays small whatever the file's size.
     """
     seen: dict[str, dict[int, int]] = {}
     for item in items:
-        if isinstance(item, PeriodValues):
+        if isinstance(item, PeriodValues | DailyValues):
+            period = item.settlement_period if isinstance(item, PeriodValues) else 0
             periods = seen.setdefault(item.subject, {})
-            first = periods.setdefault(item.settlement_period, item.record_position)
+            first = periods.setdefault(period, item.record_position)
             if first != item.record_position:
+                what = f"settlement period {period}" if period else "daily charges"
                 raise SettlementReportError(
-                    f"{flow} carries {item.subject} settlement period {item.settlement_period} "
-                    f"twice, on line {first} and again on line {item.record_position}; a report "
-                    "gives each subject-period once"
+                    f"{flow} carries {item.subject} {what} twice, on line {first} and again on "
+                    f"line {item.record_position}; a report gives each subject-period once"
                 )
         yield item
 
@@ -172,8 +186,15 @@ class SettlementReport:
         reader.flow_label = flow
         self._reader = reader
         self.flow = flow
+        self.roles = ROLES[flow]
         self.warnings: list[str] = []
         self._warning_count = 0
+        try:
+            self.layout, nearest = layout_for(self.header.file_type)
+        except LedgerError as exc:
+            raise SettlementReportError(str(exc)) from None
+        if nearest is not None:
+            self._warn(nearest)
         self._settlement_date: date | None = None
         self._records: Iterator[IddRecord] | None = iter(reader)
         first = next(self._records, None)
@@ -185,11 +206,6 @@ class SettlementReport:
         self.srh = self._parse_srh(first)
         self._settlement_date = self.srh.settlement_date
         self._periods = periods_in_day(self.srh.settlement_date)
-        version = self.header.flow_version
-        self._apc_names = (
-            APC_NAMES_V009 if flow == "S0141" and version.isdigit() and int(version) >= 9
-            else APC_NAMES_V008
-        )  # fmt: skip
 
     @property
     def record_count(self) -> int:
@@ -304,32 +320,6 @@ class SettlementReport:
 
     # -- body -----------------------------------------------------------------------------------
 
-    def _values(
-        self,
-        names: tuple[str, ...],
-        fields: list[str],
-        rec: IddRecord,
-        party: str | None,
-        period: int | None,
-    ) -> dict[str, Decimal]:
-        values: dict[str, Decimal] = {}
-        for name, text in zip(names, fields, strict=False):
-            if text:
-                # Inline fast path of parse_decimal; it is called only to report the error.
-                if not text.strip(_DECIMAL_CHARS):
-                    try:
-                        values[name] = Decimal(text)
-                        continue
-                    except InvalidOperation:
-                        pass
-                try:
-                    parse_decimal(text, name)
-                except InvalidField as exc:
-                    raise self._error(
-                        rec.position, rec.record_type, str(exc), party, period
-                    ) from None
-        return values
-
     def _period(self, rec: IddRecord, party: str | None) -> int:
         text = rec.fields[0] if rec.fields else ""
         if not is_whole_number(text):
@@ -358,19 +348,16 @@ class SettlementReport:
     def _items(self, records: Iterator[IddRecord]) -> Iterator[ReportItem]:
         parser = _BodyParser(self)
         handler = parser.handlers.get
-        other = parser.other
+        closer = parser.closes.get
+        keep = parser.keep
         for rec in records:
             record_type = rec.record_type
-            # The open item is closed before the record is read, so that it comes out even
-            # when the record turns out to be invalid. Yielded here rather than collected in a
-            # list or tuple: this runs for most records of a file.
-            if record_type in _STARTS_A_CONTEXT:
-                closed = parser.close()
-                if closed is not None:
-                    yield closed
-                    if parser.held is not None:
-                        yield parser.release_held()
-            item = handler(record_type, other)(rec)
+            # The open items are completed before the record is read, so that they come out
+            # even when the record turns out to be invalid.
+            close = closer(record_type)
+            if close is not None:
+                yield from close()
+            item = handler(record_type, keep)(rec)
             if item is not None:
                 yield item
         yield from parser.end()
@@ -409,261 +396,450 @@ class SettlementReport:
         return party
 
 
-# The records that start a new context (a BM Unit, a party's period, system data, a party, its
-# daily values; a second SRH is refused) and so close the open item before they are read. A
-# BP7 outside a period is refused, but then nothing is open: closing first changes nothing.
-_STARTS_A_CONTEXT = frozenset({"BP7", "SP7", "SPH", "SPI", "BPH", "APC", "SRH"})
+class _Decoder:
+    """Reads one record type's fields by its layout: decimals as values, the rest as text.
+
+    Blank fields (absent optional values) are left out. Fields beyond the layout (a newer
+    version read by an older layout) are returned as they are, to be kept.
+    """
+
+    __slots__ = ("decimals", "texts", "width")
+
+    def __init__(self, layout: RecordLayout, *, identity: int = 0) -> None:
+        # ``identity``: leading positions that name the item (a period, a BM Unit id) and are
+        # therefore not values of it.
+        fields = [f for f in layout.fields if f.position > identity]
+        # A field no source identifies ("?") is kept as text, never read as a value.
+        read = [f for f in fields if f.is_decimal and f.status != "?"]
+        self.decimals = tuple((f.position - 1, f.name) for f in read)
+        self.texts = tuple((f.position - 1, f.name) for f in fields if f not in read)
+        self.width = len(layout.fields)
+
+    def values(
+        self, fields: list[str], fail: Callable[[str], SettlementReportError]
+    ) -> dict[str, Decimal]:
+        values: dict[str, Decimal] = {}
+        n = len(fields)
+        for i, name in self.decimals:
+            if i < n and (text := fields[i]):
+                # Inline fast path of parse_decimal; it is called only to report the error.
+                if not text.strip(_DECIMAL_CHARS):
+                    try:
+                        values[name] = Decimal(text)
+                        continue
+                    except InvalidOperation:
+                        pass
+                try:
+                    values[name] = parse_decimal(text, name)
+                except InvalidField as exc:
+                    raise fail(f"field {i + 1}: {exc}") from None
+        return values
+
+    def texts_of(self, fields: list[str]) -> dict[str, str]:
+        n = len(fields)
+        return {name: fields[i] for i, name in self.texts if i < n and fields[i]}
+
+    def beyond(self, fields: list[str]) -> list[str] | None:
+        return fields[self.width :] if len(fields) > self.width else None
+
+
+def _homes(layout: FlowLayout, roles: Roles) -> dict[str, str]:
+    """Where each record type of the layout belongs: under a BM Unit, a party's period, the
+    system block or the party's day, by climbing its parents in the IDD hierarchy."""
+    anchors = {
+        roles.bm_unit: "bm_unit",
+        roles.period_header: "period",
+        roles.party_period: "period",
+        roles.system_period: "period",
+    }
+    if roles.system_header:
+        anchors[roles.system_header] = "system"
+    homes: dict[str, str] = {}
+    for record_type in layout.records:
+        current: str | None = record_type
+        seen: set[str] = set()
+        while current is not None and current not in anchors and current not in seen:
+            seen.add(current)
+            parent = layout.record(current)
+            current = parent.parent if parent is not None else None
+        homes[record_type] = anchors.get(current or "", "file")
+    return homes
+
+
+class _Open:
+    """An item being read: a subject's values for one period, and the records kept with it."""
+
+    __slots__ = ("attributes", "kept", "period", "position", "subject", "values")
+
+    def __init__(self, subject: str, period: int, position: int) -> None:
+        self.subject = subject
+        self.period = period
+        self.position = position
+        self.values: dict[str, Decimal] = {}
+        self.attributes: dict[str, str] = {}
+        self.kept: dict[str, list[str]] = {}
+
+    def keep(self, rec: IddRecord) -> None:
+        # Keyed by record type and line: unique, in file order, and linear in the file.
+        self.kept[f"{rec.record_type}@{rec.position}"] = rec.fields
+
+    def item(self) -> PeriodValues:
+        return PeriodValues(
+            self.subject, self.period, self.values, self.attributes, self.kept, self.position
+        )
+
+
+_MASK64 = (1 << 64) - 1
 
 
 class _BodyParser:
     """The state of one pass over a report's body, and a handler per record type.
 
-    A handler reads one record and returns the item that record completes by itself, if
-    any (daily values, a system item, an unplaced record); the items a new context completes
-    come from :meth:`close`. The state lives in slots, not in generator locals, so that each
-    record type can have a small method of its own: a slot costs little more than a local,
-    and the dispatch allocates nothing per record.
+    At most one party period and one BM Unit period are open at a time; a record that starts
+    a new context (:meth:`closes`) completes them first, so they come out even when that
+    record turns out to be invalid. System items wait, per period, for the period's first
+    system data (``SSD``) after the system block's ``SPI``.
     """
-
-    __slots__ = (
-        "b_attributes",
-        "b_pos",
-        "b_subject",
-        "b_unconfirmed",
-        "bm_units",
-        "first_ssd",
-        "handlers",
-        "held",
-        "p_pos",
-        "p_unconfirmed",
-        "p_values",
-        "party",
-        "party_subject",
-        "pending_system",
-        "period",
-        "report",
-        "spi_period",
-    )
 
     def __init__(self, report: SettlementReport) -> None:
         self.report = report
-        party = report.srh.bsc_party_id if report.flow != "S0142" else None
-        self.party = party
-        self.party_subject = f"party:{party}"
-        self.period: int | None = None  # the party's current period context
-        # The open party-period item (p_pos == 0: none open) and BM Unit item (b_subject None).
-        # At most one is open: a BP7 closes the party-period item, an SP7 the BM Unit's.
-        self.p_pos = 0
-        self.p_values: dict[str, Decimal] | None = None
-        self.p_unconfirmed: dict[str, list[str]] = {}
-        self.b_subject: str | None = None
-        self.b_pos = 0
-        self.b_unconfirmed: dict[str, list[str]] = {}
-        self.b_attributes: dict[str, str] = {}
-        self.bm_units: set[str] = set()  # ids validated for the current party (bounded by party)
-        # System data: SPI records waiting for their period's first SSD (at most one per
-        # period), and each period's first SSD fields, to compare later copies with.
-        self.spi_period: int | None = None
-        self.pending_system: dict[int, tuple[int, dict[str, list[str]]]] = {}
-        self.first_ssd: dict[int, list[str]] = {}
-        # A period's system item waits for the open party-period item it was found in, so
-        # items come out in the order their first records appear within the period.
-        self.held: PeriodValues | None = None
-        self.handlers: dict[str, Callable[[IddRecord], ReportItem | None]] = {
-            "BPI": self.bpi,
-            "BP7": self.bp7,
-            "PPC": self.ppc,
-            "SSD": self.ssd,
-            "SP7": self.period_header,
-            "SPH": self.period_header,
-            "SPI": self.spi,
-            "BPH": self.bph,
-            "APC": self.apc,
+        roles = report.roles
+        self.roles = roles
+        layout = report.layout
+        self.homes = _homes(layout, roles)
+        self.party = report.srh.bsc_party_id if roles.party_header is None else None
+        self.period: int | None = None
+        self.party_item: _Open | None = None
+        self.unit_item: _Open | None = None
+        self.units: set[str] = set()  # BM Unit ids already checked
+        self.spi: _Open | None = None  # the system block's open period
+        self.pending_system: dict[int, _Open] = {}  # SPI items waiting for their SSD
+        self.first_ssd: dict[int, tuple[int, list[str]]] = {}
+        # BPI lines by unit and period: (line << 64) | digest of the values BP7 repeats.
+        self.bpi_seen: dict[str, dict[int, int]] = {}
+        self.unconfirmed_units = 0
+        self.bpi_lines = 0
+        self.decoders = {
+            record_type: _Decoder(record, identity=1 if record_type in self._identified else 0)
+            for record_type, record in layout.records.items()
+        }
+        self.confirm = self._confirmed_names()
+        self.handlers = self._handlers()
+        self.closes = self._closers()
+
+    @property
+    def _identified(self) -> set[str]:
+        roles = self.roles
+        return {r for r in (roles.bm_unit, roles.system_header, roles.system_bm_unit) if r}
+
+    def _confirmed_names(self) -> tuple[str, ...]:
+        """The values a BPI line repeats from its unit's BP7 line (same IDD names in both)."""
+        roles = self.roles
+        if roles.system_bm_unit is None:
+            return ()
+        bpi = self.decoders.get(roles.system_bm_unit)
+        unit = self.decoders.get(roles.bm_unit)
+        if bpi is None or unit is None:
+            return ()
+        names = {name for _, name in unit.decimals}
+        return tuple(name for _, name in bpi.decimals if name in names)
+
+    def _handlers(self) -> dict[str, Callable[[IddRecord], ReportItem | None]]:
+        roles = self.roles
+        handlers: dict[str, Callable[[IddRecord], ReportItem | None]] = {
+            roles.daily: self.daily,
+            roles.period_header: self.period_header,
+            roles.party_period: self.party_period,
+            roles.system_period: self.system_period,
+            roles.bm_unit: self.bm_unit,
             "SRH": self.srh,
         }
+        if roles.party_header:
+            handlers[roles.party_header] = self.party_header
+        if roles.system_header:
+            handlers[roles.system_header] = self.system_header
+        if roles.system_bm_unit:
+            handlers[roles.system_bm_unit] = self.system_bm_unit
+        return handlers
 
-    def _error(self, rec: IddRecord, message: str, period: int | None) -> SettlementReportError:
+    def _closers(self) -> dict[str, Callable[[], list[PeriodValues]]]:
+        roles = self.roles
+        closes = {roles.bm_unit: self.close_unit, roles.period_header: self.close_period}
+        for record_type in (roles.party_header, roles.daily, roles.system_header, "SRH"):
+            if record_type:
+                closes[record_type] = self.close_all
+        return closes
+
+    def _error(self, rec: IddRecord, message: str) -> SettlementReportError:
+        # In the system block, the period is the open SPI's.
+        period = self.period if self.period is not None or self.spi is None else self.spi.period
         return self.report._error(rec.position, rec.record_type, message, self.party, period)
 
-    def close(self) -> PeriodValues | None:
-        """Complete the open BM Unit or party-period item and return it (None: none is open).
+    def _failing(self, rec: IddRecord) -> Callable[[str], SettlementReportError]:
+        return lambda message: self._error(rec, message)
 
-        The one place an item is completed from its records: before every record that starts
-        a new context, and at the end of the file. A system item held for the party-period
-        item stays in ``held``, for the caller to yield next (see :meth:`release_held`).
-        """
-        self.spi_period = None
-        b_subject = self.b_subject
-        if b_subject is not None:
-            assert self.period is not None
-            self.b_subject = None
-            return PeriodValues(
-                b_subject, self.period, {}, self.b_attributes, self.b_unconfirmed, self.b_pos
-            )
-        if not self.p_pos:
-            return None
-        assert self.period is not None
-        p_pos = self.p_pos
-        self.p_pos = 0
-        return PeriodValues(
-            self.party_subject, self.period, self.p_values or {}, {}, self.p_unconfirmed, p_pos
-        )
+    # -- completing items -------------------------------------------------------------------
 
-    def release_held(self) -> PeriodValues:
-        """The system item held for the party-period item just closed (it follows that item)."""
-        held = self.held
-        assert held is not None
-        self.held = None
-        return held
+    def close_unit(self) -> list[PeriodValues]:
+        unit = self.unit_item
+        if unit is None:
+            return []
+        self.unit_item = None
+        if self.confirm:
+            self._confirm(unit)
+        return [unit.item()]
 
-    def end(self) -> list[PeriodValues]:
-        """After the last record: the open item, the system item held for it, then the system
-        items of SPI records whose period never had an SSD (by period)."""
-        items = []
-        closed = self.close()
-        if closed is not None:
-            items.append(closed)
-            if self.held is not None:
-                items.append(self.release_held())
-        # SPI records whose period never had an SSD still describe the system.
-        for spi, (position, unconfirmed) in sorted(self.pending_system.items()):
-            items.append(PeriodValues("system", spi, {}, {}, unconfirmed, position))
+    def close_period(self) -> list[PeriodValues]:
+        items = self.close_unit()
+        party = self.party_item
+        if party is not None:
+            self.party_item = None
+            items.append(party.item())
         return items
 
-    def bpi(self, rec: IddRecord) -> None:
-        """BPI, BM Unit period information: kept raw on the open BM Unit item."""
-        if self.b_subject is None:
-            raise self._error(rec, "BPI record without a BP7 before it", self.period)
-        _add_unconfirmed(self.b_unconfirmed, "BPI", rec.fields)
+    def close_all(self) -> list[PeriodValues]:
+        self.spi = None
+        self.period = None
+        return self.close_period()
 
-    def bp7(self, rec: IddRecord) -> None:
-        """BP7, a BM Unit's period header: opens the unit's item within the party's period."""
-        if self.period is None or self.party is None:
-            raise self._error(rec, "BP7 record outside a settlement period", self.period)
-        fields = rec.fields
-        unit = fields[0] if fields else ""
-        if unit not in self.bm_units:
+    def end(self) -> list[PeriodValues]:
+        """After the last record: the open items, then the system items of SPI records whose
+        period never had system data (by period)."""
+        items = self.close_all()
+        items.extend(self.pending_system.pop(p).item() for p in sorted(self.pending_system))
+        self._report_unmatched_bpi()
+        return items
+
+    # -- the system block (S0142) -----------------------------------------------------------
+
+    def system_header(self, rec: IddRecord) -> None:
+        """SPI: the system's prices and volumes for a period; opens the system block's period."""
+        report = self.report
+        period = report._period(rec, None)
+        if period in self.first_ssd or period in self.pending_system:
+            raise report._error(
+                rec.position, rec.record_type,
+                f"a second {rec.record_type} record, or one after the period's system data",
+                None, period,
+            )  # fmt: skip
+        item = _Open("system", period, rec.position)
+        self.spi = item  # before reading its fields, so an error names its period
+        decoder = self.decoders[rec.record_type]
+        item.values = decoder.values(rec.fields, self._failing(rec))
+        item.attributes = decoder.texts_of(rec.fields)
+        if (beyond := decoder.beyond(rec.fields)) is not None:
+            item.kept[f"{rec.record_type}@{rec.position}"] = beyond
+        self.pending_system[period] = item
+
+    def system_bm_unit(self, rec: IddRecord) -> None:
+        """BPI: a BM Unit's period values in the system block, which its BP7 must repeat."""
+        spi = self.spi
+        if spi is None:
+            raise self._error(rec, f"{rec.record_type} record outside the system block")
+        unit = self._unit_id(rec)
+        values = self.decoders[rec.record_type].values(rec.fields, self._failing(rec))
+        digest = hash(tuple(values.get(name) for name in self.confirm)) & _MASK64
+        periods = self.bpi_seen.setdefault(unit, {})
+        if spi.period in periods:
+            raise self._error(
+                rec, f"BM Unit {unit} appears twice in period {spi.period} of the system block "
+                f"(lines {periods[spi.period] >> 64} and {rec.position})",
+            )  # fmt: skip
+        periods[spi.period] = (rec.position << 64) | digest
+        self.bpi_lines += 1
+
+    def _confirm(self, unit: _Open) -> None:
+        """Compare a BM Unit's BP7 values with the BPI line of the system block."""
+        seen = self.bpi_seen.get(unit.subject[4:])
+        packed = seen.pop(unit.period, None) if seen is not None else None
+        if packed is None:
+            self.unconfirmed_units += 1
+            return
+        values = unit.values
+        if hash(tuple(values.get(name) for name in self.confirm)) & _MASK64 != packed & _MASK64:
+            report = self.report
+            report._warn(
+                f"{report.flow} line {unit.position}: {unit.subject} period {unit.period} "
+                f"does not repeat the system block's values on line {packed >> 64} "
+                f"({', '.join(self.confirm)}); the BM Unit's own record was kept"
+            )
+
+    def _report_unmatched_bpi(self) -> None:
+        report = self.report
+        left = [(line >> 64) for periods in self.bpi_seen.values() for line in periods.values()]
+        if left:
+            report._warn(
+                f"{report.flow}: {len(left)} BM Unit periods of the system block have no BM "
+                f"Unit record of their own (first on line {min(left)}); they are in the stored "
+                "file only"
+            )
+        if self.unconfirmed_units and self.bpi_lines:
+            report._warn(
+                f"{report.flow}: {self.unconfirmed_units} BM Unit periods have no line in the "
+                "system block to confirm their values"
+            )
+
+    # -- parties and their periods ----------------------------------------------------------
+
+    def party_header(self, rec: IddRecord) -> None:
+        """BPH: the party whose records follow (S0142)."""
+        self.party = self.report._bph(rec)
+
+    def daily(self, rec: IddRecord) -> DailyValues:
+        """APC (AVC): the party's daily charges."""
+        if self.party is None:
+            raise self._error(rec, f"{rec.record_type} record before any party")
+        decoder = self.decoders.get(rec.record_type)
+        if decoder is None:
+            raise self._error(
+                rec, f"{rec.record_type} has no layout in {self.report.layout.file_type}"
+            )
+        kept: dict[str, list[str]] = {}
+        if (beyond := decoder.beyond(rec.fields)) is not None:
+            kept[f"{rec.record_type}@{rec.position}"] = beyond
+        values = decoder.values(rec.fields, self._failing(rec))
+        return DailyValues(f"party:{self.party}", values, kept, rec.position)
+
+    def period_header(self, rec: IddRecord) -> None:
+        """SP7 (SPH, SVH): opens the party's settlement period."""
+        if self.party is None:
+            raise self.report._error(
+                rec.position, rec.record_type, f"{rec.record_type} record before any party"
+            )
+        self.spi = None
+        self.period = self.report._period(rec, self.party)
+        item = _Open(f"party:{self.party}", self.period, rec.position)
+        if len(rec.fields) > 1:
+            item.kept[f"{rec.record_type}@{rec.position}"] = rec.fields[1:]
+        self.party_item = item
+
+    def party_period(self, rec: IddRecord) -> None:
+        """PPC (PVC): the party's charges for the open period."""
+        item = self.party_item
+        if item is None:
+            raise self._error(rec, f"{rec.record_type} record outside a settlement period")
+        if item.values:
+            raise self._error(rec, f"second {rec.record_type} record in the period")
+        decoder = self.decoders[rec.record_type]
+        item.values = decoder.values(rec.fields, self._failing(rec))
+        if (beyond := decoder.beyond(rec.fields)) is not None:
+            item.kept[f"{rec.record_type}@{rec.position}"] = beyond
+
+    def system_period(self, rec: IddRecord) -> PeriodValues | None:
+        """SSD (SVD): the period's system data; its first copy completes the system item."""
+        period = self.period
+        if period is None:
+            raise self._error(rec, f"{rec.record_type} record outside a settlement period")
+        first = self.first_ssd.get(period)
+        if first is not None:
+            if first[1] != rec.fields:
+                self._differing_copy(rec, first[0])
+            return None
+        self.first_ssd[period] = (rec.position, rec.fields)
+        decoder = self.decoders[rec.record_type]
+        item = self.pending_system.pop(period, None) or _Open("system", period, rec.position)
+        values = decoder.values(rec.fields, self._failing(rec))
+        self._merge(item, values, decoder.texts_of(rec.fields), rec)
+        if (beyond := decoder.beyond(rec.fields)) is not None:
+            item.kept[f"{rec.record_type}@{rec.position}"] = beyond
+        return item.item()
+
+    def _merge(
+        self, item: _Open, values: dict[str, Decimal], texts: dict[str, str], rec: IddRecord
+    ) -> None:
+        """The period's system data over what the system block said (SSD's names are the IDD
+        Part 1 items); a value the two give differently is a warning."""
+        differ = [n for n, v in values.items() if n in item.values and item.values[n] != v]
+        differ += [n for n, t in texts.items() if n in item.attributes and item.attributes[n] != t]
+        if differ:
+            report = self.report
+            report._warn(
+                f"{report.flow} line {rec.position}: system data for period {item.period} "
+                f"differs from the system block (line {item.position}) in {', '.join(differ)}; "
+                f"the {rec.record_type} values were kept"
+            )
+        item.values.update(values)
+        item.attributes.update(texts)
+
+    def _differing_copy(self, rec: IddRecord, first: int) -> None:
+        report = self.report
+        report._warn(
+            f"{report.flow} line {rec.position}: system data ({rec.record_type}) for settlement "
+            f"date {report.srh.settlement_date.isoformat()} period {self.period} under party "
+            f"{self.party} differs from the first copy in the file (line {first}); the first "
+            "was kept"
+        )
+
+    # -- BM Units ---------------------------------------------------------------------------
+
+    def _unit_id(self, rec: IddRecord) -> str:
+        unit = rec.fields[0] if rec.fields else ""
+        if unit not in self.units:
             try:
                 unit = bm_unit_id(unit)
             except LedgerError as exc:
-                raise self._error(rec, str(exc), self.period) from exc
-            self.bm_units.add(unit)
-        self.b_subject = "bmu:" + unit
-        self.b_pos = rec.position
-        self.b_attributes = {"bsc_party_id": self.party}
-        self.b_unconfirmed = {"BP7": fields[1:]} if len(fields) > 1 else {}
+                raise self._error(rec, str(exc)) from exc
+            self.units.add(unit)
+        return unit
 
-    def ppc(self, rec: IddRecord) -> None:
-        """PPC, party period charges: the values of the open party-period item."""
-        if not self.p_pos:
-            where = "after BM Unit records" if self.b_subject else "outside a settlement period"
-            raise self._error(rec, f"PPC record {where}", self.period)
-        if self.p_values is not None:
-            raise self._error(rec, "second PPC record in the period", self.period)
-        fields = rec.fields
-        self.p_values = self.report._values(PPC_NAMES, fields, rec, self.party, self.period)
-        if len(fields) > len(PPC_NAMES):
-            _add_unconfirmed(self.p_unconfirmed, "PPC", fields[len(PPC_NAMES) :])
+    def bm_unit(self, rec: IddRecord) -> None:
+        """BP7 (BPD, VPD): a BM Unit's values for the party's open period."""
+        if self.party_item is None or self.period is None or self.party is None:
+            raise self._error(rec, f"{rec.record_type} record outside a settlement period")
+        unit = self._unit_id(rec)
+        item = _Open("bmu:" + unit, self.period, rec.position)
+        decoder = self.decoders[rec.record_type]
+        item.values = decoder.values(rec.fields, self._failing(rec))
+        item.attributes = {"bsc_party_id": self.party, **decoder.texts_of(rec.fields)}
+        if (beyond := decoder.beyond(rec.fields)) is not None:
+            item.kept[f"{rec.record_type}@{rec.position}"] = beyond
+        self.unit_item = item
 
-    def ssd(self, rec: IddRecord) -> PeriodValues | None:
-        """SSD, system settlement data: the period's system item, from its first copy only."""
-        period = self.period
-        if period is None:
-            raise self._error(rec, "SSD record outside a settlement period", period)
-        fields = rec.fields
-        seen = self.first_ssd.get(period)
-        if seen is None:
-            self.first_ssd[period] = fields
-            values = self.report._values(SSD_NAMES, fields, rec, self.party, period)
-            attributes = {}
-            if len(fields) > 6 and fields[6]:
-                attributes[_PRICE_DERIVATION_CODE] = fields[6]
-            position, unconfirmed = self.pending_system.pop(period, (rec.position, {}))
-            if len(fields) > 7:
-                _add_unconfirmed(unconfirmed, "SSD", fields[7:])
-            item = PeriodValues("system", period, values, attributes, unconfirmed, position)
-            if not self.p_pos:
-                return item
-            self.held = item
-        elif seen != fields:
-            report = self.report
-            report._warn(
-                f"{report.flow} line {rec.position}: system data (SSD) for settlement date "
-                f"{report.srh.settlement_date.isoformat()} period {period} under party "
-                f"{self.party} differs from the first copy in the file; the first was kept"
-            )
-        return None
-
-    def period_header(self, rec: IddRecord) -> None:
-        """SP7 (S0142) or SPH (S0141), a party's period header: opens the party-period item."""
-        record_type = rec.record_type
-        if self.party is None:
-            raise self.report._error(
-                rec.position, record_type, f"{record_type} record before any party (BPH)"
-            )
-        self.period = self.report._period(rec, self.party)
-        self.p_pos = rec.position
-        self.p_values = None
-        fields = rec.fields
-        self.p_unconfirmed = {record_type: fields[1:]} if len(fields) > 1 else {}
-
-    def spi(self, rec: IddRecord) -> None:
-        """SPI, system period information: waits for its period's first SSD (or the end)."""
-        self.period = None
-        spi_period = self.report._period(rec, None)
-        self.spi_period = spi_period
-        if spi_period in self.first_ssd:
-            raise self.report._error(
-                rec.position, rec.record_type,
-                "SPI record after the system data of its period", None, spi_period,
-            )  # fmt: skip
-        pending = self.pending_system.setdefault(spi_period, (rec.position, {}))
-        if len(rec.fields) > 1:
-            _add_unconfirmed(pending[1], "SPI", rec.fields[1:])
-
-    def bph(self, rec: IddRecord) -> None:
-        """BPH, a BSC Party's header (S0142): the party whose records follow."""
-        self.period = None
-        party = self.report._bph(rec)
-        self.party = party
-        self.party_subject = f"party:{party}"
-        self.bm_units = set()
-
-    def apc(self, rec: IddRecord) -> DailyValues:
-        """APC, account period charges: the party's daily values."""
-        self.period = None
-        report = self.report
-        if self.party is None:
-            raise report._error(rec.position, "APC", "APC record before any party (BPH)")
-        names = report._apc_names
-        fields = rec.fields
-        values = report._values(names, fields, rec, self.party, None)
-        unconfirmed = {}
-        if len(fields) > len(names):
-            unconfirmed["APC"] = fields[len(names) :]
-        return DailyValues(self.party_subject, values, unconfirmed, rec.position)
+    # -- everything else --------------------------------------------------------------------
 
     def srh(self, rec: IddRecord) -> None:
         """SRH after the second line: a report has one header, so a second one is refused."""
-        raise self._error(rec, "unexpected SRH record", None)
+        raise self._error(rec, "unexpected SRH record")
 
-    def other(self, rec: IddRecord) -> UnplacedRecord | None:
-        """A record type this parser does not interpret: kept raw where it belongs."""
-        if self.b_subject is not None:
-            _add_unconfirmed(self.b_unconfirmed, rec.record_type, rec.fields)
-        elif self.p_pos:
-            _add_unconfirmed(self.p_unconfirmed, rec.record_type, rec.fields)
-        elif self.spi_period is not None:
-            _add_unconfirmed(self.pending_system[self.spi_period][1], rec.record_type, rec.fields)
+    def keep(self, rec: IddRecord) -> UnplacedRecord | None:
+        """A record the ledger does not interpret: kept, with its line, on the item it belongs
+        to by the IDD's hierarchy (else the innermost open one), or on its own."""
+        home = self.homes.get(rec.record_type)
+        if home == "bm_unit" and self.unit_item is not None:
+            self.unit_item.keep(rec)
+        elif home == "period" and self.party_item is not None:
+            self.party_item.keep(rec)
+        elif home == "system" and self.spi is not None:
+            self.spi.keep(rec)
         else:
-            return UnplacedRecord(rec.position, rec.record_type, rec.fields)
+            target = self.unit_item or self.party_item or self.spi
+            if target is None:
+                return UnplacedRecord(rec.position, rec.record_type, rec.fields)
+            target.keep(rec)
         return None
 
 
-def parse_settlement_report(stream: IO[bytes]) -> SettlementReport:
-    """Read an S0141, S0142 or S0144 settlement report from a binary stream.
+def parse_settlement_report(stream: IO[bytes], *, file_name: str | None = None) -> SettlementReport:
+    """Read an S0141, S0142 or S0144 settlement report from a binary stream, gzipped or not.
 
     The header and SRH are read at once; iterate ``items()`` for the rest, and commit only
-    once it is exhausted without an error (the checksum is verified at the end).
+    once it is exhausted without an error (the checksum is verified at the end). A
+    ``file_name`` in the portal's form that the file's own header contradicts is a warning.
     """
-    return SettlementReport(IddReader(stream, flow_label="settlement report"))
+    reader = IddReader(readable(stream, label="settlement report"), flow_label="settlement report")
+    report = SettlementReport(reader)
+    name = portal_name(file_name) if file_name else None
+    if name is not None:
+        disagree = name_disagreements(
+            name,
+            flow=report.flow,
+            settlement_date=report.srh.settlement_date,
+            run_type=str(report.srh.run_type),
+            creation_time=report.header.creation_time,
+        )
+        if disagree:
+            report._warn(
+                f"the file is named {file_name!r} as the portal names reports, but the name "
+                f"says {'; '.join(disagree)}"
+            )
+    return report

@@ -11,7 +11,7 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, BinaryIO, Literal, cast
 from uuid import UUID
@@ -27,13 +27,21 @@ from ledger.adapters.storage import (
     interruption_summary,
     translate_connection_errors,
 )
-from ledger.domain.aggregates import ReceivedFile, received_file_id, settlement_period_id
+from ledger.domain.aggregates import (
+    Delivery,
+    ReceivedFile,
+    classify_delivery,
+    received_file_id,
+    settlement_period_id,
+    values_digest,
+)
 from ledger.domain.errors import LedgerBusy, LedgerError, LedgerUnavailable
 from ledger.domain.plain_text import plain_text
 from ledger.flows.saa_i014 import (
     DailyValues,
     PeriodValues,
     SettlementReport,
+    SettlementReportHeader,
     UnplacedRecord,
     parse_settlement_report,
 )
@@ -60,9 +68,40 @@ class IngestResult:
     run_type: str | None = None
     run_number: int | None = None
     bsc_party_id: str | None = None
+    new_versions: int = 0
+    further_sources: int = 0
+    conflicting_versions: int = 0
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+
+@dataclass
+class _Deliveries:
+    """How a file's subject-periods compare with what the ledger holds of the same run."""
+
+    run: str
+    new: int = 0
+    same: int = 0
+    conflicting: int = 0
+    first_conflict: str | None = None
+
+    def conflict(self, item: PeriodValues, conflicts_with: int) -> None:
+        self.conflicting += 1
+        if self.first_conflict is None:
+            self.first_conflict = (
+                f"{item.subject} period {item.settlement_period} on line "
+                f"{item.record_position}, against version {conflicts_with}"
+            )
+
+    def warnings(self) -> list[str]:
+        if not self.conflicting:
+            return []
+        return [
+            f"{self.conflicting} subject-periods of run {self.run} were delivered before with "
+            f"other values (first: {self.first_conflict}); they are kept as conflicting "
+            "versions, out of the best view until someone decides"
+        ]
 
 
 @dataclass(frozen=True)
@@ -255,7 +294,7 @@ class Ingestor:
                 stream = open_stored(tx, receipt.tenant, receipt.sha256)
                 if stream is None:
                     raise LedgerError("its original bytes were not kept, so it cannot be read")
-                report = parse_settlement_report(stream)
+                report = parse_settlement_report(stream, file_name=receipt.file_name)
                 _describe(report, result)
                 self._publish(tx, received, report, result)
         except (LedgerError, UnicodeDecodeError) as exc:
@@ -338,10 +377,11 @@ class Ingestor:
         unplaced: list[dict[str, Any]] = []
         periods = 0
         batch: list[PeriodValues] = []
+        deliveries = _Deliveries(f"{srh.run_type} {srh.saa_run_number}")
 
         def flush() -> None:
             nonlocal periods
-            self._write_period_events(tx, flow.tenant, srh.settlement_date, batch, encoder)
+            self._write_period_events(tx, flow.tenant, srh, batch, encoder, deliveries)
             periods += len(batch)
             batch.clear()
 
@@ -378,7 +418,7 @@ class Ingestor:
             bsc_party_id=srh.bsc_party_id,
             file_creation_time=header.creation_time,
             record_count=report.record_count,
-            warnings=report.warnings,
+            warnings=[*report.warnings, *deliveries.warnings()],
         )
         # One event per period, then the file's own two: validated and interpreted.
         flow.interpret(
@@ -387,30 +427,55 @@ class Ingestor:
         self._insert_events(tx, flow.collect_events())
         result.periods = periods
         result.events += periods + 2
-        result.warnings = list(report.warnings)
+        result.warnings = [*report.warnings, *deliveries.warnings()]
+        result.new_versions = deliveries.new
+        result.further_sources = deliveries.same
+        result.conflicting_versions = deliveries.conflicting
 
     def _write_period_events(
         self,
         tx: Tx,
         tenant: str,
-        settlement_date: date,
+        srh: SettlementReportHeader,
         items: Sequence[PeriodValues],
         encoder: PeriodEventEncoder,
+        deliveries: _Deliveries,
     ) -> None:
+        """One event per subject-period: new values, a further source of values already held
+        from the same run, or values conflicting with them (the rule is the domain's)."""
         if not items:
             return
+        store = self.event_store
+        run_type, run_number = str(srh.run_type), srh.saa_run_number
         keys = [
-            settlement_period_id(tenant, i.subject, settlement_date, i.settlement_period)
+            settlement_period_id(tenant, i.subject, srh.settlement_date, i.settlement_period)
             for i in items
         ]
-        current = self.event_store.current_versions(tx, keys)
-        self.event_store.append_rows(
-            tx,
-            (
-                encoder.row(key, current.get(key, 0) + 1, item)
-                for key, item in zip(keys, items, strict=True)
-            ),
-        )
+        current = store.current_versions(tx, keys)
+        held = [key for key in keys if key in current]
+        known = store.run_versions(tx, held, run_type, run_number) if held else {}
+        rows = []
+        runs = []
+        for key, item in zip(keys, items, strict=True):
+            version = current.get(key, 0) + 1
+            digest = values_digest(item.values)
+            outcome, other = classify_delivery(known.get(key, ()), digest)
+            if outcome is Delivery.SAME:
+                assert other is not None
+                rows.append(encoder.source_row(key, version, item, other))
+                deliveries.same += 1
+                continue
+            if outcome is Delivery.CONFLICTING:
+                assert other is not None
+                rows.append(encoder.conflict_row(key, version, item, other))
+                deliveries.conflict(item, other)
+            else:
+                rows.append(encoder.row(key, version, item))
+                deliveries.new += 1
+            runs.append((key, run_type, run_number, version, digest))
+        store.append_rows(tx, rows)
+        if runs:
+            store.record_runs(tx, runs)
 
     def _insert_events(self, tx: Tx, events: Sequence[Any]) -> None:
         """Append domain events to the event store, inside the open transaction."""

@@ -17,7 +17,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, PlainSerialize
 
 from ledger.domain.runs import RunType, best_run_key
 from projections.flows import FlowRow, FlowSummaryRow, StageRow
-from projections.period_versions import InterventionRow, VersionRow
+from projections.period_versions import InterventionRow, SourceRow, VersionRow
 from projections.runner import Freshness
 
 
@@ -52,6 +52,9 @@ DateString = Annotated[
 ]
 
 
+CONFLICTING_RUN = "conflicting run"
+
+
 class ReadModel(BaseModel):
     """An answer: immutable once given."""
 
@@ -70,7 +73,10 @@ class Version(ReadModel):
     """One version of a settlement period's values."""
 
     version: int
-    kind: str = Field(description="run (from a settlement run) or correction")
+    kind: str = Field(
+        description="run (from a settlement run), conflicting run (the same run delivered "
+        "again with other values: never best until someone corrects it) or correction"
+    )
     run_type: str
     run_number: int
     maturity: str
@@ -84,12 +90,26 @@ class Version(ReadModel):
         description="fields whose layout is not confirmed, kept as received"
     )
     source: Source | None
+    further_sources: list[Source] = Field(
+        default_factory=list,
+        description="later deliveries of the same run with the same values (the report "
+        "re-sent, or a party's S0141 beside the S0142), in the order they arrived",
+    )
+    conflicts_with: int | None = Field(
+        default=None,
+        description="for a conflicting run, the version of the same run it disagrees with",
+    )
     supersedes: int | None
     reason: str | None
     actor: str | None
 
     @classmethod
-    def of(cls, row: VersionRow) -> Version:
+    def of(
+        cls,
+        row: VersionRow,
+        further: Sequence[SourceRow] = (),
+        conflicts_with: int | None = None,
+    ) -> Version:
         source = (
             Source(sha256=row.source_sha256, flow=row.flow, record_position=row.record_position)
             if row.source_sha256
@@ -107,6 +127,11 @@ class Version(ReadModel):
             attributes=row.attributes,
             unconfirmed=row.unconfirmed,
             source=source,
+            further_sources=[
+                Source(sha256=f.source_sha256, flow=f.flow, record_position=f.record_position)
+                for f in further
+            ],
+            conflicts_with=conflicts_with,
             supersedes=row.supersedes,
             reason=row.reason,
             actor=row.actor,
@@ -121,8 +146,27 @@ class Version(ReadModel):
 
 
 def best_of(versions: Sequence[Version]) -> Version | None:
-    """The best available version among those given (None when there are none)."""
-    return max(versions, key=Version.best_key, default=None)
+    """The best available version among those given (None when there are none); a
+    conflicting run is never best (a correction of it can be)."""
+    eligible = [v for v in versions if v.kind != CONFLICTING_RUN]
+    return max(eligible, key=Version.best_key, default=None)
+
+
+def versions_of(rows: Sequence[VersionRow], sources: Sequence[SourceRow]) -> list[Version]:
+    """A period's versions with their further sources, and each conflicting run with the
+    first version of the same run it disagrees with."""
+    further: dict[int, list[SourceRow]] = {}
+    for source in sources:
+        further.setdefault(source.confirms, []).append(source)
+    first_of_run: dict[tuple[str, int], int] = {}
+    versions = []
+    for row in rows:
+        run = (row.run_type, row.run_number)
+        conflicts_with = first_of_run.get(run) if row.kind == CONFLICTING_RUN else None
+        if row.kind == "run":
+            first_of_run.setdefault(run, row.version)
+        versions.append(Version.of(row, further.get(row.version, ()), conflicts_with))
+    return versions
 
 
 class Intervention(ReadModel):

@@ -24,14 +24,15 @@ from ledger.service.read_models import (
     FlowView,
     Intervention,
     PeriodView,
-    Version,
     ViewsFreshness,
     best_of,
+    versions_of,
 )
 from projections.flows import FlowsProjection, find_flow, list_flows, unfinished_flows
 from projections.period_versions import (
     PeriodVersionsProjection,
     period_interventions,
+    period_sources,
     period_versions,
 )
 from projections.runner import ProjectionRunner
@@ -210,11 +211,14 @@ class LedgerRuntime:
             rows = period_versions(
                 tx, tenant, canonical, settlement_date, settlement_period, as_of=as_of
             )
+            sources = period_sources(
+                tx, tenant, canonical, settlement_date, settlement_period, as_of=as_of
+            )
             interventions = period_interventions(
                 tx, tenant, canonical, settlement_date, settlement_period, as_of=as_of
             )
             freshness = self.runner.freshness(tx)
-        versions = [Version.of(row) for row in rows]
+        versions = versions_of(rows, sources)
         return PeriodView(
             tenant=tenant,
             subject=canonical,

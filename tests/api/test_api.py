@@ -25,7 +25,7 @@ from ledger.demo.samples import (
 )
 from ledger.domain.errors import ConfigurationError
 from ledger.domain.runs import RunType
-from ledger.flows.saa_i014 import PPC_NAMES
+from ledger.flows.record_layouts import layout_for
 from ledger.service.runtime import LedgerRuntime, scheduled_runs
 
 with warnings.catch_warnings():
@@ -83,7 +83,9 @@ def ppc_texts(data: bytes, party: str, period: int) -> dict[str, str]:
         elif fields[0] == "SP7":
             current_period = int(fields[1])
         elif fields[0] == "PPC" and (current_party, current_period) == (party, period):
-            return dict(zip(PPC_NAMES, fields[1 : 1 + len(PPC_NAMES)], strict=True))
+            names = layout_for("S0142013")[0].records["PPC"].names
+            texts = fields[1 : 1 + len(names)]
+            return {name: text for name, text in zip(names, texts, strict=True) if text}
     raise AssertionError(f"no PPC for {party} period {period}")
 
 

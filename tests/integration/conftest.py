@@ -33,7 +33,7 @@ PARTY_SUBJECT = f"party:{PARTY}"
 BMU_SUBJECT = f"bmu:{BM_UNITS[PARTY][0]}"
 # Subject-periods of a full S0142 on a 48-period day: system, each party, each BM Unit.
 S0142_PERIODS = 48 * (1 + len(PARTIES) + sum(len(u) for u in BM_UNITS.values()))
-S0141_PERIODS = 48 * 2  # system and the one party
+S0141_PERIODS = 48 * (2 + len(BM_UNITS[PARTY]))  # system, the one party and its BM Units
 
 BOM = b"\xef\xbb\xbf"
 
@@ -165,6 +165,18 @@ def edit_lines(path: Path, edit: Callable[[list[bytes]], list[bytes]]) -> Path:
     lines = path.read_bytes().split(b"\n")
     path.write_bytes(b"\n".join(edit(lines)))
     return path
+
+
+def replace_once(old: bytes, new: bytes) -> Callable[[list[bytes]], list[bytes]]:
+    """An edit (no repair) of the first line containing ``old``: one changed record, which
+    the checksum must catch (the same change on an even number of records would cancel out)."""
+
+    def edit(lines: list[bytes]) -> list[bytes]:
+        i = next(i for i, line in enumerate(lines) if old in line)
+        lines[i] = lines[i].replace(old, new, 1)
+        return lines
+
+    return edit
 
 
 def line_at(path: Path, position: int) -> bytes:

@@ -14,7 +14,16 @@ from typing import Any
 
 import pytest
 
-from integration.conftest import DAY, PARTY, PARTY_SUBJECT, S0142_PERIODS, edit_lines, write_report
+from integration.conftest import (
+    DAY,
+    PARTY,
+    PARTY_SUBJECT,
+    S0141_PERIODS,
+    S0142_PERIODS,
+    edit_lines,
+    replace_once,
+    write_report,
+)
 from ledger.cli import main
 from ledger.service.ingestion import Ingestor, IngestResult
 
@@ -70,8 +79,8 @@ def test_ingest_prints_one_json_object_per_file(cli: Cli, files: Path) -> None:
     assert [r["file"] for r in results] == [str(ii.path), str(s0141.path)]
     assert [r["flow"] for r in results] == ["S0142", "S0141"]
     assert [r["status"] for r in results] == ["accepted", "accepted"]
-    assert [r["periods"] for r in results] == [S0142_PERIODS, 96]
-    assert [r["events"] for r in results] == [S0142_PERIODS + 3, 96 + 3]
+    assert [r["periods"] for r in results] == [S0142_PERIODS, S0141_PERIODS]
+    assert [r["events"] for r in results] == [S0142_PERIODS + 3, S0141_PERIODS + 3]
     assert [r["reasons"] for r in results] == [[], []]
     assert results[0]["sha256"] == ii.sha256
 
@@ -87,7 +96,7 @@ def test_ingest_duplicates_exit_zero(cli: Cli, files: Path) -> None:
 def test_ingest_exits_one_when_any_file_is_rejected(cli: Cli, files: Path) -> None:
     good = write_report(files, run_type="II")
     bad = write_report(files, run_type="SF")
-    edit_lines(bad.path, lambda lines: [line.replace(b"PPC|1", b"PPC|2", 1) for line in lines])
+    edit_lines(bad.path, replace_once(b"PPC|0|", b"PPC|9|"))
     missing = files / "missing.txt"
     code, out, _ = cli("ingest", str(good.path), str(bad.path), str(missing))
     assert code == 1
@@ -236,7 +245,7 @@ def test_ingest_reports_every_outcome_with_the_same_keys(
     monkeypatch.chdir(files)
     good = write_report(files, run_type="II").path.name
     bad = write_report(files, run_type="SF").path
-    edit_lines(bad, lambda lines: [line.replace(b"PPC|1", b"PPC|2", 1) for line in lines])
+    edit_lines(bad, replace_once(b"PPC|0|", b"PPC|9|"))
     (files / "a directory").mkdir()
     typed = [f"./{good}", good, f"./{bad.name}", "missing.txt", "a directory", f"{files}//{good}"]
     code, out, err = cli("ingest", *typed)
@@ -321,7 +330,7 @@ def test_recover_completes_files_left_received(
 ) -> None:
     good = write_report(files, run_type="II")
     bad = write_report(files, run_type="SF")
-    edit_lines(bad.path, lambda lines: [line.replace(b"PPC|1", b"PPC|2", 1) for line in lines])
+    edit_lines(bad.path, replace_once(b"PPC|0|", b"PPC|9|"))
     with monkeypatch.context() as patch:
         interrupt_processing(patch)
         code, _, err = cli("ingest", str(good.path))

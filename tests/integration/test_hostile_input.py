@@ -184,19 +184,22 @@ def test_a_subject_period_repeated_anywhere_in_a_file_rejects_it(
     report = write_report(
         files,
         parties=[*parties, parties[0]],
-        bm_units={p: sample_bm_unit_ids(p, 1) for p in parties},
+        # The repeated party has no BM Units: its units would repeat in the system block
+        # first (refused too, on the BPI lines).
+        bm_units={p: sample_bm_unit_ids(p, 1) for p in parties[1:]},
     )
     result = runtime.ingest(report.path)
     assert result.status == "rejected"
     [reason] = result.reasons
     match = re.search(
-        rf"carries party:{parties[0]} settlement period 1 twice, on line (\d+) "
+        rf"carries party:{parties[0]} daily charges twice, on line (\d+) "
         r"and again on line (\d+)",
         reason,
     )
     assert match, reason
     first, again = (int(n) for n in match.groups())
-    assert line_at(report.path, first).startswith(b"SP7|1|")
-    assert line_at(report.path, again).startswith(b"SP7|1|")
+    # The party's day (APC) is its first record to repeat.
+    assert line_at(report.path, first).startswith(b"APC|")
+    assert line_at(report.path, again).startswith(b"APC|")
     assert again - first > BATCH_SIZE
     assert count_rows(runtime, "period_versions") == 0

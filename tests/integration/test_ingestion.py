@@ -24,7 +24,11 @@ from integration.conftest import (
     period_json,
     write_report,
 )
-from ledger.demo.samples import sample_party_period_values, sample_system_period_values
+from ledger.demo.samples import (
+    sample_bm_unit_period_values,
+    sample_party_period_values,
+    sample_system_period_values,
+)
 from ledger.service.runtime import LedgerRuntime
 
 
@@ -81,7 +85,9 @@ def test_accepted_s0142(runtime: LedgerRuntime, files: Path) -> None:
     for party, units in BM_UNITS.items():
         for unit in units:
             bmu = period_json(runtime, f"bmu:{unit}", DAY, 5)["best"]
-            assert bmu["attributes"] == {"bsc_party_id": party}
+            assert bmu["attributes"] == {"bsc_party_id": party, "trading_unit_name": unit}
+            expected = sample_bm_unit_period_values(DAY, unit, 5, revision=report.revision)
+            assert values(bmu) == expected
             assert bmu["source"]["sha256"] == report.sha256
             record = line_at(report.path, bmu["source"]["record_position"])
             assert record.startswith(f"BP7|{unit}|".encode())
@@ -117,8 +123,12 @@ def test_accepted_s0141(runtime: LedgerRuntime, files: Path) -> None:
     system = period_json(runtime, "system", DAY, 30)["best"]
     assert values(system) == sample_system_period_values(DAY, 30, revision=report.revision)
     assert line_at(report.path, system["source"]["record_position"]).startswith(b"SSD|")
-    # An S0141 carries no BM Unit data; the other party is not in it either.
-    assert period_json(runtime, BMU_SUBJECT, DAY, 30)["versions"] == []
+    # The party's BPD records belong to its BM Unit; the other party is not in the file.
+    unit = period_json(runtime, BMU_SUBJECT, DAY, 30)["best"]
+    assert values(unit) == sample_bm_unit_period_values(
+        DAY, BM_UNITS[PARTY][0], 30, revision=report.revision
+    )
+    assert line_at(report.path, unit["source"]["record_position"]).startswith(b"BPD|")
     assert period_json(runtime, f"party:{PARTIES[1]}", DAY, 30)["versions"] == []
 
 
@@ -195,23 +205,26 @@ def test_republished_run_with_higher_run_number_wins(
 
 
 @pytest.mark.parametrize("order", ["earlier file first", "later file first"])
-def test_republished_same_run_later_creation_time_wins(
+def test_the_same_run_with_other_values_never_displaces_what_is_held(
     runtime: LedgerRuntime, files: Path, order: str
 ) -> None:
+    """A republication carries a higher SAA run number; the same run number with other
+    values is a conflict for someone to decide, whichever file was created later."""
     earlier = write_report(files, run_type="R1", revision=20)
     later = write_report(
         files, run_type="R1", revision=21, created=earlier.creation_time + timedelta(hours=3)
     )
-    sequence = [earlier, later] if order == "earlier file first" else [later, earlier]
-    for report in sequence:
+    first, second = [earlier, later] if order == "earlier file first" else [later, earlier]
+    for report in (first, second):
         assert runtime.ingest(report.path).status == "accepted"
 
     view = period_json(runtime, PARTY_SUBJECT, DAY, 40)
-    best = view["best"]
-    assert (best["run_type"], best["run_number"]) == ("R1", 1)
-    assert best["file_creation_time"] == later.creation_time.isoformat()
-    assert best["source"]["sha256"] == later.sha256
-    assert values(best) == expected_party(later, PARTY, 40)
+    held, conflicting = view["versions"]
+    assert view["best"] == held
+    assert held["source"]["sha256"] == first.sha256
+    assert values(held) == expected_party(first, PARTY, 40)
+    assert (conflicting["kind"], conflicting["conflicts_with"]) == ("conflicting run", 1)
+    assert conflicting["source"]["sha256"] == second.sha256
 
 
 def test_as_of(runtime: LedgerRuntime, files: Path) -> None:

@@ -1,11 +1,13 @@
 """Properties of the views: arrival order does not matter, and a rebuild equals the live build.
 
-The arrival-order tests enumerate the orders of five files, among them a tie: R1 run 2
-published twice, the two files differing only in their creation time (one second apart) and
-their values. Every period's best must be the later-created file's version whatever the order,
-so the tests fail if the ranking ignores the creation time (the later arrival would then win on
-its version number). SQLite tries all 120 orders, each on a database of its own; PostgreSQL
-the 60 with the tie reversed, each in a fresh tenant of one database (all 120 cost ~30 s).
+The arrival-order tests enumerate the orders of five files, among them one run delivered
+twice: R1 run 2, and the same run again in other bytes (created one second later, with the
+same values). Every period's best must be R1 run 2's values, sourced from both files, whatever
+the order: the second delivery adds a source, never a version, and never displaces the first.
+SQLite tries all 120 orders, each on a database of its own; PostgreSQL the 60 in which the
+later-created file arrives first, each in a fresh tenant of one database (all 120 cost ~30 s).
+(The same run with other values is a conflict, which arrival order decides by design until a
+person does: see ``test_deliveries``.)
 
 The rebuild tests take random steps (files, the tie included, and corrections), then check a
 rebuild gives the same views and that the best follows the ranking's model. Hypothesis runs
@@ -20,7 +22,7 @@ from __future__ import annotations
 import tempfile
 import uuid
 from collections.abc import Sequence
-from datetime import date, datetime, timedelta
+from datetime import date, timedelta
 from decimal import Decimal
 from itertools import permutations
 from typing import Any, NamedTuple
@@ -39,23 +41,22 @@ from integration.conftest import (
     edit_lines,
     write_report,
 )
-from ledger.adapters.storage import as_date
+from ledger.adapters.storage import as_date, as_datetime
 from ledger.demo.samples import (
     sample_bm_unit_ids,
     sample_party_period_values,
     sample_system_period_values,
 )
 from ledger.domain.runs import RunType
-from ledger.service.read_models import Version, best_of
+from ledger.service.read_models import Version, best_of, versions_of
 from ledger.service.runtime import LedgerRuntime
-from projections.period_versions import _VERSION_QUERY, _version_row
+from projections.period_versions import _VERSION_QUERY, SourceRow, VersionRow, _version_row
 
 UNITS = {PARTY: sample_bm_unit_ids(PARTY, 1)}
 PERIODS = 48 * 3  # system, the party and its BM Unit
 RUNS = (("II", 1), ("SF", 1), ("R1", 1), ("R1", 2))
-# The tie: R1 run 2 again, created one second after "R12", with values of its own.
-TIE, TIED = "R12-later", "R12"
-TIE_REVISION = 99
+# One run twice: R1 run 2 again, created one second after "R12", with the same values.
+TIE, TIED = "R12-again", "R12"
 ARRIVALS = ("II1", "SF1", "R11", TIED, TIE)
 ORDERS = list(permutations(ARRIVALS))  # all 120, each on SQLite
 # On PostgreSQL (~0.25 s an order) the 60 in which the later-created file arrives first, so the
@@ -66,8 +67,8 @@ TIE_REVERSED_ORDERS = [order for order in ORDERS if order.index(TIE) < order.ind
 
 @pytest.fixture(scope="module")
 def run_files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Report]:
-    """II, SF, R1 and R1 republished as run 2, twice (the tie); an S0141; and a file failing
-    its checksum."""
+    """II, SF, R1 and R1 republished as run 2, twice (one run in two files); an S0141; and a
+    file failing its checksum."""
     directory = tmp_path_factory.mktemp("runs")
     reports = {
         f"{run}{number}": write_report(
@@ -79,7 +80,7 @@ def run_files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Report]:
         directory,
         run_type="R1",
         run_number=2,
-        revision=TIE_REVISION,
+        name="R12-again.txt",
         created=creation_time("R1", 2) + timedelta(seconds=1),
         parties=[PARTY],
         bm_units=UNITS,
@@ -92,53 +93,63 @@ def run_files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Report]:
 
 
 class Best(NamedTuple):
-    """A period's best version as its view gives it, without its version number."""
+    """A period's best version as its view gives it, without its version number, and with
+    every file that delivered it (its source and its further sources, in any order)."""
 
     subject: str
     settlement_date: date
     settlement_period: int
     run_type: str
     run_number: int
-    file_creation_time: datetime
     values: dict[str, Decimal]
-    unconfirmed: dict[str, list[str]]  # a BM Unit's values (BP7, BPI) are kept as received
-    source_sha256: str | None
+    unconfirmed: dict[str, list[str]]  # records kept as received, keyed by type and line
+    sources: frozenset[str]
 
     @classmethod
     def of(cls, subject: str, settlement_date: date, period: int, version: Version) -> Best:
+        sources = [version.source, *version.further_sources]
         return cls(
             subject=subject,
             settlement_date=settlement_date,
             settlement_period=period,
             run_type=version.run_type,
             run_number=version.run_number,
-            file_creation_time=version.file_creation_time,
             values=version.values,
             unconfirmed=version.unconfirmed,
-            source_sha256=version.source.sha256 if version.source else None,
+            sources=frozenset(s.sha256 for s in sources if s is not None),
         )
 
 
 def all_versions(runtime: LedgerRuntime, tenant: str) -> dict[tuple[str, date, int], list[Version]]:
     """Every version of every period of the tenant, by (subject, date, period) in that order,
-    each period's oldest first.
+    each period's oldest first, with their further sources.
 
-    One query, decoded as ``period_versions`` (what ``runtime.period`` reads) decodes its rows:
-    a ``runtime.period`` per period would cost ~1.5 ms (mostly its timetable), and a query per
-    period a round trip on PostgreSQL, too much for 120 orders x 144 periods.
+    One query per view, decoded as ``runtime.period`` decodes its rows: a ``runtime.period``
+    per period would cost ~1.5 ms (mostly its timetable), and a query per period a round trip
+    on PostgreSQL, too much for 120 orders x 144 periods.
     """
+    key = "subject, settlement_date, settlement_period"
     with runtime.database.transaction(write=False) as tx:
         rows = tx.execute(
-            f"SELECT subject, settlement_date, settlement_period, {', '.join(_VERSION_QUERY)}"
-            " FROM period_versions WHERE tenant = ?"
-            " ORDER BY subject, settlement_date, settlement_period, version",
+            f"SELECT {key}, {', '.join(_VERSION_QUERY)} FROM period_versions"
+            f" WHERE tenant = ? ORDER BY {key}, version",
             (tenant,),
         ).fetchall()
-    versions: dict[tuple[str, date, int], list[Version]] = {}
+        further = tx.execute(
+            f"SELECT {key}, {', '.join(SourceRow._fields)} FROM period_sources"
+            f" WHERE tenant = ? ORDER BY {key}, version",
+            (tenant,),
+        ).fetchall()
+    sources: dict[tuple[str, date, int], list[SourceRow]] = {}
+    for subject, day, period, confirms, recorded_at, flow, sha256, position in further:
+        sources.setdefault((str(subject), as_date(day), int(period)), []).append(
+            SourceRow(int(confirms), as_datetime(recorded_at), flow, sha256, int(position))
+        )
+    by_period: dict[tuple[str, date, int], list[VersionRow]] = {}
     for subject, day, period, *columns in rows:
         row = _version_row(dict(zip(_VERSION_QUERY, columns, strict=True)))
-        versions.setdefault((str(subject), as_date(day), int(period)), []).append(Version.of(row))
-    return versions
+        by_period.setdefault((str(subject), as_date(day), int(period)), []).append(row)
+    return {k: versions_of(v, sources.get(k, [])) for k, v in by_period.items()}
 
 
 def best_table(runtime: LedgerRuntime, tenant: str) -> list[Best]:
@@ -155,10 +166,10 @@ def best_table(runtime: LedgerRuntime, tenant: str) -> list[Best]:
 def tie_winner(
     run_files: dict[str, Report], tmp_path_factory: pytest.TempPathFactory
 ) -> list[Best]:
-    """What every order must give: each period's version from the tie's later-created file,
-    picked by its source (not by the ranking), plus the party's periods 1 and 48 again (the
-    orders read those through ``runtime.period`` too)."""
-    winner, tied = run_files[TIE], run_files[TIED]
+    """What every order must give: each period's version of R1 run 2, delivered by both of
+    its files, plus the party's periods 1 and 48 again (the orders read those through
+    ``runtime.period`` too)."""
+    both = frozenset({run_files[TIE].sha256, run_files[TIED].sha256})
     directory = tmp_path_factory.mktemp("reference")
     runtime = LedgerRuntime(f"sqlite:///{directory}/reference.db")
     try:
@@ -166,27 +177,27 @@ def tie_winner(
             assert runtime.ingest(run_files[key].path).status == "accepted"
         table = []
         for period_key, versions in all_versions(runtime, "default").items():
-            by_file = {v.source.sha256: v for v in versions if v.source is not None}
-            assert set(by_file) == {run_files[k].sha256 for k in ARRIVALS}
-            # The tie's two files are told apart by their values, not only their sources.
-            won, lost = by_file[winner.sha256], by_file[tied.sha256]
-            assert (won.values, won.unconfirmed) != (lost.values, lost.unconfirmed), period_key
-            table.append(Best.of(*period_key, by_file[winner.sha256]))
+            # One version per run: the second file of R1 run 2 added a source, not a version.
+            assert [(v.run_type, v.run_number) for v in versions] == [
+                ("II", 1),
+                ("SF", 1),
+                ("R1", 1),
+                ("R1", 2),
+            ], period_key
+            table.append(Best.of(*period_key, versions[-1]))
     finally:
         runtime.close()
 
     assert len(table) == PERIODS
-    assert winner.creation_time == tied.creation_time + timedelta(seconds=1)
-    assert {(b.run_type, b.run_number, b.file_creation_time) for b in table} == {
-        ("R1", 2, winner.creation_time)
-    }
+    assert {(b.run_type, b.run_number, b.sources) for b in table} == {("R1", 2, both)}
+    r12 = run_files[TIED].revision
     rows = {(b.subject, b.settlement_period): b for b in table}
     for period in range(1, 49):
         assert rows["system", period].values == sample_system_period_values(
-            DAY, period, revision=TIE_REVISION
+            DAY, period, revision=r12
         )
         assert rows[PARTY_SUBJECT, period].values == sample_party_period_values(
-            DAY, PARTY, period, revision=TIE_REVISION
+            DAY, PARTY, period, revision=r12
         )
     return table + [rows[PARTY_SUBJECT, 1], rows[PARTY_SUBJECT, 48]]
 
@@ -255,7 +266,7 @@ STEPS = st.lists(
     min_size=1,
     max_size=7,
 )
-# Always tried: the tie arriving reversed, a correction of its loser, then more files.
+# Always tried: one run's two files arriving reversed, a correction, then more files.
 TIE_REVERSED = [TIE, TIED, ("correct", 5, False), "R11", "bad"]
 
 
@@ -289,16 +300,15 @@ def check_best_runs(
     runtime: LedgerRuntime, tenant: str, run_files: dict[str, Report], steps: list[Any]
 ) -> None:
     """The system's and the party's best come from the most mature run, then the highest run
-    number, then the latest creation time, among the files accepted (each file covers both
-    subjects); a correction keeps the run keys of what it corrects."""
+    number, among the files accepted (each file covers both subjects), as the first of that
+    run's files to arrive delivered it; a correction keeps the run keys of what it corrects."""
     accepted = [run_files[s] for s in steps if isinstance(s, str) and s != "bad"]
     versions = all_versions(runtime, tenant)
     if not accepted:
         assert not versions
         return
-    winner = max(
-        accepted, key=lambda r: (RunType(r.run_type).maturity_rank, r.run_number, r.creation_time)
-    )
+    run = max((RunType(r.run_type).maturity_rank, r.run_number) for r in accepted)
+    winner = next(r for r in accepted if (RunType(r.run_type).maturity_rank, r.run_number) == run)
     for (subject, _, period), period_versions_ in versions.items():
         if subject not in ("system", PARTY_SUBJECT):
             continue

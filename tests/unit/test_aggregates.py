@@ -17,10 +17,13 @@ import pytest
 from eventsourcing.utils import get_topic
 
 from ledger.domain.aggregates import (
+    Delivery,
     ReceivedFile,
     SettlementPeriod,
+    classify_delivery,
     received_file_id,
     settlement_period_id,
+    values_digest,
 )
 from ledger.domain.errors import (
     InvalidCorrection,
@@ -28,6 +31,7 @@ from ledger.domain.errors import (
     MissingAttribution,
     StageRefused,
 )
+from ledger.domain.measures import Measures
 from ledger.domain.plain_text import MAX_REASON_LENGTH, InvalidText
 
 TENANT = "t"
@@ -390,3 +394,71 @@ def test_a_manual_intervention_names_who_why_and_the_outcome(
         intervene(period, **{field: value})
     assert period.collect_events() == []
     assert period.interventions == []
+
+
+# --- One run, many deliveries -----------------------------------------------------------------
+
+
+def test_a_run_not_held_yet_is_a_new_version() -> None:
+    assert classify_delivery([], values_digest(VALUES)) == (Delivery.NEW, None)
+
+
+def test_the_same_values_of_a_run_again_are_the_version_already_held() -> None:
+    held = [(1, values_digest(VALUES)), (4, values_digest({"x": Decimal("1")}))]
+    assert classify_delivery(held, values_digest({"x": Decimal("1")})) == (Delivery.SAME, 4)
+
+
+def test_other_values_of_a_run_conflict_with_its_first_version() -> None:
+    held = [(3, values_digest(VALUES)), (5, values_digest({"x": Decimal("1")}))]
+    assert classify_delivery(held, values_digest({"x": Decimal("2")})) == (
+        Delivery.CONFLICTING,
+        3,
+    )
+
+
+def test_the_digest_is_of_names_and_values_in_any_order() -> None:
+    a = {"a": Decimal("1.5"), "b": Decimal("-2")}
+    assert values_digest(a) == values_digest(dict(reversed(a.items())))
+    assert values_digest(a) != values_digest({"a": Decimal("1.5"), "b": Decimal("2")})
+    assert values_digest(a) != values_digest({"a": Decimal("1.5"), "c": Decimal("-2")})
+
+
+def test_a_further_source_and_a_conflicting_version_as_the_period_holds_them() -> None:
+    period = period_with_two_runs()
+    SettlementPeriod.SourceAdded(
+        originator_id=period.id,
+        originator_version=3,
+        timestamp=datetime(2026, 5, 23, tzinfo=UTC),
+        tenant=TENANT,
+        subject=SUBJECT,
+        settlement_date=DAY,
+        settlement_period=PERIOD,
+        version=2,
+        flow="S0141",
+        source_sha256="cd" * 32,
+        record_position=12,
+        file_creation_time=datetime(2026, 5, 23, tzinfo=UTC),
+    ).mutate(period)
+    assert period.versions[1].further_sources == ["cd" * 32]
+    SettlementPeriod.ConflictingValuesRecorded(
+        originator_id=period.id,
+        originator_version=4,
+        timestamp=datetime(2026, 5, 24, tzinfo=UTC),
+        tenant=TENANT,
+        subject=SUBJECT,
+        settlement_date=DAY,
+        settlement_period=PERIOD,
+        run_type="R1",
+        run_number=1,
+        maturity="settlement",
+        flow="S0142",
+        file_creation_time=datetime(2026, 5, 24, tzinfo=UTC),
+        values=Measures({"bm_unit_cashflow": Decimal("1")}),
+        attributes={},
+        unconfirmed={},
+        source_sha256="ef" * 32,
+        record_position=9,
+        conflicts_with=2,
+    ).mutate(period)
+    latest = period.versions[-1]
+    assert (latest.version, latest.kind, latest.conflicts_with) == (4, "conflicting run", 2)

@@ -104,3 +104,50 @@ def test_decoded_rows_carry_exact_decimals(ledger: Ledger) -> None:
     assert event.values.as_text() == {"energy_imbalance_cashflow": "-12.50"}
     assert event.settlement_date == date(2026, 5, 6)
     assert event.record_position == 57
+
+
+@given(item=period_values, version=st.integers(2, 5), conflicts_with=st.integers(1, 4))
+def test_conflicting_rows_equal_the_mappers_encoding(
+    ledger: Ledger, item: PeriodValues, version: int, conflicts_with: int
+) -> None:
+    key = uuid4()
+    event = SettlementPeriod.ConflictingValuesRecorded(
+        **SHARED,
+        originator_id=key,
+        originator_version=version,
+        subject=item.subject,
+        settlement_period=item.settlement_period,
+        values=Measures(item.values),
+        attributes=item.attributes,
+        unconfirmed=item.unconfirmed,
+        record_position=item.record_position,
+        conflicts_with=conflicts_with,
+    )
+    expected = ledger.mapper.to_stored_event(event)
+    encoder = PeriodEventEncoder(ledger.mapper, SHARED)
+    row = encoder.conflict_row(key, version, item, conflicts_with)
+    assert row == (key, version, expected.topic, expected.state)
+
+
+@given(item=period_values, version=st.integers(2, 5), confirms=st.integers(1, 4))
+def test_further_source_rows_equal_the_mappers_encoding(
+    ledger: Ledger, item: PeriodValues, version: int, confirms: int
+) -> None:
+    key = uuid4()
+    event = SettlementPeriod.SourceAdded(
+        originator_id=key,
+        originator_version=version,
+        timestamp=SHARED["timestamp"],
+        tenant=SHARED["tenant"],
+        subject=item.subject,
+        settlement_date=SHARED["settlement_date"],
+        settlement_period=item.settlement_period,
+        version=confirms,
+        flow=SHARED["flow"],
+        source_sha256=SHARED["source_sha256"],
+        record_position=item.record_position,
+        file_creation_time=SHARED["file_creation_time"],
+    )
+    expected = ledger.mapper.to_stored_event(event)
+    row = PeriodEventEncoder(ledger.mapper, SHARED).source_row(key, version, item, confirms)
+    assert row == (key, version, expected.topic, expected.state)

@@ -1,29 +1,43 @@
-"""The SAA-I014 settlement report parser (S0141, S0142), with the sample writer as its source."""
+"""The SAA-I014 settlement report parser (S0141, S0142, S0144) on the real layout.
+
+Generated files come from the sample writer (:mod:`ledger.demo.samples`), whose ``sample_*``
+functions say what a reader must find in them; handwritten files pin the naming by the layout
+tables (``ledger/flows/layouts/saa_i014.toml``) and every business error. Items are compared by
+(subject, period), never by their order in the stream. Lines profiled from the real portal
+files, gzip, portal names and layout versions are in ``test_saa_i014_real_layout.py``.
+"""
 
 from __future__ import annotations
 
+import gzip
 import io
 from collections import Counter
+from collections.abc import Mapping, Sequence
 from datetime import UTC, date, datetime
 from decimal import Decimal
+from pathlib import Path
+from typing import Literal
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ledger.demo.samples import (
+    default_run_number,
+    market_size_ids,
     sample_bm_unit_ids,
+    sample_bm_unit_period_values,
+    sample_daily_values,
     sample_party_ids,
     sample_party_period_values,
     sample_system_period_values,
+    write_portal_file,
     write_settlement_report,
 )
 from ledger.domain.runs import RunType
 from ledger.flows.idd import EnvelopeError, format_decimal, idd_checksum
+from ledger.flows.record_layouts import layout_for
 from ledger.flows.saa_i014 import (
-    APC_NAMES_V008,
-    PPC_NAMES,
-    SSD_NAMES,
     DailyValues,
     PeriodValues,
     ReportItem,
@@ -33,35 +47,101 @@ from ledger.flows.saa_i014 import (
     parse_settlement_report,
 )
 
+Flow = Literal["S0141", "S0142"]
+Line = tuple[str, list[str]]
+
 CREATED = datetime(2026, 5, 7, 9, 30, tzinfo=UTC)
 DAY = date(2026, 5, 6)
-S0141_AAA = "AAA|S0141008|D|20260507093000|SA|UKDC|BP|BRIT|1|OPER|"
+SEED = 3
+PARTIES = ["NGC", "BRITGAS", "20222033"]
+# One BM Unit of each kind the sample writer draws differently.
+UNITS = {
+    "NGC": ["I_IFD-EZPD1"],
+    "BRITGAS": ["2__FBPGM002", "T_BRIT-1", "E_BLARW-1"],
+    "20222033": ["V__AFLEX001", "C__BABCD001"],
+}
+ONE_UNIT = {"PTY00001": ["T_PTY00001-1"]}
+S0141_AAA = "AAA|S0141013|D|20260507093000|SA|UKDC|BP|BRIT|1|OPER|"
 S0142_AAA = "AAA|S0142013|D|20260922224432|SA|UKDC|PB|PORTAL|41697|OPER|"
 SRH_BRITGAS = "SRH|20260506|SF|2|2|20260506|2|2|BRITGAS|"
 SRH_NGC = "SRH|20260506|SF|2|2|20260506|2|2|NGC|"
 BPH_BRITGAS = "BPH|20260506|SF|2|2|20260506|2|2|BRITGAS|"
-PPC = "PPC|10.5|-2000|300.25|0|1.5|-7|"
-SSD = "SSD|20000|-15000.5|0|0|85.12345|85.12345|A|-123.456|"
+WHERE = "party BRITGAS, settlement date 2026-05-06"
+WMA_FLAG = "wholesale_market_proportion_of_delivered_volume_flag"
+
+# Records the parser reads into items (or compares); every other record is kept on an item.
+INTERPRETED = {
+    "S0141": {"AAA", "SRH", "APC", "SPH", "PPC", "SSD", "BPD", "ZZZ"},
+    "S0142": {"AAA", "SRH", "SPI", "BPI", "BPH", "APC", "SP7", "PPC", "SSD", "BP7", "ZZZ"},
+}
+# Where each kept record belongs, by the IDD hierarchy of the layout.
+KEPT_ON = {
+    "S0141": {
+        "system": set[str](),
+        "party": {"MD2", "DB2", "APD", "APB"},
+        "bmu": {"RUE", "RUI", "RDE", "RDI", "BOD", "BOS", "BOA", "BO5", "MVR"},
+    },
+    "S0142": {
+        "system": {"MD1", "DB1", "TRA"},
+        "party": {"MD2", "DB2", "APD", "APB"},
+        "bmu": {"RUE", "RUI", "RDE", "RDI", "BO4", "BO3", "MVR"},
+    },
+}
 
 
-def generate(**kwargs: object) -> bytes:
+def generate(
+    flow: Flow = "S0142",
+    *,
+    settlement_date: date = DAY,
+    parties: Sequence[str] = PARTIES,
+    bm_units: Mapping[str, Sequence[str]] = UNITS,
+    revision: int = 0,
+    line_end: bytes = b"\n",
+    bom: bool = False,
+    compress: bool = False,
+) -> tuple[int, bytes]:
+    """A sample report and the record count the writer returned."""
     out = io.BytesIO()
-    params: dict[str, object] = {
-        "flow": "S0142",
-        "settlement_date": DAY,
-        "run_type": RunType.SF,
-        "run_number": 2,
-        "parties": ["BRITGAS"],
-        "creation_time": CREATED,
-    }
-    params.update(kwargs)
-    write_settlement_report(out, **params)  # type: ignore[arg-type]
-    return out.getvalue()
+    count = write_settlement_report(
+        out,
+        flow=flow,
+        settlement_date=settlement_date,
+        run_type=RunType.SF,
+        run_number=2,
+        parties=parties,
+        bm_units=bm_units,
+        creation_time=CREATED,
+        seed=SEED,
+        revision=revision,
+        line_end=line_end,
+        bom=bom,
+        gzip=compress,
+    )
+    return count, out.getvalue()
 
 
-def parse(data: bytes) -> tuple[SettlementReport, list[ReportItem]]:
-    report = parse_settlement_report(io.BytesIO(data))
+def parse(data: bytes, file_name: str | None = None) -> tuple[SettlementReport, list[ReportItem]]:
+    report = parse_settlement_report(io.BytesIO(data), file_name=file_name)
     return report, list(report.items())
+
+
+def periods_of(items: Sequence[ReportItem]) -> dict[tuple[str, int], PeriodValues]:
+    found = {(i.subject, i.settlement_period): i for i in items if isinstance(i, PeriodValues)}
+    assert len(found) == sum(isinstance(i, PeriodValues) for i in items)
+    return found
+
+
+def dailies_of(items: Sequence[ReportItem]) -> dict[str, DailyValues]:
+    return {i.subject: i for i in items if isinstance(i, DailyValues)}
+
+
+def lines_of(data: bytes) -> list[Line]:
+    """(record type, fields) of every line: line n is at index n - 1."""
+    out = []
+    for line in data.decode("ascii").splitlines():
+        record_type, *fields = line.removesuffix("|").split("|")
+        out.append((record_type, fields))
+    return out
 
 
 def build(records: list[str]) -> bytes:
@@ -85,170 +165,234 @@ def rejected(data: bytes) -> str:
     return str(info.value)
 
 
+def sample_values(subject: str, period: int, revision: int = 0) -> dict[str, Decimal]:
+    """What the sample writer says a subject's period carries."""
+    kind, _, name = subject.partition(":")
+    if kind == "system":
+        return sample_system_period_values(DAY, period, seed=SEED, revision=revision)
+    if kind == "party":
+        return sample_party_period_values(DAY, name, period, seed=SEED, revision=revision)
+    return sample_bm_unit_period_values(DAY, name, period, seed=SEED, revision=revision)
+
+
+def ssd(price: str = "75.13") -> str:
+    """The head of an S0142/S0141 013 SSD: up to the price derivation code."""
+    return f"SSD|0|130254.3|0|0|{price}|{price}|N|"
+
+
+@pytest.fixture(scope="module")
+def generated() -> dict[str, tuple[int, bytes]]:
+    return {
+        "S0141": generate("S0141", parties=["BRITGAS"]),
+        "S0142": generate("S0142"),
+    }
+
+
 # -- generated files --------------------------------------------------------------------------
 
 
-def test_generated_s0141() -> None:
-    data = generate(flow="S0141", seed=3)
+@pytest.mark.parametrize("flow", ["S0141", "S0142"])
+def test_generated_reports_carry_the_sample_values(
+    generated: dict[str, tuple[int, bytes]], flow: Flow
+) -> None:
+    count, data = generated[flow]
+    parties = ["BRITGAS"] if flow == "S0141" else PARTIES
     report, items = parse(data)
-    assert report.header.flow_id == "S0141"
-    assert report.srh.bsc_party_id == "BRITGAS"
-    assert report.srh.settlement_date == DAY
-    assert report.srh.run_type is RunType.SF
+    assert report.warnings == []
+    assert report.flow == report.header.flow_id == flow
+    assert report.layout.file_type == f"{flow}013"
+    assert (report.srh.settlement_date, report.srh.run_type) == (DAY, RunType.SF)
     assert report.srh.saa_run_number == 2
-    assert report.record_count == 2 + 1 + 48 * 3 + 1
-    assert report.warnings == []
+    assert report.srh.bsc_party_id == ("BRITGAS" if flow == "S0141" else "NGC")
+    assert report.record_count == count
+    assert not [i for i in items if isinstance(i, UnplacedRecord)]
 
-    daily = items[0]
-    assert isinstance(daily, DailyValues)
-    assert daily.subject == "party:BRITGAS"
-    assert daily.record_position == 3
-    assert list(daily.values) == list(APC_NAMES_V008)
+    periods = periods_of(items)
+    owner = {unit: party for party in parties for unit in UNITS[party]}
+    subjects = {"system"} | {f"party:{p}" for p in parties} | {f"bmu:{u}" for u in owner}
+    assert set(periods) == {(s, p) for s in subjects for p in range(1, 49)}
+    for (subject, period), item in periods.items():
+        assert item.values == sample_values(subject, period), (subject, period)
+        if subject.startswith("bmu:"):
+            unit = subject.removeprefix("bmu:")
+            # S0141's BPD values, as S0142's BP7 values, belong to the BM Unit, not the party.
+            texts = {"bsc_party_id": owner[unit], "trading_unit_name": unit}
+            if unit.startswith("V__") and WMA_FLAG in item.attributes:  # a secondary unit's
+                texts[WMA_FLAG] = "F"  # flag, written on some of its periods
+            assert item.attributes == texts
+        elif subject == "system":
+            assert item.attributes["price_derivation_code"] in {"N", "P"}
+        else:
+            assert item.attributes == {}
 
-    party = [i for i in items if isinstance(i, PeriodValues) and i.subject == "party:BRITGAS"]
-    system = [i for i in items if isinstance(i, PeriodValues) and i.subject == "system"]
-    assert [p.settlement_period for p in party] == list(range(1, 49))
-    assert [p.settlement_period for p in system] == list(range(1, 49))
-    assert len(items) == 1 + 48 + 48
-    for item in party:
-        expected = sample_party_period_values(DAY, "BRITGAS", item.settlement_period, seed=3)
-        assert item.values == expected
-        assert item.unconfirmed == {}
-        assert item.record_position == 4 + 3 * (item.settlement_period - 1)
-    for item in system:
-        expected = sample_system_period_values(DAY, item.settlement_period, seed=3)
-        assert item.values == expected
-        assert item.attributes["price_derivation_code"] in {"A", "B", "N", "P"}
-        assert list(item.unconfirmed) == ["SSD"]  # the net imbalance volume, kept raw
-        Decimal(item.unconfirmed["SSD"][0])
-    # The daily charges are the sums of the period charges.
-    for name in PPC_NAMES:
-        assert daily.values[name] == sum(p.values[name] for p in party)
+    dailies = [i for i in items if isinstance(i, DailyValues)]
+    assert [d.subject for d in dailies] == [f"party:{p}" for p in parties]
+    for daily in dailies:
+        party = daily.subject.removeprefix("party:")
+        assert daily.values == sample_daily_values(DAY, party, seed=SEED)
+        assert daily.unconfirmed == {}
 
 
-def test_generated_s0142_subjects_and_periods() -> None:
-    parties = sample_party_ids(3)
-    units = {p: sample_bm_unit_ids(p, 2) for p in parties}
-    report, items = parse(generate(parties=parties, bm_units=units, seed=1))
-    assert report.srh.bsc_party_id == "NGC"
-    assert report.warnings == []
-    seen = Counter((i.subject, i.settlement_period) for i in items if isinstance(i, PeriodValues))
-    expected_subjects = {"system"} | {f"party:{p}" for p in parties}
-    expected_subjects |= {f"bmu:{u}" for us in units.values() for u in us}
-    assert {s for s, _ in seen} == expected_subjects
-    assert set(seen.values()) == {1}
-    assert len(seen) == len(expected_subjects) * 48
-    assert [i.subject for i in items if isinstance(i, DailyValues)] == [
-        f"party:{p}" for p in parties
-    ]
-    assert not any(isinstance(i, UnplacedRecord) for i in items)
-
-    first_system = next(i for i in items if isinstance(i, PeriodValues) and i.subject == "system")
-    assert first_system.settlement_period == 1
-    assert first_system.record_position == 3  # its SPI record
-    assert list(first_system.unconfirmed) == ["SPI", "SSD"]
-    assert first_system.values == sample_system_period_values(DAY, 1, seed=1)
-
-    # Within a period: the party's values, the system data found under it, its BM Units.
-    order = [
-        (type(i).__name__, getattr(i, "subject", ""), getattr(i, "settlement_period", 0))
-        for i in items[:6]
-    ]
-    first, unit_1, unit_2 = parties[0], *units[parties[0]]
-    assert order == [
-        ("DailyValues", f"party:{first}", 0),
-        ("PeriodValues", f"party:{first}", 1),
-        ("PeriodValues", "system", 1),
-        ("PeriodValues", f"bmu:{unit_1}", 1),
-        ("PeriodValues", f"bmu:{unit_2}", 1),
-        ("PeriodValues", f"party:{first}", 2),
-    ]
-
-    unit = units[parties[0]][0]
-    bmu = next(i for i in items if isinstance(i, PeriodValues) and i.subject == f"bmu:{unit}")
-    assert bmu.values == {}
-    assert bmu.attributes == {"bsc_party_id": parties[0]}
-    assert set(bmu.unconfirmed) == {"BP7", "BPI"}
-    assert len(bmu.unconfirmed["BP7"]) == 3
+@pytest.mark.parametrize("flow", ["S0141", "S0142"])
+def test_every_item_points_at_its_own_line(
+    generated: dict[str, tuple[int, bytes]], flow: Flow
+) -> None:
+    lines = lines_of(generated[flow][1])
+    opening = {
+        "system": "SPI" if flow == "S0142" else "SSD",  # S0142: the system block's line
+        "party": "SP7" if flow == "S0142" else "SPH",
+        "bmu": "BP7" if flow == "S0142" else "BPD",
+    }
+    _, items = parse(generated[flow][1])
     for item in items:
-        if isinstance(item, PeriodValues) and item.subject.startswith("party:"):
-            party = item.subject.removeprefix("party:")
-            assert item.values == sample_party_period_values(
-                DAY, party, item.settlement_period, seed=1
-            )
+        assert not isinstance(item, UnplacedRecord)
+        record_type, fields = lines[item.record_position - 1]
+        if isinstance(item, DailyValues):
+            assert record_type == "APC"
+            continue
+        kind, _, name = item.subject.partition(":")
+        assert record_type == opening[kind]
+        if kind == "bmu":
+            assert fields[0] == name
+        elif record_type != "SSD":
+            assert int(fields[0]) == item.settlement_period
+
+
+@pytest.mark.parametrize("flow", ["S0141", "S0142"])
+def test_every_other_record_is_kept_on_the_item_it_belongs_to(
+    generated: dict[str, tuple[int, bytes]], flow: Flow
+) -> None:
+    data = generated[flow][1]
+    lines = lines_of(data)
+    _, items = parse(data)
+    kept: dict[str, list[str]] = {}
+    for item in periods_of(items).values():
+        kind = item.subject.partition(":")[0]
+        for key, fields in item.unconfirmed.items():
+            record_type, _, line = key.partition("@")
+            assert record_type in KEPT_ON[flow][kind], (item.subject, key)
+            assert int(line) > item.record_position
+            kept[key] = fields
+    expected = {
+        f"{record_type}@{n}": fields
+        for n, (record_type, fields) in enumerate(lines, 1)
+        if record_type not in INTERPRETED[flow]
+    }
+    assert kept == expected
+    assert len(kept) > 48 * 5
 
 
 @pytest.mark.parametrize(("day", "periods"), [(date(2026, 10, 25), 50), (date(2026, 3, 29), 46)])
-def test_clock_change_days(day: date, periods: int) -> None:
-    for flow in ("S0141", "S0142"):
-        data = generate(
-            flow=flow,
-            settlement_date=day,
-            parties=["PTY00001"],
-            bm_units={"PTY00001": ["T_PTY00001-1"]},
-        )
-        _, items = parse(data)
-        for subject in ("system", "party:PTY00001"):
-            got = [
-                i.settlement_period
-                for i in items
-                if isinstance(i, PeriodValues) and i.subject == subject
-            ]
-            assert got == list(range(1, periods + 1))
-
-
-def test_bom_and_crlf_generated() -> None:
-    data = generate(flow="S0141", line_end=b"\r\n", bom=True)
-    assert data.startswith(b"\xef\xbb\xbfAAA|") and b"\r\n" in data
+@pytest.mark.parametrize("flow", ["S0141", "S0142"])
+def test_clock_change_days(flow: Flow, day: date, periods: int) -> None:
+    _, data = generate(flow, settlement_date=day, parties=["PTY00001"], bm_units=ONE_UNIT)
     report, items = parse(data)
-    assert len(items) == 97
+    assert report.warnings == []
+    found = Counter(subject for subject, _ in periods_of(items))
+    assert found == {"system": periods, "party:PTY00001": periods, "bmu:T_PTY00001-1": periods}
+    assert {p for _, p in periods_of(items)} == set(range(1, periods + 1))
 
 
-def test_a_later_revision_changes_every_value() -> None:
-    _, first = parse(generate(revision=0, bm_units={"BRITGAS": ["T_BRIT-1"]}))
-    _, second = parse(generate(revision=1, bm_units={"BRITGAS": ["T_BRIT-1"]}))
-    assert len(first) == len(second)
-    for a, b in zip(first, second, strict=True):
-        assert not isinstance(a, UnplacedRecord) and not isinstance(b, UnplacedRecord)
-        assert a.subject == b.subject
+def test_bom_and_crlf_read_as_the_same_report() -> None:
+    _, plain = generate("S0141", parties=["BRITGAS"])
+    _, data = generate("S0141", parties=["BRITGAS"], line_end=b"\r\n", bom=True)
+    assert data.startswith(b"\xef\xbb\xbfAAA|S0141013|") and data.count(b"\r\n") > 48
+    report, items = parse(data)
+    assert report.warnings == []
+    assert items == parse(plain)[1]
+
+
+def test_a_later_revision_moves_every_drawn_value() -> None:
+    def by_key(data: bytes) -> dict[tuple[str, int], PeriodValues | DailyValues]:
+        # A party's day is period 0: its values are not its periods' values.
+        return {
+            (i.subject, i.settlement_period if isinstance(i, PeriodValues) else 0): i
+            for i in parse(data)[1]
+            if not isinstance(i, UnplacedRecord)
+        }
+
+    first, second = by_key(generate()[1]), by_key(generate(revision=1)[1])
+    assert first.keys() == second.keys()
+    # A field the writer draws takes several values over a subject's day; one it holds
+    # constant (an always-0 cashflow, a loss factor of the day) takes one.
+    over_the_day: dict[tuple[str, bool, str], set[Decimal]] = {}
+    for (subject, period), item in first.items():
+        for name, value in item.values.items():
+            over_the_day.setdefault((subject, period == 0, name), set()).add(value)
+    moved: set[str] = set()
+    for (subject, period), a in first.items():
+        b = second[subject, period]
+        assert a.values.keys() == b.values.keys(), subject  # the same fields written
+        assert a.unconfirmed.keys() == b.unconfirmed.keys(), subject  # the same records kept
+        if isinstance(a, DailyValues):  # the day's sums move with its periods
+            assert a.values != b.values, subject
         for name, value in a.values.items():
-            assert b.values[name] != value, (a.subject, name)
-        for key, raw in a.unconfirmed.items():
-            assert all(x != y for x, y in zip(raw, b.unconfirmed[key], strict=True)), key
+            if b.values[name] != value:
+                moved.add(subject)
+            else:  # unmoved: zero in both (a rarely non-zero field), or constant over the day
+                constant = len(over_the_day[subject, period == 0, name]) == 1
+                assert value == 0 or constant, (subject, period, name)
+    assert moved == {subject for subject, _ in first}
 
 
-def test_write_returns_record_count() -> None:
-    out = io.BytesIO()
-    n = write_settlement_report(
-        out,
-        flow="S0142",
+@pytest.mark.parametrize("compress", [False, True], ids=["plain", "gzip"])
+def test_write_returns_the_record_count(compress: bool) -> None:
+    count, data = generate(compress=compress)
+    text = gzip.decompress(data) if compress else data
+    assert count == text.count(b"\n") == len(lines_of(text))
+    report, items = parse(data)
+    assert report.record_count == count
+    assert report.checksum == int(lines_of(text)[-1][1][1])
+    assert len(periods_of(items)) == 48 * (1 + len(PARTIES) + 6)
+
+
+def test_a_portal_file_reads_under_its_name_with_the_default_run_number(tmp_path: Path) -> None:
+    path = write_portal_file(
+        tmp_path,
         settlement_date=DAY,
-        run_type=RunType.R1,
-        run_number=1,
-        parties=["A", "B"],
-        bm_units={"A": ["E_A-1"]},
+        run_type=RunType.R3,
+        parties=PARTIES,
+        bm_units=UNITS,
         creation_time=CREATED,
+        seed=SEED,
     )
-    assert n == out.getvalue().count(b"\n") == 2 + 48 + 2 * (2 + 48 * 3) + 48 * 2 + 1
-    assert parse(out.getvalue())[0].record_count == n
+    report, items = parse(path.read_bytes(), file_name=path.name)
+    assert report.warnings == []
+    assert report.srh.run_type is RunType.R3
+    assert report.srh.saa_run_number == default_run_number(RunType.R3) == 5
+    assert report.header.creation_time == CREATED
+    assert len(periods_of(items)) == 48 * (1 + len(PARTIES) + 6)
 
 
 def test_sample_ids_are_valid() -> None:
     parties = sample_party_ids(3)
     assert parties == ["PTY00001", "PTY00002", "PTY00003"]
     assert sample_bm_unit_ids("PTY99999", 12)[-1] == "T_PTY99999-12"
+    _, data = generate(parties=parties, bm_units={p: sample_bm_unit_ids(p, 2) for p in parties})
+    report, items = parse(data)
+    assert report.warnings == []
+    assert len(periods_of(items)) == 48 * (1 + 3 + 6)
 
 
-def test_larger_s0142_parses() -> None:
-    parties = sample_party_ids(50)
-    units = {p: sample_bm_unit_ids(p, 4) for p in parties}
-    report, items = parse(generate(parties=parties, bm_units=units))
+def test_a_larger_s0142_with_market_shaped_ids() -> None:
+    market_parties, market_units = market_size_ids()
+    parties = market_parties[:30]
+    units = {p: market_units[p][:5] for p in parties}
+    count, data = generate(parties=parties, bm_units=units)
+    report, items = parse(data)
+    assert report.warnings == []
+    assert report.record_count == count
     kinds = Counter(type(i).__name__ for i in items)
-    assert kinds == {"PeriodValues": 48 + 50 * 48 + 200 * 48, "DailyValues": 50}
-    assert report.record_count == 2 + 48 + 50 * (2 + 48 * 3) + 200 * 48 * 2 + 1
+    assert kinds == {"PeriodValues": 48 * (1 + 30 + 150), "DailyValues": 30}
+    prefixes = set()
+    for (subject, period), item in periods_of(items).items():
+        if subject.startswith("bmu:"):
+            prefixes.add(subject[4:7])
+            assert item.values == sample_values(subject, period), (subject, period)
+    assert {"2__", "C__"} <= prefixes
 
 
-# -- real header lines, layouts and versions --------------------------------------------------
+# -- header lines, layouts and versions -------------------------------------------------------
 
 
 def test_domain_header_lines() -> None:
@@ -259,6 +403,7 @@ def test_domain_header_lines() -> None:
         ]
     )
     report, items = parse(data)
+    assert report.header.file_type == "S0142013"
     assert report.header.creation_time == datetime(2026, 9, 22, 22, 44, 32, tzinfo=UTC)
     assert report.header.test_flag == "OPER"
     srh = report.srh
@@ -271,195 +416,527 @@ def test_domain_header_lines() -> None:
     assert srh.svaa_ssr_run_number == 166705
     assert srh.bsc_party_id == "NGC"
     assert items == []
+    assert report.record_count == 3
 
 
 def test_srh_optional_fields_empty() -> None:
     report, _ = parse(s0142(srh="SRH|20260506|II|1|||||"))
-    assert report.srh.saa_cdca_run_number is None
-    assert report.srh.svaa_cdca_settlement_date is None
-    assert report.srh.bsc_party_id is None
+    srh = report.srh
+    assert (srh.run_type, srh.saa_run_number) == (RunType.II, 1)
+    assert srh.saa_cdca_run_number is None
+    assert srh.svaa_cdca_settlement_date is None
+    assert srh.svaa_cdca_run_number is None
+    assert srh.svaa_ssr_run_number is None
+    assert srh.bsc_party_id is None
+
+
+def bpd_line() -> str:
+    """A BPD record of S0141 013: 25 fields, some blank, a text and a flag among them."""
+    fields = ["T_BRIT-1", "0", "12.5", "100", "-3.25", "0", "99.5", "98.75", "0", "0"]
+    fields += ["-0.0123456", "0.9876544", "Marsh Lane Trading Unit", "1200.5", "0", "", "0"]
+    fields += ["", "", "", "F", "", "", "", ""]
+    assert len(fields) == 25
+    return "BPD|" + "|".join(fields) + "|"
 
 
 def test_handwritten_s0141_values_exactly() -> None:
-    _, items = parse(s0141("APC|1|2|3|4|5|6|7|", "SPH|3|", PPC, SSD, "SPH|4|", "PPC||||||1|"))
-    assert items == [
-        DailyValues(
+    _, items = parse(
+        s0141(
+            "APC|1|2|3|4|5|6|7||||0.5|0.25|",
+            "SPH|3|",
+            "PPC|10.5|-2000|300.25|0|1.5|-7|||0.05|-0.56|",
+            "SSD|20000|-15000.5|0|0|85.12345|85.12345|A|-123.456|",
+            bpd_line(),
+            "MVR|BRITGAS|P|1.5|0|100|",
+            "SPH|4|",
+            "PPC||||||1|",
+        )
+    )
+    assert len(items) == 5
+    assert dailies_of(items) == {
+        "party:BRITGAS": DailyValues(
             "party:BRITGAS",
-            {n: Decimal(i) for i, n in enumerate(APC_NAMES_V008, 1)},
+            {
+                "bssc_limited_cost_allocation": Decimal(1),
+                "bm_unit_cashflow": Decimal(2),
+                "energy_imbalance_cashflow": Decimal(3),
+                "information_imbalance_cashflow": Decimal(4),
+                "non_delivery_charge": Decimal(5),
+                "residual_cashflow_reallocation_charge": Decimal(6),
+                "daily_system_operator_cashflow": Decimal(7),
+                "daily_virtual_lead_party_compensation_cashflow": Decimal("0.5"),
+                "daily_supplier_compensation_cashflow": Decimal("0.25"),
+            },
             {},
             3,
+        )
+    }
+    party_3 = {
+        "bssc_limited_cost_allocation": Decimal("10.5"),
+        "bm_unit_cashflow": Decimal(-2000),
+        "energy_imbalance_cashflow": Decimal("300.25"),
+        "information_imbalance_cashflow": Decimal(0),
+        "non_delivery_charge": Decimal("1.5"),
+        "residual_cashflow_reallocation_charge": Decimal(-7),
+        "period_virtual_lead_party_compensation_cashflow": Decimal("0.05"),
+        "period_supplier_compensation_cashflow": Decimal("-0.56"),
+    }
+    system_3 = {
+        "period_bssc_limited_costs": Decimal(20000),
+        "system_operator_cashflow": Decimal("-15000.5"),
+        "information_imbalance_price_1": Decimal(0),
+        "information_imbalance_price_2": Decimal(0),
+        "system_buy_price": Decimal("85.12345"),
+        "system_sell_price": Decimal("85.12345"),
+        "total_system_bm_cashflow": Decimal("-123.456"),
+    }
+    unit_3 = {
+        "information_imbalance_cashflow": Decimal(0),
+        "bm_unit_period_non_delivery_charge": Decimal("12.5"),
+        "period_fpn": Decimal(100),
+        "period_bm_unit_balancing_services_volume": Decimal("-3.25"),
+        "period_information_imbalance_volume": Decimal(0),
+        "period_expected_metered_volume": Decimal("99.5"),
+        "bm_unit_metered_volume": Decimal("98.75"),
+        "period_bm_unit_non_delivered_bid_volume": Decimal(0),
+        "period_bm_unit_non_delivered_offer_volume": Decimal(0),
+        "transmission_loss_factor": Decimal("-0.0123456"),
+        "transmission_loss_multiplier": Decimal("0.9876544"),
+        "total_trading_unit_metered_volume": Decimal("1200.5"),
+        "bm_unit_applicable_balancing_services_volume": Decimal(0),
+        "period_supplier_bm_unit_non_bm_absvd_volume": Decimal(0),
+    }
+    unit_texts = {
+        "bsc_party_id": "BRITGAS",
+        "trading_unit_name": "Marsh Lane Trading Unit",
+        "wholesale_market_proportion_of_delivered_volume_flag": "F",
+    }
+    mvr = ["BRITGAS", "P", "1.5", "0", "100"]
+    assert periods_of(items) == {
+        ("party:BRITGAS", 3): PeriodValues("party:BRITGAS", 3, party_3, {}, {}, 4),
+        ("system", 3): PeriodValues("system", 3, system_3, {"price_derivation_code": "A"}, {}, 6),
+        ("bmu:T_BRIT-1", 3): PeriodValues("bmu:T_BRIT-1", 3, unit_3, unit_texts, {"MVR@8": mvr}, 7),
+        ("party:BRITGAS", 4): PeriodValues(
+            "party:BRITGAS", 4, {"residual_cashflow_reallocation_charge": Decimal(1)}, {}, {}, 9
         ),
+    }
+
+
+@pytest.mark.parametrize(
+    ("version", "apc_7", "ssd_2"),
+    [
+        ("008", "daily_system_operator_bm_cashflow", "system_operator_bm_cashflow"),
+        ("009", "daily_system_operator_cashflow", "system_operator_cashflow"),
+    ],
+)
+def test_s0141_values_are_named_by_the_layout_of_the_files_version(
+    version: str, apc_7: str, ssd_2: str
+) -> None:
+    file_type = f"S0141{version}"
+    layout, _ = layout_for(file_type)
+    assert layout.records["APC"].fields[6].name == apc_7
+    assert layout.records["APC"].fields[6].item == ("N0214" if version == "008" else "N0592")
+    assert layout.records["SSD"].fields[1].name == ssd_2
+    report, items = parse(
+        s0141(
+            "APC|1|2|3|4|5|6|7|8.5|9|",
+            "SPH|1|",
+            "SSD|1|2|",
+            aaa=S0141_AAA.replace("S0141013", file_type),
+        )
+    )
+    assert report.warnings == []
+    (daily,) = dailies_of(items).values()
+    assert daily.values[apc_7] == 7
+    assert periods_of(items)["system", 1].values == {
+        "period_bssc_limited_costs": Decimal(1),
+        ssd_2: Decimal(2),
+    }
+    if version == "008":  # APC has 7 fields: what lies beyond is kept, by line
+        assert "daily_system_operator_cashflow" not in daily.values
+        assert daily.unconfirmed == {"APC@3": ["8.5", "9"]}
+    else:  # positions 8 and 9 are RR cashflows
+        assert "daily_system_operator_bm_cashflow" not in daily.values
+        assert daily.values["rr_cashflow"] == Decimal("8.5")
+        assert daily.values["rr_instructed_deviation_cashflow"] == 9
+        assert daily.unconfirmed == {}
+
+
+def test_handwritten_s0144_reports_a_virtual_lead_partys_units() -> None:
+    _, items = parse(
+        build(
+            [
+                "AAA|S0144013|D|20260507093000|SA|UKDC|BP|VLP|1|OPER|",
+                "SRH|20260506|SF|2|2|20260506|2|2|VLPONE|",
+                "AVC|1|2|",
+                "SVH|5|",
+                "PVC|3|",
+                "SVD|-15000.5|0|0|85.12345|85.12345|P|",
+                "VPD|V__AFLEX001|0|0|5|",
+                "BOD|1|",
+            ]
+        )
+    )
+    assert dailies_of(items)["party:VLPONE"].values == {
+        "bm_unit_cashflow": Decimal(1),
+        "energy_imbalance_cashflow": Decimal(2),
+    }
+    periods = periods_of(items)
+    assert set(periods) == {("party:VLPONE", 5), ("system", 5), ("bmu:V__AFLEX001", 5)}
+    assert periods["party:VLPONE", 5].values == {"bm_unit_cashflow": Decimal(3)}
+    assert periods["system", 5].values["system_buy_price"] == Decimal("85.12345")
+    assert periods["system", 5].attributes == {"price_derivation_code": "P"}
+    unit = periods["bmu:V__AFLEX001", 5]
+    assert unit.values == {
+        "information_imbalance_cashflow": Decimal(0),
+        "bm_unit_period_non_delivery_charge": Decimal(0),
+        "period_fpn": Decimal(5),
+    }
+    assert unit.attributes == {"bsc_party_id": "VLPONE"}
+    assert unit.unconfirmed == {"BOD@8": ["1"]}
+
+
+def test_records_not_interpreted_are_kept_with_their_lines() -> None:
+    report, items = parse(
+        s0142(
+            "SPI|1|75.13|75.13|N|",  # 3
+            "QQQ|system-ish|",  # 4: unknown, in the system block
+            "MEL|1|2|3|4|",  # 5: known, no parent in the layout: the open item
+            BPH_BRITGAS,  # 6
+            "XX1|before periods|",  # 7: outside any item
+            "APC|1|",  # 8
+            "SP7|1|extra|",  # 9: a field beyond SP7's layout
+            ssd(),  # 10
+            "MD2|N2EXMIDP|25|80.1|100.5|",  # 11: SSD's child, kept on the party's period
+            "PPC|1|2|3|4|5|6|||0.05|-0.56|beyond|",  # 12: 11 fields, the layout has 10
+            "XX2|in the period|",  # 13
+            "BP7|T_BRIT-1|9|",  # 14
+            "RUE|1.5|",  # 15: BP7's child
+            "XX3|in the unit|",  # 16: unknown, in the unit's period
+            "APB|T_BRIT-1|1|2|3|",  # 17: APD's child, SP7's grandchild: the party's period
+            "SP7|2|",  # 18
+            "XX4|second period|",  # 19
+        )
+    )
+    assert report.warnings == []
+    periods = periods_of(items)
+    assert periods["system", 1].unconfirmed == {
+        "QQQ@4": ["system-ish"],
+        "MEL@5": ["1", "2", "3", "4"],
+    }
+    assert periods["party:BRITGAS", 1].unconfirmed == {
+        "SP7@9": ["extra"],
+        "MD2@11": ["N2EXMIDP", "25", "80.1", "100.5"],
+        "PPC@12": ["beyond"],
+        "XX2@13": ["in the period"],
+        "APB@17": ["T_BRIT-1", "1", "2", "3"],
+    }
+    assert periods["party:BRITGAS", 1].values["period_supplier_compensation_cashflow"] == Decimal(
+        "-0.56"
+    )
+    assert periods["bmu:T_BRIT-1", 1].unconfirmed == {
+        "RUE@15": ["1.5"],
+        "XX3@16": ["in the unit"],
+    }
+    assert periods["bmu:T_BRIT-1", 1].values == {"information_imbalance_cashflow": Decimal(9)}
+    assert periods["party:BRITGAS", 2].unconfirmed == {"XX4@19": ["second period"]}
+    assert [i for i in items if isinstance(i, UnplacedRecord)] == [
+        UnplacedRecord(7, "XX1", ["before periods"])
+    ]
+
+
+def test_spi_without_ssd_still_reported_with_unidentified_fields_as_text() -> None:
+    _, items = parse(s0142("SPI|1|75.13|75.13|N|-17298.664|", "SPI|2|80|80|P|"))
+    assert items == [
         PeriodValues(
-            "party:BRITGAS",
+            "system",
+            1,
+            {"system_buy_price": Decimal("75.13"), "system_sell_price": Decimal("75.13")},
+            # SPI position 5 is of unidentified meaning: text, never a value
+            {"price_derivation_code": "N", "unidentified_5": "-17298.664"},
+            {},
             3,
-            dict(zip(PPC_NAMES, map(Decimal, PPC.split("|")[1:7]), strict=True)),
-            {},
-            {},
-            4,
         ),
         PeriodValues(
             "system",
-            3,
-            dict(zip(SSD_NAMES, map(Decimal, SSD.split("|")[1:7]), strict=True)),
-            {"price_derivation_code": "A"},
-            {"SSD": ["-123.456"]},
-            6,
+            2,
+            {"system_buy_price": Decimal(80), "system_sell_price": Decimal(80)},
+            {"price_derivation_code": "P"},
+            {},
+            4,
         ),
-        PeriodValues(
-            "party:BRITGAS", 4, {"residual_cashflow_reallocation_charge": Decimal(1)}, {}, {}, 7
-        ),
-    ]
-
-
-def test_s0141_version_009_renames_daily_so_cashflow_and_keeps_rr_fields() -> None:
-    aaa = S0141_AAA.replace("S0141008", "S0141009")
-    (daily,) = parse(s0141("APC|1|2|3|4|5|6|7|8.5|9|", aaa=aaa))[1]
-    assert isinstance(daily, DailyValues)
-    assert daily.values["daily_system_operator_cashflow"] == 7
-    assert "daily_so_bm_cashflow" not in daily.values
-    assert daily.unconfirmed == {"APC": ["8.5", "9"]}
-
-
-def test_unknown_record_types_are_preserved() -> None:
-    _, items = parse(
-        s0142(
-            "SPI|1|5|",
-            "QQQ|system-ish|",
-            "BPH|20260506|SF|2|2|20260506|2|2|BRITGAS|",
-            "XX1|before periods|",
-            "APC|1|2|3|4|5|6|7|",
-            "SP7|1|extra|",
-            PPC,
-            "XX2|in the period|",
-            SSD,
-            "BP7|T_BRIT-1|9|",
-            "BPI|1|",
-            "BPI|2|",
-            "XX3|in the unit|",
-        )
-    )
-    by_subject = {(i.subject, i.settlement_period): i for i in items if isinstance(i, PeriodValues)}
-    assert by_subject[("system", 1)].unconfirmed == {
-        "SPI": ["5"],
-        "QQQ": ["system-ish"],
-        "SSD": ["-123.456"],
-    }
-    assert by_subject[("party:BRITGAS", 1)].unconfirmed == {
-        "SP7": ["extra"],
-        "XX2": ["in the period"],
-    }
-    assert by_subject[("bmu:T_BRIT-1", 1)].unconfirmed == {
-        "BP7": ["9"],
-        "BPI": ["1"],
-        "BPI.1": ["2"],
-        "XX3": ["in the unit"],
-    }
-    assert [i for i in items if isinstance(i, UnplacedRecord)] == [
-        UnplacedRecord(6, "XX1", ["before periods"])
-    ]
-
-
-def test_spi_without_ssd_still_reported() -> None:
-    _, items = parse(s0142("SPI|1|5|", "SPI|2|6|"))
-    assert items == [
-        PeriodValues("system", 1, {}, {}, {"SPI": ["5"]}, 3),
-        PeriodValues("system", 2, {}, {}, {"SPI": ["6"]}, 4),
     ]
 
 
 def test_repeated_system_data_is_reported_once_and_differences_are_warned() -> None:
-    other = SSD.replace("85.12345", "99")
-    britgas = [BPH_BRITGAS, "SP7|1|", SSD, "SP7|2|", SSD]
-    edf = [BPH_BRITGAS.replace("BRITGAS", "EDF"), "SP7|1|", SSD, "SP7|2|", other]
-    report, items = parse(s0142(*britgas, *edf))
-    systems = [i for i in items if isinstance(i, PeriodValues) and i.subject == "system"]
-    assert [s.settlement_period for s in systems] == [1, 2]
-    assert systems[1].values["system_buy_price"] == Decimal("85.12345")
-    assert len(report.warnings) == 1
-    assert "period 2 under party EDF differs" in report.warnings[0]
+    edf = BPH_BRITGAS.replace("BRITGAS", "EDF")
+    report, items = parse(
+        s0142(
+            "SPI|1|75.13|75.13|N|",  # 3
+            "SPI|2|75.13|75.13|N|",  # 4
+            BPH_BRITGAS,  # 5
+            "SP7|1|",  # 6
+            ssd(),  # 7: as the system block
+            "SP7|2|",  # 8
+            ssd("90"),  # 9: not as the system block: the SSD is kept
+            edf,  # 10
+            "SP7|1|",  # 11
+            ssd(),  # 12: a copy as the first
+            "SP7|2|",  # 13
+            ssd(),  # 14: a copy unlike the first: the first is kept
+        )
+    )
+    periods = periods_of(items)
+    assert [s for s, _ in periods].count("system") == 2
+    assert periods["system", 1].values["system_buy_price"] == Decimal("75.13")
+    assert periods["system", 2].values["system_buy_price"] == Decimal(90)
+    assert periods["system", 2].record_position == 4
+    assert report.warnings == [
+        "S0142 line 9: system data for period 2 differs from the system block (line 4) in "
+        "system_buy_price, system_sell_price; the SSD values were kept",
+        "S0142 line 14: system data (SSD) for settlement date 2026-05-06 period 2 under party "
+        "EDF differs from the first copy in the file (line 9); the first was kept",
+    ]
+
+
+def test_bm_units_the_system_block_and_the_parties_do_not_both_carry_are_warnings() -> None:
+    report, items = parse(
+        s0142(
+            "SPI|1|",  # 3
+            "BPI|T_BRIT-1||0|1|",  # 4: confirmed by its BP7 below
+            "BPI|T_BRIT-2||0|1|",  # 5: no BP7 of its own
+            BPH_BRITGAS,
+            "SP7|1|",
+            "BP7|T_BRIT-1|0|0|0|0|0|0|1|",
+            "BP7|T_BRIT-3|",  # no BPI to confirm it
+        )
+    )
+    assert set(periods_of(items)) == {
+        ("system", 1),
+        ("party:BRITGAS", 1),
+        ("bmu:T_BRIT-1", 1),
+        ("bmu:T_BRIT-3", 1),
+    }
+    assert report.warnings == [
+        "S0142: 1 BM Unit periods of the system block have no BM Unit record of their own "
+        "(first on line 5); they are in the stored file only",
+        "S0142: 1 BM Unit periods have no line in the system block to confirm their values",
+    ]
+
+
+def test_warnings_past_twenty_are_counted_not_listed() -> None:
+    periods = range(1, 26)
+    body = [f"SPI|{p}|" for p in periods]
+    for party, copy in (("BRITGAS", ssd("75")), ("EDF", ssd("80"))):  # EDF's copies differ
+        body.append(BPH_BRITGAS.replace("BRITGAS", party))
+        body += [line for p in periods for line in (f"SP7|{p}|", copy)]
+    report, items = parse(s0142(*body))
+    assert len(periods_of(items)) == 25 * 3
+    assert len(report.warnings) == 21
+    assert all(" under party EDF differs from the first copy" in w for w in report.warnings[:20])
+    assert report.warnings[20] == "5 further warnings were not listed"
 
 
 def test_empty_optional_decimals_are_absent() -> None:
-    _, items = parse(s0141("SPH|1|", "PPC|1||||||", "SSD|||||||"))
-    assert items[1] == PeriodValues("system", 1, {}, {}, {}, 5)
-    assert items[0] == PeriodValues(
-        "party:BRITGAS", 1, {"bssc_limited_cost_allocation": Decimal(1)}, {}, {}, 3
-    )
+    _, items = parse(s0141("SPH|1|", "PPC|1|||||||||", "SSD|||||||||"))
+    assert periods_of(items) == {
+        ("party:BRITGAS", 1): PeriodValues(
+            "party:BRITGAS", 1, {"bssc_limited_cost_allocation": Decimal(1)}, {}, {}, 3
+        ),
+        ("system", 1): PeriodValues("system", 1, {}, {}, {}, 5),
+    }
 
 
 # -- rejections -------------------------------------------------------------------------------
 
 
 def test_unknown_run_type() -> None:
-    message = rejected(s0141(srh="SRH|20260506|R9|2|2|20260506|2|2|BRITGAS|"))
-    assert message.startswith("S0141 line 2 (SRH, settlement date 2026-05-06): ")
-    assert "unknown settlement run type 'R9'; expected one of II, SF, R1" in message
+    assert rejected(s0141(srh="SRH|20260506|R9|2|2|20260506|2|2|BRITGAS|")) == (
+        "S0141 line 2 (SRH, settlement date 2026-05-06): unknown settlement run type 'R9'; "
+        "expected one of II, SF, R1, R2, R3, RF, DF"
+    )
 
 
 def test_invalid_settlement_date() -> None:
-    message = rejected(s0141(srh="SRH|20260230|SF|2|2|20260506|2|2|BRITGAS|"))
-    assert (
-        message == "S0141 line 2 (SRH): settlement date '20260230' is not a valid date (YYYYMMDD)"
+    assert rejected(s0141(srh="SRH|20260230|SF|2|2|20260506|2|2|BRITGAS|")) == (
+        "S0141 line 2 (SRH): settlement date '20260230' is not a valid date (YYYYMMDD)"
     )
 
 
 def test_period_out_of_range_for_the_day() -> None:
-    message = rejected(s0141("SPH|49|"))
-    assert message == (
-        "S0141 line 3 (SPH, party BRITGAS, settlement date 2026-05-06): settlement period 49 "
-        "does not exist on 2026-05-06, which has 48 periods"
+    assert rejected(s0141("SPH|49|")) == (
+        f"S0141 line 3 (SPH, {WHERE}): settlement period 49 does not exist on 2026-05-06, "
+        "which has 48 periods"
     )
     spring = "SRH|20260329|SF|2|2|20260329|2|2|NGC|"
-    message = rejected(s0142(BPH_BRITGAS.replace("20260506", "20260329"), "SP7|47|", srh=spring))
-    assert "S0142 line 4 (SP7, party BRITGAS, settlement date 2026-03-29)" in message
-    assert "which has 46 periods" in message
+    assert rejected(s0142(BPH_BRITGAS.replace("20260506", "20260329"), "SP7|47|", srh=spring)) == (
+        "S0142 line 4 (SP7, party BRITGAS, settlement date 2026-03-29): settlement period 47 "
+        "does not exist on 2026-03-29, which has 46 periods"
+    )
+    assert rejected(s0142("SPI|49|")) == (
+        "S0142 line 3 (SPI, settlement date 2026-05-06): settlement period 49 does not exist "
+        "on 2026-05-06, which has 48 periods"
+    )
     autumn = "SRH|20261025|SF|2|2|20261025|2|2|NGC|"
-    assert parse(s0142("SPI|50|", srh=autumn))[1][0].settlement_period == 50  # type: ignore[union-attr]
-    assert "period 'x' is not a whole number" in rejected(s0141("SPH|x|"))
+    assert list(periods_of(parse(s0142("SPI|50|", srh=autumn))[1])) == [("system", 50)]
+    assert rejected(s0141("SPH|x|")) == (
+        f"S0141 line 3 (SPH, {WHERE}): settlement period 'x' is not a whole number"
+    )
 
 
-def test_malformed_decimal() -> None:
-    message = rejected(s0141("SPH|3|", "PPC|1|2|12.x5|4|5|6|"))
-    assert message == (
-        "S0141 line 4 (PPC, party BRITGAS, settlement date 2026-05-06, period 3): "
-        "energy_imbalance_cashflow '12.x5' is not a decimal number"
+def test_malformed_decimal_names_the_field() -> None:
+    assert rejected(s0141("SPH|3|", "PPC|1|2|12.x5|4|5|6|")) == (
+        f"S0141 line 4 (PPC, {WHERE}, period 3): field 3: energy_imbalance_cashflow '12.x5' "
+        "is not a decimal number"
     )
-    assert "system_buy_price 'NaN' is not a decimal number" in rejected(
-        s0141("SPH|3|", "SSD|1|2|3|4|NaN|5|A|")
+    assert rejected(s0141("SPH|3|", "SSD|1|2|3|4|NaN|5|A|")) == (
+        f"S0141 line 4 (SSD, {WHERE}, period 3): field 5: system_buy_price 'NaN' is not a "
+        "decimal number"
     )
-    assert "'1e5' is not a decimal number" in rejected(s0141("APC|1e5|"))
+    assert rejected(s0141("APC|1e5|")) == (
+        f"S0141 line 3 (APC, {WHERE}): field 1: bssc_limited_cost_allocation '1e5' is not a "
+        "decimal number"
+    )
+    assert rejected(s0141("SPH|3|", "BPD|T_BRIT-1|0|0|x|")) == (
+        f"S0141 line 4 (BPD, {WHERE}, period 3): field 4: period_fpn 'x' is not a decimal number"
+    )
+    assert rejected(s0142(BPH_BRITGAS, "SP7|3|", "BP7|T_BRIT-1|0|0|0|0|0|0|1,5|")) == (
+        f"S0142 line 5 (BP7, {WHERE}, period 3): field 8: bm_unit_metered_volume '1,5' is not "
+        "a decimal number"
+    )
+    assert rejected(s0142("SPI|3|zz|")) == (
+        "S0142 line 3 (SPI, settlement date 2026-05-06, period 3): field 2: system_buy_price "
+        "'zz' is not a decimal number"
+    )
+    assert rejected(s0142("SPI|3|", "BPI|T_BRIT-1||0|--1|")) == (
+        "S0142 line 4 (BPI, settlement date 2026-05-06, period 3): field 4: "
+        "bm_unit_metered_volume '--1' is not a decimal number"
+    )
 
 
 def test_invalid_party_and_bm_unit_ids() -> None:
-    message = rejected(s0142("BPH|20260506|SF|2|2|20260506|2|2|TOOLONGPARTY|"))
-    assert message.startswith("S0142 line 3 (BPH, settlement date 2026-05-06): ")
-    assert "'TOOLONGPARTY' is not a BSC Party Id" in message
-    message = rejected(s0142(BPH_BRITGAS, "SP7|1|", "BP7|X_NOPE|"))
-    assert message.startswith("S0142 line 5 (BP7, party BRITGAS, settlement date 2026-05-06, ")
-    assert "'X_NOPE' is not a BM Unit Id" in message
-    assert "must name the BSC Party" in rejected(s0141(srh="SRH|20260506|SF|2|2|20260506|2|2||"))
+    not_a_party = "'TOOLONGPARTY' is not a BSC Party Id (1 to 8 letters, digits, '_' or '-')"
+    assert rejected(s0142("BPH|20260506|SF|2|2|20260506|2|2|TOOLONGPARTY|")) == (
+        f"S0142 line 3 (BPH, settlement date 2026-05-06): {not_a_party}"
+    )
+    assert rejected(s0141(srh="SRH|20260506|SF|2|2|20260506|2|2|TOOLONGPARTY|")) == (
+        f"S0141 line 2 (SRH, settlement date 2026-05-06): {not_a_party}"
+    )
+    assert rejected(s0141(srh="SRH|20260506|SF|2|2|20260506|2|2||")) == (
+        "S0141 line 2 (SRH, settlement date 2026-05-06): an S0141 header must name the BSC "
+        "Party (field 8)"
+    )
+    assert rejected(s0142("BPH|20260506|SF|2|2|20260506|2|2||")) == (
+        "S0142 line 3 (BPH, settlement date 2026-05-06): BPH record names no BSC Party"
+    )
+    not_a_unit = (
+        "'X_NOPE' is not a BM Unit Id (up to 16 characters starting T_, E_, I_, 2__, C__, V__ "
+        "or M_)"
+    )
+    assert rejected(s0142(BPH_BRITGAS, "SP7|1|", "BP7|X_NOPE|")) == (
+        f"S0142 line 5 (BP7, {WHERE}, period 1): {not_a_unit}"
+    )
+    assert rejected(s0141("SPH|1|", "BPD|X_NOPE|")) == (
+        f"S0141 line 4 (BPD, {WHERE}, period 1): {not_a_unit}"
+    )
+    assert rejected(s0142("SPI|1|", "BPI|X_NOPE|")) == (
+        f"S0142 line 4 (BPI, settlement date 2026-05-06, period 1): {not_a_unit}"
+    )
 
 
-def test_records_outside_a_period() -> None:
-    assert "PPC record outside a settlement period" in rejected(s0141(PPC))
-    assert "SSD record outside a settlement period" in rejected(s0141(SSD))
-    message = rejected(s0142(BPH_BRITGAS, "BP7|T_BRIT-1|"))
-    assert message == (
-        "S0142 line 4 (BP7, party BRITGAS, settlement date 2026-05-06): "
-        "BP7 record outside a settlement period"
-    )
-    assert "BPI record without a BP7" in rejected(s0142(BPH_BRITGAS, "SP7|1|", "BPI|1|"))
-    assert "PPC record after BM Unit records" in rejected(
-        s0142(BPH_BRITGAS, "SP7|1|", "BP7|T_BRIT-1|", PPC)
-    )
-    assert "second PPC record" in rejected(s0141("SPH|1|", PPC, PPC))
-    assert "SP7 record before any party (BPH)" in rejected(s0142("SP7|1|"))
-    assert "APC record before any party (BPH)" in rejected(s0142("APC|1|"))
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        (s0141("PPC|1|"), f"S0141 line 3 (PPC, {WHERE}): PPC record outside a settlement period"),
+        (s0141("SSD|1|"), f"S0141 line 3 (SSD, {WHERE}): SSD record outside a settlement period"),
+        (
+            s0141("BPD|T_BRIT-1|"),
+            f"S0141 line 3 (BPD, {WHERE}): BPD record outside a settlement period",
+        ),
+        (
+            s0142(BPH_BRITGAS, "BP7|T_BRIT-1|"),
+            f"S0142 line 4 (BP7, {WHERE}): BP7 record outside a settlement period",
+        ),
+        (
+            s0142(BPH_BRITGAS, "APC|1|", "SP7|1|", "APC|2|", "PPC|1|"),
+            "S0142 carries party:BRITGAS daily charges twice, on line 4 and again on line 6; "
+            "a report gives each subject-period once",
+        ),
+        (
+            s0142(BPH_BRITGAS, "SP7|1|", "BPI|T_BRIT-1|"),
+            f"S0142 line 5 (BPI, {WHERE}, period 1): BPI record outside the system block",
+        ),
+        (
+            s0141("SPH|1|", "PPC|1|", "PPC|1|"),
+            f"S0141 line 5 (PPC, {WHERE}, period 1): second PPC record in the period",
+        ),
+        (
+            s0142("SP7|1|"),
+            "S0142 line 3 (SP7, settlement date 2026-05-06): SP7 record before any party",
+        ),
+        (
+            s0142("APC|1|"),
+            "S0142 line 3 (APC, settlement date 2026-05-06): APC record before any party",
+        ),
+        (
+            s0142("PPC|1|"),
+            "S0142 line 3 (PPC, settlement date 2026-05-06): PPC record outside a settlement "
+            "period",
+        ),
+    ],
+    ids=[
+        "S0141 PPC",
+        "S0141 SSD",
+        "S0141 BPD",
+        "S0142 BP7 before SP7",
+        "S0142 PPC after the day's APC",
+        "S0142 BPI under a party",
+        "second PPC",
+        "SP7 before BPH",
+        "APC before BPH",
+        "PPC before BPH",
+    ],
+)
+def test_records_outside_a_period(data: bytes, message: str) -> None:
+    assert rejected(data) == message
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        (
+            ["SPI|1|", "SPI|1|"],
+            "S0142 line 4 (SPI, settlement date 2026-05-06, period 1): a second SPI record, or "
+            "one after the period's system data",
+        ),
+        (
+            [BPH_BRITGAS, "SP7|1|", ssd(), "SPI|1|"],
+            "S0142 line 6 (SPI, settlement date 2026-05-06, period 1): a second SPI record, or "
+            "one after the period's system data",
+        ),
+        (
+            ["SPI|1|", "BPI|T_BRIT-1|", "BPI|T_BRIT-1|"],
+            "S0142 line 5 (BPI, settlement date 2026-05-06, period 1): BM Unit T_BRIT-1 appears "
+            "twice in period 1 of the system block (lines 4 and 5)",
+        ),
+    ],
+    ids=["second SPI", "SPI after the system data", "BPI twice"],
+)
+def test_the_system_block_gives_a_period_and_a_unit_once(body: list[str], message: str) -> None:
+    assert rejected(s0142(*body)) == message
 
 
 def test_bph_must_match_the_report_header() -> None:
-    message = rejected(s0142(BPH_BRITGAS.replace("|SF|", "|R1|")))
-    assert "run type 'R1' differs from the report header's SF" in message
+    assert rejected(s0142(BPH_BRITGAS.replace("|SF|", "|R1|"))) == (
+        f"S0142 line 3 (BPH, {WHERE}): run type 'R1' differs from the report header's SF"
+    )
+    assert rejected(s0142(BPH_BRITGAS.replace("|20260506|SF|", "|20260507|SF|"))) == (
+        f"S0142 line 3 (BPH, {WHERE}): settlement date '20260507' differs from the report header's"
+    )
+    report, _ = parse(s0142(BPH_BRITGAS.replace("|SF|2|", "|SF|3|")))
+    assert report.warnings == [
+        "S0142 line 3: party BRITGAS header carries SAA run number '3', the report header 2"
+    ]
 
 
 def test_wrong_flow_type() -> None:
@@ -469,31 +946,68 @@ def test_wrong_flow_type() -> None:
     )
 
 
-def test_missing_srh() -> None:
-    assert "expected the SRH settlement report header, found 'SPH'" in rejected(s0141(srh="SPH|1|"))
+def test_missing_or_repeated_srh() -> None:
+    assert rejected(s0141(srh="SPH|1|")) == (
+        "S0141 line 2: expected the SRH settlement report header, found 'SPH'"
+    )
+    assert rejected(build([S0141_AAA])) == (
+        "S0141 line 2: expected the SRH settlement report header, found the trailer"
+    )
+    assert rejected(s0141("APC|1|", SRH_BRITGAS)) == (
+        f"S0141 line 4 (SRH, {WHERE}): unexpected SRH record"
+    )
 
 
 def test_envelope_errors_propagate_at_the_end() -> None:
-    data = generate(flow="S0141").replace(b"SPH|48|", b"SPH|47|")
-    report = parse_settlement_report(io.BytesIO(data))
+    _, data = generate("S0141", parties=["BRITGAS"])
+    assert b"\nPPC|0|" in data
+    altered = data.replace(b"\nPPC|0|", b"\nPPC|1|", 1)  # still a valid report, differently
+    report = parse_settlement_report(io.BytesIO(altered))
     items = report.items()
     assert isinstance(next(items), DailyValues)  # items stream before the checksum is known
-    with pytest.raises(EnvelopeError, match="S0141: checksum mismatch"):
+    with pytest.raises(EnvelopeError, match=r"^S0141: checksum mismatch: trailer says \d+"):
         list(items)
-    with pytest.raises(RuntimeError):
+    with pytest.raises(RuntimeError, match="once items\\(\\) is exhausted"):
         report.record_count  # noqa: B018
-    with pytest.raises(EnvelopeError, match="S0141: file ends after line"):
-        parse(generate(flow="S0141").rsplit(b"ZZZ", 1)[0])
+    truncated = data.rsplit(b"ZZZ", 1)[0]
+    last = truncated.count(b"\n")
+    with pytest.raises(
+        EnvelopeError,
+        match=f"^S0141: file ends after line {last} without a ZZZ trailer \\(truncated\\)$",
+    ):
+        parse(truncated)
 
 
 def test_items_can_be_read_once() -> None:
     report = parse_settlement_report(io.BytesIO(s0141()))
-    list(report.items())
-    with pytest.raises(RuntimeError):
+    assert list(report.items()) == []
+    with pytest.raises(RuntimeError, match="can be read only once"):
         report.items()
 
 
+@pytest.mark.parametrize("body", [["SPH|" + "1" * 5000 + "|"]], ids=["period of 5,000 digits"])
+def test_a_whole_number_too_long_to_be_one_is_a_business_error(body: list[str]) -> None:
+    message = rejected(s0141(*body))
+    assert message.startswith(f"S0141 line 3 (SPH, {WHERE}): settlement period '1111")
+    assert message.endswith("(5000 characters) is not a whole number")
+    assert len(message) < 400
+
+
+def test_a_run_number_too_long_to_be_one_is_a_business_error() -> None:
+    message = rejected(s0141(srh="SRH|20260506|SF|" + "2" * 5000 + "|2|20260506|2|2|BRITGAS|"))
+    assert message.startswith("S0141 line 2 (SRH, settlement date 2026-05-06): SAA run number ")
+    assert message.endswith("(5000 characters) is not a whole number")
+    assert len(message) < 400
+    assert rejected(s0141(srh="SRH|20260506|SF||2|20260506|2|2|BRITGAS|")) == (
+        "S0141 line 2 (SRH, settlement date 2026-05-06): SAA run number is missing"
+    )
+
+
 # -- round trip property ----------------------------------------------------------------------
+
+S0141_LAYOUT, _ = layout_for("S0141013")
+PPC_NAMES = S0141_LAYOUT.records["PPC"].names  # 10 cashflows
+SSD_HEAD = S0141_LAYOUT.records["SSD"].names[:6]  # costs, cashflow, prices; 7 is a code
 
 money = st.decimals(
     min_value=Decimal("-99999999.99"),
@@ -513,29 +1027,22 @@ price = st.decimals(
 
 @settings(max_examples=50, deadline=None)
 @given(
-    ppc=st.lists(st.one_of(st.none(), money), min_size=6, max_size=6),
-    ssd=st.lists(st.one_of(st.none(), price), min_size=6, max_size=6),
+    ppc=st.lists(st.one_of(st.none(), money), min_size=10, max_size=10),
+    ssd_values=st.lists(st.one_of(st.none(), price), min_size=6, max_size=6),
 )
 def test_written_decimals_read_back_losslessly(
-    ppc: list[Decimal | None], ssd: list[Decimal | None]
+    ppc: list[Decimal | None], ssd_values: list[Decimal | None]
 ) -> None:
     def text(values: list[Decimal | None]) -> str:
         return "|".join("" if v is None else format_decimal(v) for v in values)
 
-    _, items = parse(s0141("SPH|1|", f"PPC|{text(ppc)}|", f"SSD|{text(ssd)}|N|"))
-    party, system = items
-    assert isinstance(system, PeriodValues) and isinstance(party, PeriodValues)
-    assert party.values == {n: v for n, v in zip(PPC_NAMES, ppc, strict=True) if v is not None}
-    assert system.values == {n: v for n, v in zip(SSD_NAMES, ssd, strict=True) if v is not None}
-
-
-@pytest.mark.parametrize("body", [["SPH|" + "1" * 5000 + "|"]], ids=["period of 5,000 digits"])
-def test_a_whole_number_too_long_to_be_one_is_a_business_error(body: list[str]) -> None:
-    message = rejected(s0141(*body))
-    assert "is not a whole number" in message
-    assert len(message) < 400
-
-
-def test_a_run_number_too_long_to_be_one_is_a_business_error() -> None:
-    message = rejected(s0141(srh="SRH|20260506|SF|" + "2" * 5000 + "|2|20260506|2|2|BRITGAS|"))
-    assert "SAA run number" in message and "is not a whole number" in message
+    _, items = parse(s0141("SPH|1|", f"PPC|{text(ppc)}|", f"SSD|{text(ssd_values)}|N|"))
+    periods = periods_of(items)
+    assert set(periods) == {("party:BRITGAS", 1), ("system", 1)}
+    assert periods["party:BRITGAS", 1].values == {
+        n: v for n, v in zip(PPC_NAMES, ppc, strict=True) if v is not None
+    }
+    assert periods["system", 1].values == {
+        n: v for n, v in zip(SSD_HEAD, ssd_values, strict=True) if v is not None
+    }
+    assert periods["system", 1].attributes == {"price_derivation_code": "N"}
