@@ -255,9 +255,7 @@ _RANKS = {str(run): run.maturity_rank for run in RunType}
 
 
 def _values_json(values: Mapping[str, Decimal]) -> str:
-    if isinstance(values, Measures):
-        return _to_json(values.as_text())
-    return _to_json({k: str(v) for k, v in values.items()})
+    return (values if isinstance(values, Measures) else Measures(values)).as_json()
 
 
 _SOURCE_COLUMNS = (

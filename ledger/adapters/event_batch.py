@@ -43,6 +43,10 @@ _SOURCE_SHARED = (
 _PERIOD_TOPIC = get_topic(SettlementPeriod)
 
 
+def _measures(values: Mapping[str, Any]) -> Measures:
+    return values if isinstance(values, Measures) else Measures(values)
+
+
 class _Template:
     """The encoded state of one event class with holes for the fields that differ per event."""
 
@@ -82,6 +86,12 @@ class PeriodEventEncoder:
         if mapper.compressor is not None or mapper.cipher is not None:
             raise ValueError("bulk encoding needs plain JSON events (no compression, no cipher)")
         self._encode = mapper.transcoder.encode
+        # How the transcoder wraps measures ({"_type_": ..., "_data_": {...}}), taken from the
+        # transcoder itself, so the measures' own JSON can be spliced in.
+        empty = self._encode(Measures())
+        if not empty.endswith(b"{}}"):
+            raise AssertionError(f"unexpected encoding of measures: {empty!r}")
+        self._measures_open = empty[: -len(b"{}}")]
         self._first = _Template(SettlementPeriod.FirstValuesRecorded, mapper, shared)
         self._next = _Template(SettlementPeriod.ValuesRecorded, mapper, shared)
         self._conflict = _Template(
@@ -141,7 +151,9 @@ class PeriodEventEncoder:
                 p[1],
                 str(item.settlement_period).encode(),
                 p[2],
-                encode(Measures(item.values)),
+                self._measures_open,
+                _measures(item.values).as_json().encode(),
+                b"}",
                 p[3],
                 encode(item.attributes) if item.attributes else b"{}",
                 p[4],

@@ -64,7 +64,10 @@ def values_digest(values: Mapping[str, Decimal]) -> str:
     S0142 of the same run name them alike. Attributes are not part of it: an all-parties
     report carries text fields a party's own report has not.
     """
-    text = "\n".join(f"{name}={values[name]}" for name in sorted(values))
+    texts = (
+        values.as_text() if isinstance(values, Measures) else {k: str(v) for k, v in values.items()}
+    )
+    text = "\n".join([f"{name}={value}" for name, value in sorted(texts.items())])
     return hashlib.blake2b(text.encode(), digest_size=16).hexdigest()
 
 

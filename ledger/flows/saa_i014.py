@@ -25,7 +25,7 @@ envelope (record count, checksum) is verified at the end.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal, InvalidOperation
@@ -33,6 +33,7 @@ from typing import IO
 
 from ledger.domain.errors import LedgerError
 from ledger.domain.identifiers import bm_unit_id, bsc_party_id
+from ledger.domain.measures import Measures
 from ledger.domain.plain_text import excerpt
 from ledger.domain.runs import RunType
 from ledger.domain.settlement_time import check_settlement_period, periods_in_day
@@ -115,7 +116,7 @@ class PeriodValues:
 
     subject: str
     settlement_period: int
-    values: dict[str, Decimal]
+    values: Mapping[str, Decimal]  # a Measures, as read: each value's text as the file wrote it
     attributes: dict[str, str]
     unconfirmed: dict[str, list[str]]
     record_position: int
@@ -126,7 +127,7 @@ class DailyValues:
     """Daily (account period) values of one subject, from an APC record."""
 
     subject: str
-    values: dict[str, Decimal]
+    values: Mapping[str, Decimal]  # a Measures, as read
     unconfirmed: dict[str, list[str]]
     record_position: int
 
@@ -415,25 +416,27 @@ class _Decoder:
         self.texts = tuple((f.position - 1, f.name) for f in fields if f not in read)
         self.width = len(layout.fields)
 
-    def values(
-        self, fields: list[str], fail: Callable[[str], SettlementReportError]
-    ) -> dict[str, Decimal]:
-        values: dict[str, Decimal] = {}
+    def values(self, fields: list[str], fail: Callable[[str], SettlementReportError]) -> Measures:
+        """The decimal fields, kept as the file writes them (checked to be decimals): the IDD
+        writes each value one way, and the text travels to events and views unchanged."""
+        texts: dict[str, str] = {}
         n = len(fields)
         for i, name in self.decimals:
             if i < n and (text := fields[i]):
                 # Inline fast path of parse_decimal; it is called only to report the error.
                 if not text.strip(_DECIMAL_CHARS):
                     try:
-                        values[name] = Decimal(text)
-                        continue
+                        Decimal(text)
                     except InvalidOperation:
                         pass
+                    else:
+                        texts[name] = text
+                        continue
                 try:
-                    values[name] = parse_decimal(text, name)
+                    texts[name] = str(parse_decimal(text, name))
                 except InvalidField as exc:
                     raise fail(f"field {i + 1}: {exc}") from None
-        return values
+        return Measures.from_text(texts)
 
     def texts_of(self, fields: list[str]) -> dict[str, str]:
         n = len(fields)
@@ -475,7 +478,7 @@ class _Open:
         self.subject = subject
         self.period = period
         self.position = position
-        self.values: dict[str, Decimal] = {}
+        self.values: Measures = Measures()
         self.attributes: dict[str, str] = {}
         self.kept: dict[str, list[str]] = {}
 
@@ -490,6 +493,25 @@ class _Open:
 
 
 _MASK64 = (1 << 64) - 1
+
+
+def _is_decimal(text: str) -> bool:
+    """Blank, or a decimal as the IDD writes it (digits, one point, a leading minus)."""
+    if not text:
+        return True
+    if text.strip(_DECIMAL_CHARS):
+        return False
+    try:
+        Decimal(text)
+    except InvalidOperation:
+        return False
+    return True
+
+
+def _at(fields: list[str], positions: tuple[int, ...]) -> tuple[str, ...]:
+    """The fields at ``positions`` (blank where a line is shorter)."""
+    n = len(fields)
+    return tuple([fields[i] if i < n else "" for i in positions])
 
 
 class _BodyParser:
@@ -524,6 +546,8 @@ class _BodyParser:
             for record_type, record in layout.records.items()
         }
         self.confirm = self._confirmed_names()
+        self.confirm_at = self._confirmed_positions()
+        self.unit_digest = 0  # of the open BM Unit's values that BPI repeats
         self.handlers = self._handlers()
         self.closes = self._closers()
 
@@ -543,6 +567,20 @@ class _BodyParser:
             return ()
         names = {name for _, name in unit.decimals}
         return tuple(name for _, name in bpi.decimals if name in names)
+
+    def _confirmed_positions(self) -> tuple[tuple[int, ...], tuple[int, ...]]:
+        """Where the repeated values sit in a BPI line and in a BP7 line (0-based)."""
+        roles = self.roles
+        layouts = self.report.layout
+        if not self.confirm or roles.system_bm_unit is None:
+            return (), ()
+        bpi = layouts.record(roles.system_bm_unit)
+        unit = layouts.record(roles.bm_unit)
+        assert bpi is not None and unit is not None
+        return (
+            tuple(bpi.position(name) - 1 for name in self.confirm),
+            tuple(unit.position(name) - 1 for name in self.confirm),
+        )
 
     def _handlers(self) -> dict[str, Callable[[IddRecord], ReportItem | None]]:
         roles = self.roles
@@ -637,8 +675,13 @@ class _BodyParser:
         if spi is None:
             raise self._error(rec, f"{rec.record_type} record outside the system block")
         unit = self._unit_id(rec)
-        values = self.decoders[rec.record_type].values(rec.fields, self._failing(rec))
-        digest = hash(tuple(values.get(name) for name in self.confirm)) & _MASK64
+        fields = rec.fields
+        texts = _at(fields, self.confirm_at[0])
+        if not all(_is_decimal(text) for text in texts):
+            # Read as values only to say what is wrong (the decoder raises).
+            self.decoders[rec.record_type].values(fields, self._failing(rec))
+        # The IDD prints a decimal one way (no trailing zeros), so equal text is equal value.
+        digest = hash(texts) & _MASK64
         periods = self.bpi_seen.setdefault(unit, {})
         if spi.period in periods:
             raise self._error(
@@ -655,8 +698,7 @@ class _BodyParser:
         if packed is None:
             self.unconfirmed_units += 1
             return
-        values = unit.values
-        if hash(tuple(values.get(name) for name in self.confirm)) & _MASK64 != packed & _MASK64:
+        if self.unit_digest != packed & _MASK64:
             report = self.report
             report._warn(
                 f"{report.flow} line {unit.position}: {unit.subject} period {unit.period} "
@@ -744,12 +786,11 @@ class _BodyParser:
             item.kept[f"{rec.record_type}@{rec.position}"] = beyond
         return item.item()
 
-    def _merge(
-        self, item: _Open, values: dict[str, Decimal], texts: dict[str, str], rec: IddRecord
-    ) -> None:
+    def _merge(self, item: _Open, values: Measures, texts: dict[str, str], rec: IddRecord) -> None:
         """The period's system data over what the system block said (SSD's names are the IDD
         Part 1 items); a value the two give differently is a warning."""
-        differ = [n for n, v in values.items() if n in item.values and item.values[n] != v]
+        held = item.values
+        differ = [n for n in values if n in held and held[n] != values[n]]
         differ += [n for n, t in texts.items() if n in item.attributes and item.attributes[n] != t]
         if differ:
             report = self.report
@@ -758,7 +799,7 @@ class _BodyParser:
                 f"differs from the system block (line {item.position}) in {', '.join(differ)}; "
                 f"the {rec.record_type} values were kept"
             )
-        item.values.update(values)
+        item.values = Measures.from_text(held.as_text() | values.as_text())
         item.attributes.update(texts)
 
     def _differing_copy(self, rec: IddRecord, first: int) -> None:
@@ -791,6 +832,8 @@ class _BodyParser:
         decoder = self.decoders[rec.record_type]
         item.values = decoder.values(rec.fields, self._failing(rec))
         item.attributes = {"bsc_party_id": self.party, **decoder.texts_of(rec.fields)}
+        if self.confirm:
+            self.unit_digest = hash(_at(rec.fields, self.confirm_at[1])) & _MASK64
         if (beyond := decoder.beyond(rec.fields)) is not None:
             item.kept[f"{rec.record_type}@{rec.position}"] = beyond
         self.unit_item = item

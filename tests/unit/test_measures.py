@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 from decimal import Decimal
 
+import pytest
 from eventsourcing.persistence import JSONTranscoder
 from hypothesis import given
 from hypothesis import strategies as st
@@ -37,3 +39,18 @@ def test_transcoding_round_trip_is_exact(values: dict[str, Decimal]) -> None:
     assert isinstance(decoded, Measures)
     assert decoded == values
     assert decoded.as_text() == {k: str(v) for k, v in values.items()}
+
+
+@pytest.mark.parametrize(
+    "values",
+    [
+        {"system_buy_price": "75.13", "unidentified_5": "-17298.664"},
+        {'a "quoted" name': "1", "x\\y": "2"},
+        {"naïve": "3", "1st": "4"},
+        {},
+    ],
+)
+def test_as_json_is_what_json_would_write(values: dict[str, str]) -> None:
+    measures = Measures.from_text(values)
+    assert measures.as_json() == json.dumps(values, ensure_ascii=False, separators=(",", ":"))
+    assert json.loads(measures.as_json()) == values
