@@ -23,6 +23,7 @@ from ledger.adapters.storage import (
 from ledger.domain.errors import ConfigurationError, LedgerError
 from ledger.domain.settlement_time import parse_as_of, parse_settlement_date
 from ledger.service.ingestion import IngestResult
+from ledger.service.read_models import LayoutView
 from ledger.service.runtime import DEFAULT_TENANT, LedgerRuntime
 from ledger.service.settings import UploadSettings
 
@@ -54,6 +55,13 @@ def _parser() -> argparse.ArgumentParser:
 
     commands.add_parser("rebuild", help="rebuild every view from the event log")
 
+    layout = commands.add_parser(
+        "layout",
+        help="the fields the ledger reads a flow version with: names, IDD items, units, signs",
+    )
+    layout.add_argument("file_type", metavar="FILE_TYPE", help="e.g. S0142013, S0141013")
+    layout.add_argument("record_type", nargs="?", metavar="RECORD", help="e.g. BP7 (default: all)")
+
     recover = commands.add_parser(
         "recover",
         help="complete every file left in status received from its stored bytes, and bring "
@@ -79,6 +87,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
         _check_arguments(args)
+        if args.command == "layout":  # needs no database
+            view = LayoutView.of(args.file_type, args.record_type)
+            print(json.dumps(view.model_dump(mode="json"), indent=2))
+            return 0
         with translate_connection_errors():
             runtime = LedgerRuntime()
             try:

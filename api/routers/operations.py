@@ -14,7 +14,7 @@ from api.uploads import upload_gate_of
 from ledger.adapters.raw_payloads import PayloadTooLarge, Spool
 from ledger.domain.identifiers import tenant_id
 from ledger.domain.plain_text import plain_text
-from ledger.service.read_models import FlowList, FlowView
+from ledger.service.read_models import FlowList, FlowView, LayoutView
 
 router = APIRouter(tags=["operations"])
 
@@ -25,6 +25,24 @@ _NOT_FOUND: dict[int | str, dict[str, Any]] = {
 
 def _no_such_file(tenant: str, sha256: str) -> HTTPException:
     return HTTPException(404, f"tenant {tenant!r} has received no file with sha256 {sha256}")
+
+
+@router.get(
+    "/layouts/{file_type}",
+    response_model=LayoutView,
+    responses={
+        400: {"model": Problem, "description": "a file type the ledger cannot read"},
+        404: {"model": Problem, "description": "no such record in that layout"},
+    },
+)
+def get_layout(
+    file_type: str,
+    record: Annotated[str | None, Query(description="one record type, e.g. BP7")] = None,
+) -> LayoutView:
+    """The fields the ledger reads a flow version with: every record's fields by position,
+    with their IDD item, name, type, unit, decimal places and, where a source states it, the
+    sign convention (a version without a table is read with the nearest earlier one)."""
+    return LayoutView.of(file_type, record)
 
 
 @router.get("/tenants/{tenant}/flows", response_model=FlowList)

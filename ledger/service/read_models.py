@@ -16,6 +16,8 @@ from typing import Annotated, Any
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, PlainSerializer
 
 from ledger.domain.runs import RunType, best_run_key
+from ledger.flows.record_layouts import layout_for
+from ledger.service.application import NotFound
 from projections.flows import FlowRow, FlowSummaryRow, StageRow
 from projections.period_versions import InterventionRow, SourceRow, VersionRow
 from projections.runner import Freshness
@@ -312,3 +314,78 @@ class FlowList(ReadModel):
 
     tenant: str
     flows: list[FlowSummary]
+
+
+class FieldDescription(ReadModel):
+    """One field of a record, as the IDD tables give it."""
+
+    position: int = Field(description="1-based, after the record id")
+    name: str = Field(description="the name values and attributes carry in the ledger")
+    item: str | None = Field(description="the IDD data item id, e.g. N0212")
+    type: str = Field(description="as the IDD prints it, e.g. decimal(10,5)")
+    required: bool
+    unit: str | None = Field(description="GBP, MWh, GBP/MWh, MW, factor or percent")
+    decimal_places: int | None
+    sign: str | None = Field(
+        description="debit or credit when positive, where a source states it (else unstated)"
+    )
+    evidence: str | None = Field(
+        description="S0142 only: C confirmed, N named by a weak source, L inferred from the "
+        "layout, P inferred from profiles of real files, ? unidentified"
+    )
+
+
+class RecordDescription(ReadModel):
+    """One record type of a flow version and its fields."""
+
+    record_type: str
+    title: str
+    parent: str | None
+    cardinality: str | None
+    fields: list[FieldDescription]
+
+
+class LayoutView(ReadModel):
+    """The field layout the ledger reads a flow version with (a version without a table of
+    its own is read with the nearest earlier one: ``read_as`` and ``note`` say so)."""
+
+    file_type: str
+    read_as: str
+    note: str | None
+    records: list[RecordDescription]
+
+    @classmethod
+    def of(cls, file_type: str, record_type: str | None = None) -> LayoutView:
+        layout, note = layout_for(file_type)
+        records = [r for r in layout.records.values() if record_type in (None, r.record_type)]
+        if not records:
+            known = ", ".join(layout.records)
+            raise NotFound(f"{layout.file_type} has no record {record_type} (records: {known})")
+        return cls(
+            file_type=file_type,
+            read_as=layout.file_type,
+            note=note,
+            records=[
+                RecordDescription(
+                    record_type=r.record_type,
+                    title=r.title,
+                    parent=r.parent,
+                    cardinality=r.cardinality,
+                    fields=[
+                        FieldDescription(
+                            position=f.position,
+                            name=f.name,
+                            item=f.item,
+                            type=f.type,
+                            required=f.required,
+                            unit=f.unit,
+                            decimal_places=f.scale,
+                            sign=f.sign,
+                            evidence=f.status,
+                        )
+                        for f in r.fields
+                    ],
+                )
+                for r in records
+            ],
+        )

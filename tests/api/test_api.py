@@ -421,6 +421,22 @@ def test_health(client: TestClient) -> None:
     assert r.json() == {"status": "ok"}
 
 
+def test_layouts_say_what_each_field_is(client: TestClient) -> None:
+    r = client.get("/layouts/S0142013", params={"record": "APC"})
+    assert r.status_code == 200
+    (apc,) = r.json()["records"]
+    by_position = {f["position"]: f for f in apc["fields"]}
+    assert by_position[2]["name"] == "bm_unit_cashflow"
+    assert (by_position[2]["unit"], by_position[2]["decimal_places"]) == ("GBP", 2)
+    assert (by_position[11]["item"], by_position[11]["sign"]) == ("N0653", "debit")
+    assert by_position[12]["sign"] == "credit"
+    newer = client.get("/layouts/S0142014").json()
+    assert newer["read_as"] == "S0142013" and "S0142014" in newer["note"]
+    assert client.get("/layouts/S0141007").status_code == 400
+    missing = client.get("/layouts/S0142013", params={"record": "XYZ"})
+    assert missing.status_code == 404 and "no record XYZ" in missing.json()["detail"]
+
+
 def test_openapi(client: TestClient) -> None:
     r = client.get("/openapi.json")
     assert r.status_code == 200
@@ -431,6 +447,7 @@ def test_openapi(client: TestClient) -> None:
         "/tenants/{tenant}/flows",
         "/tenants/{tenant}/flows/{sha256}",
         "/tenants/{tenant}/flows/{sha256}/raw",
+        "/layouts/{file_type}",
     }
     assert set(spec["paths"]["/tenants/{tenant}/flows"]) == {"get", "post"}
     schemas = spec["components"]["schemas"]

@@ -254,6 +254,7 @@ def period_json(
 VIEW_TABLES = {
     "period_versions": "tenant, subject, settlement_date, settlement_period, version",
     "period_interventions": "tenant, subject, settlement_date, settlement_period, version",
+    "period_sources": "tenant, subject, settlement_date, settlement_period, version",
     "flows": "flow_id",
     "flow_stages": "flow_id, version",
 }

@@ -413,3 +413,16 @@ def test_serve_refuses_a_port_that_is_not_one(cli: Cli, port: str) -> None:
     code, out, err = cli("serve", "--port", port)
     assert (code, out) == (2, "")
     assert f"--port {port} is not a TCP port: give a number from 1 to 65535" in one_line_error(err)
+
+
+def test_layout_needs_no_database(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from ledger.cli import main
+
+    monkeypatch.setenv("LEDGER_DATABASE_URL", "postgresql://nobody@127.0.0.1:1/none")
+    assert main(["layout", "S0141009", "APC"]) == 0
+    (apc,) = json.loads(capsys.readouterr().out)["records"]
+    assert apc["fields"][6]["name"] == "daily_system_operator_cashflow"
+    assert main(["layout", "S0141007"]) == 2
+    assert "S0141007 is older than every version of S0141" in capsys.readouterr().err

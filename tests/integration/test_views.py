@@ -13,6 +13,7 @@ from integration.conftest import (
     S0141_PERIODS,
     S0142_PERIODS,
     count_rows,
+    creation_time,
     dump_views,
     edit_lines,
     write_report,
@@ -35,6 +36,8 @@ def _history(runtime: LedgerRuntime, files: Path, *, catch_up: bool = True) -> N
     ingest(write_report(files, flow="S0141", run_type="SF").path, tenant="b")
     ingest(write_report(files, run_type="II").path, tenant="b")
     ingest(write_report(files, run_type="II").path, tenant="b")  # duplicate
+    again = write_report(files, run_type="II", name="II-again.txt", created=creation_time("II", 2))
+    ingest(again.path, tenant="b")  # the same run in other bytes: further sources
     bad = write_report(files, run_type="R2")
     edit_lines(bad.path, _corrupt_trailer)
     ingest(bad.path, tenant="a")  # rejected
@@ -60,8 +63,9 @@ def test_rebuild_gives_identical_views(runtime: LedgerRuntime, files: Path) -> N
     runtime.runner.catch_up()
     before = dump_views(runtime)
     assert len(before["period_versions"]) == EXPECTED_VERSIONS
-    assert len(before["flows"]) == 7
+    assert len(before["flows"]) == 8
     assert len(before["period_interventions"]) == 1
+    assert len(before["period_sources"]) == S0142_PERIODS  # the II run delivered twice to b
 
     events = runtime.runner.rebuild()
     assert events > EXPECTED_VERSIONS
