@@ -17,7 +17,7 @@ from decimal import Decimal
 from typing import Any, NamedTuple
 
 from ledger.adapters.storage import Database, Tx, as_datetime
-from ledger.domain.aggregates import SettlementPeriod
+from ledger.domain.aggregates import CONFLICTING_RUN, SettlementPeriod
 from ledger.domain.measures import Measures
 from ledger.domain.runs import RunType
 
@@ -295,7 +295,7 @@ def _values_row(nid: int, e: SettlementPeriod.ValuesRecordedFields) -> tuple[Any
         e.settlement_date,
         e.settlement_period,
         e.originator_version,
-        "conflicting run" if conflicting else "run",
+        CONFLICTING_RUN if conflicting else "run",
         e.run_type,
         e.maturity,
         _RANKS[e.run_type],

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from decimal import Decimal
 from enum import Enum
@@ -71,6 +71,10 @@ def values_digest(values: Mapping[str, Decimal]) -> str:
     return hashlib.blake2b(text.encode(), digest_size=16).hexdigest()
 
 
+# The kind of a version that a run delivered again with other values: never best.
+CONFLICTING_RUN = "conflicting run"
+
+
 class Delivery(Enum):
     """What a run's values for a period are, against what the ledger already holds."""
 
@@ -102,7 +106,7 @@ class PeriodVersion:
     """One version of a subject's values for a settlement period, as the aggregate holds it."""
 
     version: int
-    kind: str  # "run", "conflicting run" or "correction"
+    kind: str  # "run", CONFLICTING_RUN or "correction"
     run_type: str
     run_number: int
     file_creation_time: datetime
@@ -200,13 +204,8 @@ class SettlementPeriod(Aggregate):
 
         def apply(self, aggregate: Any) -> None:
             super().apply(aggregate)
-            last = aggregate.versions[-1]
-            aggregate.versions[-1] = PeriodVersion(
-                **{
-                    **last.__dict__,
-                    "kind": "conflicting run",
-                    "conflicts_with": self.conflicts_with,
-                }
+            aggregate.versions[-1] = replace(
+                aggregate.versions[-1], kind=CONFLICTING_RUN, conflicts_with=self.conflicts_with
             )
 
     @dataclass(frozen=True)

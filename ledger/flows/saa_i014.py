@@ -541,8 +541,10 @@ class _BodyParser:
         self.bpi_seen: dict[str, dict[int, int]] = {}
         self.unconfirmed_units = 0
         self.bpi_lines = 0
+        # Records whose first field names the item (a BM Unit, a period): not a value of it.
+        named = {roles.bm_unit, roles.system_header, roles.system_bm_unit}
         self.decoders = {
-            record_type: _Decoder(record, identity=1 if record_type in self._identified else 0)
+            record_type: _Decoder(record, identity=1 if record_type in named else 0)
             for record_type, record in layout.records.items()
         }
         self.confirm = self._confirmed_names()
@@ -550,11 +552,6 @@ class _BodyParser:
         self.unit_digest = 0  # of the open BM Unit's values that BPI repeats
         self.handlers = self._handlers()
         self.closes = self._closers()
-
-    @property
-    def _identified(self) -> set[str]:
-        roles = self.roles
-        return {r for r in (roles.bm_unit, roles.system_header, roles.system_bm_unit) if r}
 
     def _confirmed_names(self) -> tuple[str, ...]:
         """The values a BPI line repeats from its unit's BP7 line (same IDD names in both)."""

@@ -15,6 +15,7 @@ from typing import Annotated, Any
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, PlainSerializer
 
+from ledger.domain.aggregates import CONFLICTING_RUN
 from ledger.domain.runs import RunType, best_run_key
 from ledger.flows.record_layouts import layout_for
 from ledger.service.application import NotFound
@@ -52,9 +53,6 @@ DateString = Annotated[
     PlainSerializer(_iso, return_type=str, when_used="json"),
     Field(examples=["2026-05-06"], json_schema_extra={"format": "date"}),
 ]
-
-
-CONFLICTING_RUN = "conflicting run"
 
 
 class ReadModel(BaseModel):
