@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
+from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 
@@ -18,7 +19,11 @@ from integration.conftest import (
     edit_lines,
     write_report,
 )
+from ledger.adapters.postgres import PostgresEventStore
+from ledger.adapters.sqlite import SQLiteEventStore
 from ledger.service.runtime import LedgerRuntime
+
+NOW = datetime(2026, 11, 27, 12, tzinfo=UTC)
 
 
 def _corrupt_trailer(lines: list[bytes]) -> list[bytes]:
@@ -114,6 +119,10 @@ def test_positions_kept_by_an_earlier_release_are_adopted(
         tx.execute("CREATE TABLE projection_tracking (projection TEXT, notification_id BIGINT)")
         tx.executemany("INSERT INTO projection_tracking VALUES (?, ?)", positions.items())
         earlier.ledger.view_tracking.forget(tx, list(positions))
+        # Nor had it the run index beside the events table (schema version 3).
+        store = earlier.ledger.event_store
+        assert isinstance(store, PostgresEventStore | SQLiteEventStore)
+        tx.execute(f"DROP TABLE {store.events_table_name}_runs")
         tx.execute("UPDATE ledger_schema SET version = 1")
     earlier.close()
 
@@ -123,6 +132,11 @@ def test_positions_kept_by_an_earlier_release_are_adopted(
         assert not upgraded.database.has_table(tx, "projection_tracking")
     assert upgraded.runner.catch_up() == 0  # nothing applied a second time
     assert dump_views(upgraded) == expected
+    # The run index is back: a run delivered twice after the upgrade adds no version.
+    first = write_report(files, run_type="R3", run_number=5)
+    again = write_report(files, run_type="R3", run_number=5, name="again.txt", created=NOW)
+    assert upgraded.ingest(first.path, tenant="a").new_versions == S0142_PERIODS
+    assert upgraded.ingest(again.path, tenant="a").further_sources == S0142_PERIODS
 
 
 def test_catching_up_in_small_batches_equals_a_rebuild(runtime: LedgerRuntime, files: Path) -> None:
