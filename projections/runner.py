@@ -153,3 +153,38 @@ class ProjectionRunner:
             if last > position:
                 self.tracking.record(tx, Tracking(projection.name, last))
         return len(notifications)
+
+
+class InlineViews:
+    """The views kept current by a writer inside its own transaction, as it appends.
+
+    A writer holding the append lock takes the runners' lock, brings the views to the head of
+    the log (a normal catch-up, in its transaction), then hands over each group of events it
+    appends, as the objects it encoded: they are applied and tracked without being read back
+    and decoded. Appends under the lock are numbered consecutively after the head; if a group's
+    numbers are not exactly that (checked, never assumed), following stops and the events are
+    left to the ordinary catch-up after commit. Everything commits or rolls back with the
+    writer's own transaction, so an event is still applied exactly once.
+    """
+
+    def __init__(self, runner: ProjectionRunner, tx: Tx) -> None:
+        self._runner = runner
+        runner.tracking.serialise_views(tx)
+        while runner._apply_batch(tx, BATCH_SIZE) > 0:
+            pass
+        self._position: int | None = runner.event_store.max_position(tx)
+
+    def follow(self, tx: Tx, events: Sequence[Any]) -> None:
+        """Apply ``events``, just appended in ``tx`` in this order, to every view."""
+        if self._position is None or not events:
+            return
+        runner = self._runner
+        end = runner.event_store.max_position(tx)
+        if end - self._position != len(events):
+            self._position = None  # not the numbers expected: leave them to the catch-up
+            return
+        numbered = list(zip(range(self._position + 1, end + 1), events, strict=True))
+        for projection in runner.projections:
+            projection.apply(tx, numbered)
+            runner.tracking.record(tx, Tracking(projection.name, end))
+        self._position = end

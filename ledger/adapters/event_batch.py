@@ -16,7 +16,7 @@ from uuid import UUID
 from eventsourcing.persistence import Mapper
 from eventsourcing.utils import get_topic
 
-from ledger.domain.aggregates import SettlementPeriod
+from ledger.domain.aggregates import Delivery, SettlementPeriod
 from ledger.domain.measures import Measures
 from ledger.flows.saa_i014 import PeriodValues
 
@@ -86,6 +86,7 @@ class PeriodEventEncoder:
         if mapper.compressor is not None or mapper.cipher is not None:
             raise ValueError("bulk encoding needs plain JSON events (no compression, no cipher)")
         self._encode = mapper.transcoder.encode
+        self._shared: dict[str, Any] = dict(shared)
         # How the transcoder wraps measures ({"_type_": ..., "_data_": {...}}), taken from the
         # transcoder itself, so the measures' own JSON can be spliced in.
         empty = self._encode(Measures())
@@ -105,6 +106,48 @@ class PeriodEventEncoder:
             {name: shared[name] for name in _SOURCE_SHARED},
             _PER_SOURCE,
         )
+
+    def encoded(
+        self, key: UUID, version: int, item: PeriodValues, outcome: Delivery, other: int | None
+    ) -> tuple[UUID, int, str, bytes]:
+        """The row for one period's delivery: new values, a further source of version
+        ``other``, or values conflicting with version ``other``."""
+        if outcome is Delivery.NEW:
+            return self.row(key, version, item)
+        assert other is not None
+        if outcome is Delivery.SAME:
+            return self.source_row(key, version, item, other)
+        return self.conflict_row(key, version, item, other)
+
+    def event(
+        self, key: UUID, version: int, item: PeriodValues, outcome: Delivery, other: int | None
+    ) -> SettlementPeriod.PeriodEvent:
+        """The domain event :meth:`encoded` encodes (for views kept current by the writer,
+        which need not read back and decode what it has just written)."""
+        period: dict[str, Any] = {
+            "originator_id": key,
+            "originator_version": version,
+            "subject": item.subject,
+            "settlement_period": item.settlement_period,
+            "record_position": item.record_position,
+        }
+        if outcome is Delivery.SAME:
+            assert other is not None
+            source = {name: self._shared[name] for name in _SOURCE_SHARED}
+            return SettlementPeriod.SourceAdded(**source, **period, version=other)
+        values: dict[str, Any] = {
+            **self._shared,
+            **period,
+            "values": _measures(item.values),
+            "attributes": item.attributes,
+            "unconfirmed": item.unconfirmed,
+        }
+        if outcome is Delivery.CONFLICTING:
+            assert other is not None
+            return SettlementPeriod.ConflictingValuesRecorded(**values, conflicts_with=other)
+        if version == 1:
+            return SettlementPeriod.FirstValuesRecorded(**values, originator_topic=_PERIOD_TOPIC)
+        return SettlementPeriod.ValuesRecorded(**values)
 
     def row(self, key: UUID, version: int, item: PeriodValues) -> tuple[UUID, int, str, bytes]:
         """The stored-event row (id, version, topic, state) for one period's values."""

@@ -46,6 +46,7 @@ from ledger.flows.saa_i014 import (
     parse_settlement_report,
 )
 from ledger.service.application import Ledger
+from projections.runner import InlineViews, ProjectionRunner
 
 BATCH_SIZE = 2000
 
@@ -197,8 +198,11 @@ def _context(report: SettlementReport | None, file_name: str) -> str:
 class Ingestor:
     """Runs received files through the stages and records every outcome as events."""
 
-    def __init__(self, ledger: Ledger) -> None:
+    def __init__(self, ledger: Ledger, *, views: ProjectionRunner | None = None) -> None:
         self.ledger = ledger
+        # The views, kept current inside the ingestion's own transaction (see InlineViews);
+        # without them, the views catch up from the log after the file commits.
+        self.views = views
         self.database = ledger.database
         # How long a file waits for another file's ingestion is the event store's lock
         # timeout (storage.POSTGRES_LOCK_WAIT, storage.SQLITE_WAIT).
@@ -296,7 +300,8 @@ class Ingestor:
                     raise LedgerError("its original bytes were not kept, so it cannot be read")
                 report = parse_settlement_report(stream, file_name=receipt.file_name)
                 _describe(report, result)
-                self._publish(tx, received, report, result)
+                views = InlineViews(self.views, tx) if self.views is not None else None
+                self._publish(tx, received, report, result, views)
         except (LedgerError, UnicodeDecodeError) as exc:
             reason = str(exc)
         except (sqlite3.IntegrityError, psycopg.errors.UniqueViolation):
@@ -354,7 +359,12 @@ class Ingestor:
         self.event_store.lock_for_append(tx)
 
     def _publish(
-        self, tx: Tx, flow: ReceivedFile, report: SettlementReport, result: IngestResult
+        self,
+        tx: Tx,
+        flow: ReceivedFile,
+        report: SettlementReport,
+        result: IngestResult,
+        views: InlineViews | None,
     ) -> None:
         now = datetime.now(UTC)
         srh = report.srh
@@ -381,7 +391,7 @@ class Ingestor:
 
         def flush() -> None:
             nonlocal periods
-            self._write_period_events(tx, flow.tenant, srh, batch, encoder, deliveries)
+            self._write_period_events(tx, flow.tenant, srh, batch, encoder, deliveries, views)
             periods += len(batch)
             batch.clear()
 
@@ -424,7 +434,10 @@ class Ingestor:
         flow.interpret(
             periods=periods, events=periods + 2, daily_values=daily, unplaced_records=unplaced
         )
-        self._insert_events(tx, flow.collect_events())
+        pending = flow.collect_events()
+        self._insert_events(tx, pending)
+        if views is not None:
+            views.follow(tx, pending)
         result.periods = periods
         result.events += periods + 2
         result.warnings = [*report.warnings, *deliveries.warnings()]
@@ -440,6 +453,7 @@ class Ingestor:
         items: Sequence[PeriodValues],
         encoder: PeriodEventEncoder,
         deliveries: _Deliveries,
+        views: InlineViews | None,
     ) -> None:
         """One event per subject-period: new values, a further source of values already held
         from the same run, or values conflicting with them (the rule is the domain's)."""
@@ -456,26 +470,27 @@ class Ingestor:
         known = store.run_versions(tx, held, run_type, run_number) if held else {}
         rows = []
         runs = []
+        outcomes: list[tuple[UUID, int, PeriodValues, Delivery, int | None]] = []
         for key, item in zip(keys, items, strict=True):
             version = current.get(key, 0) + 1
             digest = values_digest(item.values)
             outcome, other = classify_delivery(known.get(key, ()), digest)
+            rows.append(encoder.encoded(key, version, item, outcome, other))
+            outcomes.append((key, version, item, outcome, other))
             if outcome is Delivery.SAME:
-                assert other is not None
-                rows.append(encoder.source_row(key, version, item, other))
                 deliveries.same += 1
                 continue
             if outcome is Delivery.CONFLICTING:
                 assert other is not None
-                rows.append(encoder.conflict_row(key, version, item, other))
                 deliveries.conflict(item, other)
             else:
-                rows.append(encoder.row(key, version, item))
                 deliveries.new += 1
             runs.append((key, run_type, run_number, version, digest))
         store.append_rows(tx, rows)
         if runs:
             store.record_runs(tx, runs)
+        if views is not None:
+            views.follow(tx, [encoder.event(*outcome) for outcome in outcomes])
 
     def _insert_events(self, tx: Tx, events: Sequence[Any]) -> None:
         """Append domain events to the event store, inside the open transaction."""

@@ -64,7 +64,6 @@ class LedgerRuntime:
             # Another process may have finished the set-up while this one waited for it.
             create = not ready and not schema_ready(self.database)
             self.ledger = Ledger(self.database, create_tables=create)
-            self.ingestor = Ingestor(self.ledger)
             self.runner = ProjectionRunner(
                 self.database,
                 self.ledger.mapper,
@@ -72,6 +71,7 @@ class LedgerRuntime:
                 event_store=self.ledger.event_store,
                 tracking=self.ledger.view_tracking,
             )
+            self.ingestor = Ingestor(self.ledger, views=self.runner)
             if create:
                 self.runner.create_tables()
                 mark_schema_ready(self.database)

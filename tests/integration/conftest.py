@@ -17,6 +17,7 @@ import pytest
 from ledger.demo.samples import sample_bm_unit_ids, sample_party_ids, write_settlement_report
 from ledger.domain.runs import RunType
 from ledger.flows.idd import idd_checksum
+from ledger.service.ingestion import Ingestor
 from ledger.service.runtime import DEFAULT_TENANT, LedgerRuntime
 
 # --- Sample files -------------------------------------------------------------------------
@@ -177,6 +178,12 @@ def replace_once(old: bytes, new: bytes) -> Callable[[list[bytes]], list[bytes]]
         return lines
 
     return edit
+
+
+def without_views(runtime: LedgerRuntime) -> Ingestor:
+    """An ingestor that leaves the views behind the log (as a writer that died after its
+    commit, or any writer of the log other than the ledger's ingestion, would)."""
+    return Ingestor(runtime.ledger)
 
 
 def line_at(path: Path, position: int) -> bytes:

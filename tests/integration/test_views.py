@@ -17,6 +17,7 @@ from integration.conftest import (
     creation_time,
     dump_views,
     edit_lines,
+    without_views,
     write_report,
 )
 from ledger.adapters.postgres import PostgresEventStore
@@ -35,7 +36,7 @@ def _corrupt_trailer(lines: list[bytes]) -> list[bytes]:
 def _history(runtime: LedgerRuntime, files: Path, *, catch_up: bool = True) -> None:
     """A mix of what happens to a ledger: runs, a republication, duplicates, a rejection,
     corrections and an intervention, under two tenants."""
-    ingest = runtime.ingest if catch_up else runtime.ingestor.ingest_path
+    ingest = runtime.ingest if catch_up else without_views(runtime).ingest_path
     for run, number in (("II", 1), ("SF", 1), ("R1", 1), ("R1", 2)):
         ingest(write_report(files, run_type=run, run_number=number).path, tenant="a")
     ingest(write_report(files, flow="S0141", run_type="SF").path, tenant="b")
@@ -93,7 +94,7 @@ def test_a_fresh_runtime_catching_up_builds_the_same_views(
 
     # Events written without catching up, then read by a runtime opened afterwards.
     more = write_report(files, run_type="R3")
-    writer.ingestor.ingest_path(more.path, tenant="a")
+    without_views(writer).ingest_path(more.path, tenant="a")
     reader = open_runtime()
     assert reader.runner.catch_up() == S0142_PERIODS + 3
     assert writer.runner.catch_up() == 0  # progress is kept in the database, shared
@@ -223,3 +224,22 @@ def test_readers_do_not_queue_behind_a_writer_on_sqlite(sqlite_url: str, files: 
         assert answers == [1], "the query waited for the writer"
     finally:
         runtime.close()
+
+
+def test_an_ingestion_keeps_the_views_current_in_its_own_transaction(
+    runtime: LedgerRuntime, files: Path
+) -> None:
+    # Views left behind by an earlier writer: the ingestion first brings them to the head.
+    without_views(runtime).ingest_path(write_report(files, run_type="II").path, tenant="a")
+    runtime.ingestor.ingest_path(write_report(files, run_type="SF").path, tenant="a")
+    runtime.ingestor.ingest_path(
+        write_report(files, run_type="SF", name="again.txt", created=NOW).path, tenant="a"
+    )  # further sources
+    with runtime.database.transaction(write=False) as tx:
+        assert runtime.runner.freshness(tx).up_to_date
+    assert runtime.runner.catch_up() == 0  # nothing left to read back and decode
+    built = dump_views(runtime)
+    assert len(built["period_versions"]) == 2 * S0142_PERIODS
+    assert len(built["period_sources"]) == S0142_PERIODS
+    runtime.runner.rebuild()
+    assert dump_views(runtime) == built
