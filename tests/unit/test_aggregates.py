@@ -423,36 +423,37 @@ def test_the_digest_is_of_names_and_values_in_any_order() -> None:
     assert values_digest(a) != values_digest({"a": Decimal("1.5"), "c": Decimal("-2")})
 
 
+def _event_on(period: SettlementPeriod, version: int, day: int) -> dict[str, Any]:
+    """What every event of the test's period carries: its identity, number and instant."""
+    instant = datetime(2026, 5, day, tzinfo=UTC)
+    return {
+        "originator_id": period.id,
+        "originator_version": version,
+        "timestamp": instant,
+        "file_creation_time": instant,
+        "tenant": TENANT,
+        "subject": SUBJECT,
+        "settlement_date": DAY,
+        "settlement_period": PERIOD,
+    }
+
+
 def test_a_further_source_and_a_conflicting_version_as_the_period_holds_them() -> None:
     period = period_with_two_runs()
     SettlementPeriod.SourceAdded(
-        originator_id=period.id,
-        originator_version=3,
-        timestamp=datetime(2026, 5, 23, tzinfo=UTC),
-        tenant=TENANT,
-        subject=SUBJECT,
-        settlement_date=DAY,
-        settlement_period=PERIOD,
+        **_event_on(period, 3, 23),
         version=2,
         flow="S0141",
         source_sha256="cd" * 32,
         record_position=12,
-        file_creation_time=datetime(2026, 5, 23, tzinfo=UTC),
     ).mutate(period)
     assert period.versions[1].further_sources == ["cd" * 32]
     SettlementPeriod.ConflictingValuesRecorded(
-        originator_id=period.id,
-        originator_version=4,
-        timestamp=datetime(2026, 5, 24, tzinfo=UTC),
-        tenant=TENANT,
-        subject=SUBJECT,
-        settlement_date=DAY,
-        settlement_period=PERIOD,
+        **_event_on(period, 4, 24),
         run_type="R1",
         run_number=1,
         maturity="settlement",
         flow="S0142",
-        file_creation_time=datetime(2026, 5, 24, tzinfo=UTC),
         values=Measures({"bm_unit_cashflow": Decimal("1")}),
         attributes={},
         unconfirmed={},

@@ -7,7 +7,7 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
-from uuid import uuid4
+from uuid import UUID, uuid4
 
 import pytest
 from eventsourcing.persistence import StoredEvent
@@ -61,10 +61,9 @@ def ledger(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Ledger]:
     app.close()
 
 
-@given(item=period_values, version=st.integers(1, 5))
-def test_rows_equal_the_mappers_encoding(ledger: Ledger, item: PeriodValues, version: int) -> None:
-    key = uuid4()
-    fields: dict[str, Any] = dict(
+def values_fields(key: UUID, version: int, item: PeriodValues) -> dict[str, Any]:
+    """The fields of a values event for ``item``, as the mapper would be given them."""
+    return dict(
         SHARED,
         originator_id=key,
         originator_version=version,
@@ -75,6 +74,12 @@ def test_rows_equal_the_mappers_encoding(ledger: Ledger, item: PeriodValues, ver
         unconfirmed=item.unconfirmed,
         record_position=item.record_position,
     )
+
+
+@given(item=period_values, version=st.integers(1, 5))
+def test_rows_equal_the_mappers_encoding(ledger: Ledger, item: PeriodValues, version: int) -> None:
+    key = uuid4()
+    fields = values_fields(key, version, item)
     event: Any
     if version == 1:
         event = SettlementPeriod.FirstValuesRecorded(
@@ -112,16 +117,7 @@ def test_conflicting_rows_equal_the_mappers_encoding(
 ) -> None:
     key = uuid4()
     event = SettlementPeriod.ConflictingValuesRecorded(
-        **SHARED,
-        originator_id=key,
-        originator_version=version,
-        subject=item.subject,
-        settlement_period=item.settlement_period,
-        values=Measures(item.values),
-        attributes=item.attributes,
-        unconfirmed=item.unconfirmed,
-        record_position=item.record_position,
-        conflicts_with=conflicts_with,
+        **values_fields(key, version, item), conflicts_with=conflicts_with
     )
     expected = ledger.mapper.to_stored_event(event)
     encoder = PeriodEventEncoder(ledger.mapper, SHARED)
