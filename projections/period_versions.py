@@ -255,7 +255,7 @@ _RANKS = {str(run): run.maturity_rank for run in RunType}
 
 
 def _values_json(values: Mapping[str, Decimal]) -> str:
-    return (values if isinstance(values, Measures) else Measures(values)).as_json()
+    return Measures.of(values).as_json()
 
 
 _SOURCE_COLUMNS = (

@@ -114,7 +114,6 @@ class ProjectionRunner:
 
     def rebuild(self, *, batch_size: int = BATCH_SIZE) -> int:
         """Empty every view and apply the whole log again, in one transaction."""
-        total = 0
         with self.database.transaction() as tx:
             # Take the runners' lock before emptying the views: a runner catching up holds it
             # while it waits for rows this transaction deletes, which would deadlock.
@@ -122,8 +121,13 @@ class ProjectionRunner:
             for projection in self.projections:
                 projection.clear(tx)
             self.tracking.forget(tx, [p.name for p in self.projections])
-            while (count := self._apply_batch(tx, batch_size)) > 0:
-                total += count
+            return self._catch_up_in(tx, batch_size)
+
+    def _catch_up_in(self, tx: Tx, batch_size: int = BATCH_SIZE) -> int:
+        """Apply every event not yet applied, inside ``tx``; returns how many were read."""
+        total = 0
+        while (count := self._apply_batch(tx, batch_size)) > 0:
+            total += count
         return total
 
     def positions(self, tx: Tx) -> dict[str, int]:
@@ -170,8 +174,7 @@ class InlineViews:
     def __init__(self, runner: ProjectionRunner, tx: Tx) -> None:
         self._runner = runner
         runner.tracking.serialise_views(tx)
-        while runner._apply_batch(tx, BATCH_SIZE) > 0:
-            pass
+        runner._catch_up_in(tx)
         self._position: int | None = runner.event_store.max_position(tx)
 
     def follow(self, tx: Tx, events: Sequence[Any]) -> None:

@@ -43,10 +43,6 @@ _SOURCE_SHARED = (
 _PERIOD_TOPIC = get_topic(SettlementPeriod)
 
 
-def _measures(values: Mapping[str, Any]) -> Measures:
-    return values if isinstance(values, Measures) else Measures(values)
-
-
 class _Template:
     """The encoded state of one event class with holes for the fields that differ per event."""
 
@@ -138,7 +134,7 @@ class PeriodEventEncoder:
         values: dict[str, Any] = {
             **self._shared,
             **period,
-            "values": _measures(item.values),
+            "values": Measures.of(item.values),
             "attributes": item.attributes,
             "unconfirmed": item.unconfirmed,
         }
@@ -195,7 +191,7 @@ class PeriodEventEncoder:
                 str(item.settlement_period).encode(),
                 p[2],
                 self._measures_open,
-                _measures(item.values).as_json().encode(),
+                Measures.of(item.values).as_json().encode(),
                 b"}",
                 p[3],
                 encode(item.attributes) if item.attributes else b"{}",

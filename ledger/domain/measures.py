@@ -22,6 +22,11 @@ class Measures(Mapping[str, Decimal]):
         self._text: dict[str, str] = {k: str(v) for k, v in (values or {}).items()}
 
     @classmethod
+    def of(cls, values: Mapping[str, Decimal]) -> Measures:
+        """``values`` as measures (themselves, when they already are)."""
+        return values if isinstance(values, Measures) else cls(values)
+
+    @classmethod
     def from_text(cls, text: Mapping[str, str]) -> Measures:
         """Measures from their stored decimal text (as written by :meth:`as_text`)."""
         measures = cls.__new__(cls)

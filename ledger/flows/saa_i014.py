@@ -442,8 +442,10 @@ class _Decoder:
         n = len(fields)
         return {name: fields[i] for i, name in self.texts if i < n and fields[i]}
 
-    def beyond(self, fields: list[str]) -> list[str] | None:
-        return fields[self.width :] if len(fields) > self.width else None
+    def keep_beyond(self, rec: IddRecord, kept: dict[str, list[str]]) -> None:
+        """Fields past the layout (a newer version read by an older one), kept in ``kept``."""
+        if len(rec.fields) > self.width:
+            kept[_kept_key(rec)] = rec.fields[self.width :]
 
 
 def _homes(layout: FlowLayout, roles: Roles) -> dict[str, str]:
@@ -484,7 +486,7 @@ class _Open:
 
     def keep(self, rec: IddRecord) -> None:
         # Keyed by record type and line: unique, in file order, and linear in the file.
-        self.kept[f"{rec.record_type}@{rec.position}"] = rec.fields
+        self.kept[_kept_key(rec)] = rec.fields
 
     def item(self) -> PeriodValues:
         return PeriodValues(
@@ -493,6 +495,11 @@ class _Open:
 
 
 _MASK64 = (1 << 64) - 1
+
+
+def _kept_key(rec: IddRecord) -> str:
+    """How a kept record is keyed: its type and line, unique and in file order."""
+    return f"{rec.record_type}@{rec.position}"
 
 
 def _is_decimal(text: str) -> bool:
@@ -662,8 +669,7 @@ class _BodyParser:
         decoder = self.decoders[rec.record_type]
         item.values = decoder.values(rec.fields, self._failing(rec))
         item.attributes = decoder.texts_of(rec.fields)
-        if (beyond := decoder.beyond(rec.fields)) is not None:
-            item.kept[f"{rec.record_type}@{rec.position}"] = beyond
+        decoder.keep_beyond(rec, item.kept)
         self.pending_system[period] = item
 
     def system_bm_unit(self, rec: IddRecord) -> None:
@@ -734,8 +740,7 @@ class _BodyParser:
                 rec, f"{rec.record_type} has no layout in {self.report.layout.file_type}"
             )
         kept: dict[str, list[str]] = {}
-        if (beyond := decoder.beyond(rec.fields)) is not None:
-            kept[f"{rec.record_type}@{rec.position}"] = beyond
+        decoder.keep_beyond(rec, kept)
         values = decoder.values(rec.fields, self._failing(rec))
         return DailyValues(f"party:{self.party}", values, kept, rec.position)
 
@@ -748,8 +753,7 @@ class _BodyParser:
         self.spi = None
         self.period = self.report._period(rec, self.party)
         item = _Open(f"party:{self.party}", self.period, rec.position)
-        if len(rec.fields) > 1:
-            item.kept[f"{rec.record_type}@{rec.position}"] = rec.fields[1:]
+        self.decoders[rec.record_type].keep_beyond(rec, item.kept)
         self.party_item = item
 
     def party_period(self, rec: IddRecord) -> None:
@@ -761,8 +765,7 @@ class _BodyParser:
             raise self._error(rec, f"second {rec.record_type} record in the period")
         decoder = self.decoders[rec.record_type]
         item.values = decoder.values(rec.fields, self._failing(rec))
-        if (beyond := decoder.beyond(rec.fields)) is not None:
-            item.kept[f"{rec.record_type}@{rec.position}"] = beyond
+        decoder.keep_beyond(rec, item.kept)
 
     def system_period(self, rec: IddRecord) -> PeriodValues | None:
         """SSD (SVD): the period's system data; its first copy completes the system item."""
@@ -779,8 +782,7 @@ class _BodyParser:
         item = self.pending_system.pop(period, None) or _Open("system", period, rec.position)
         values = decoder.values(rec.fields, self._failing(rec))
         self._merge(item, values, decoder.texts_of(rec.fields), rec)
-        if (beyond := decoder.beyond(rec.fields)) is not None:
-            item.kept[f"{rec.record_type}@{rec.position}"] = beyond
+        decoder.keep_beyond(rec, item.kept)
         return item.item()
 
     def _merge(self, item: _Open, values: Measures, texts: dict[str, str], rec: IddRecord) -> None:
@@ -831,8 +833,7 @@ class _BodyParser:
         item.attributes = {"bsc_party_id": self.party, **decoder.texts_of(rec.fields)}
         if self.confirm:
             self.unit_digest = hash(_at(rec.fields, self.confirm_at[1])) & _MASK64
-        if (beyond := decoder.beyond(rec.fields)) is not None:
-            item.kept[f"{rec.record_type}@{rec.position}"] = beyond
+        decoder.keep_beyond(rec, item.kept)
         self.unit_item = item
 
     # -- everything else --------------------------------------------------------------------
