@@ -16,6 +16,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any, NamedTuple
 
+from ledger.adapters.memo import MappingMemo
 from ledger.adapters.storage import Database, Tx, as_datetime
 from ledger.domain.aggregates import CONFLICTING_RUN, SettlementPeriod
 from ledger.domain.measures import Measures
@@ -251,6 +252,8 @@ class PeriodVersionsProjection:
 
 
 _to_json = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+# A BM Unit's attributes repeat in each of its periods: each distinct set encoded once.
+_attributes_json = MappingMemo(_to_json)
 _RANKS = {str(run): run.maturity_rank for run in RunType}
 
 
@@ -303,7 +306,7 @@ def _values_row(nid: int, e: SettlementPeriod.ValuesRecordedFields) -> tuple[Any
         e.file_creation_time,
         e.timestamp,
         _values_json(e.values),
-        _to_json(e.attributes) if e.attributes else "{}",
+        _attributes_json(e.attributes) if e.attributes else "{}",
         _to_json(e.unconfirmed) if e.unconfirmed else "{}",
         e.flow,
         e.source_sha256,

@@ -16,6 +16,7 @@ from uuid import UUID
 from eventsourcing.persistence import Mapper
 from eventsourcing.utils import get_topic
 
+from ledger.adapters.memo import MappingMemo
 from ledger.domain.aggregates import Delivery, SettlementPeriod
 from ledger.domain.measures import Measures
 from ledger.flows.saa_i014 import PeriodValues
@@ -82,6 +83,9 @@ class PeriodEventEncoder:
         if mapper.compressor is not None or mapper.cipher is not None:
             raise ValueError("bulk encoding needs plain JSON events (no compression, no cipher)")
         self._encode = mapper.transcoder.encode
+        # A file's subjects and attributes repeat in each period: each encoded once.
+        self._subjects: dict[str, bytes] = {}
+        self._attributes = MappingMemo(self._encode)
         self._shared: dict[str, Any] = dict(shared)
         # How the transcoder wraps measures ({"_type_": ..., "_data_": {...}}), taken from the
         # transcoder itself, so the measures' own JSON can be spliced in.
@@ -168,7 +172,7 @@ class PeriodEventEncoder:
         state = b"".join(
             (
                 p[0],
-                self._encode(item.subject),
+                self._subject(item.subject),
                 p[1],
                 str(item.settlement_period).encode(),
                 p[2],
@@ -180,13 +184,18 @@ class PeriodEventEncoder:
         )
         return key, version, self._source.topic, state
 
+    def _subject(self, subject: str) -> bytes:
+        found = self._subjects.get(subject)
+        if found is None:
+            found = self._subjects[subject] = self._encode(subject)
+        return found
+
     def _values_state(self, template: _Template, item: PeriodValues) -> bytes:
         p = template.parts
-        encode = self._encode
         return b"".join(
             (
                 p[0],
-                encode(item.subject),
+                self._subject(item.subject),
                 p[1],
                 str(item.settlement_period).encode(),
                 p[2],
@@ -194,9 +203,9 @@ class PeriodEventEncoder:
                 Measures.of(item.values).as_json().encode(),
                 b"}",
                 p[3],
-                encode(item.attributes) if item.attributes else b"{}",
+                self._attributes(item.attributes) if item.attributes else b"{}",
                 p[4],
-                encode(item.unconfirmed) if item.unconfirmed else b"{}",
+                self._encode(item.unconfirmed) if item.unconfirmed else b"{}",
                 p[5],
                 str(item.record_position).encode(),
                 p[6],

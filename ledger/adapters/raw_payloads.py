@@ -12,7 +12,8 @@ from __future__ import annotations
 import hashlib
 import io
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from functools import partial
 from types import TracebackType
 from typing import IO, BinaryIO
 
@@ -150,10 +151,10 @@ def _chunk(tx: Tx, tenant: str, sha256: str, seq: int) -> bytes:
 
 
 class _StoredReader(io.RawIOBase):
-    """The stored bytes as a stream, one chunk fetched at a time within a transaction."""
+    """The stored bytes as a stream, one chunk fetched at a time by ``fetch(seq)``."""
 
-    def __init__(self, tx: Tx, tenant: str, sha256: str, chunks: int) -> None:
-        self._tx, self._tenant, self._sha256 = tx, tenant, sha256
+    def __init__(self, fetch: Callable[[int], bytes], chunks: int) -> None:
+        self._fetch = fetch
         self._chunks = chunks
         self._seq = 0
         self._pending = memoryview(b"")
@@ -165,7 +166,7 @@ class _StoredReader(io.RawIOBase):
         if not self._pending:
             if self._seq >= self._chunks:
                 return 0
-            self._pending = memoryview(_chunk(self._tx, self._tenant, self._sha256, self._seq))
+            self._pending = memoryview(self._fetch(self._seq))
             self._seq += 1
         n = min(len(buffer), len(self._pending))
         buffer[:n] = self._pending[:n]
@@ -178,8 +179,19 @@ def open_stored(tx: Tx, tenant: str, sha256: str) -> BinaryIO | None:
     chunks = chunk_count(tx, tenant, sha256)
     if chunks is None:
         return None
-    raw = _StoredReader(tx, tenant, sha256, chunks)
+    raw = _StoredReader(partial(_chunk, tx, tenant, sha256), chunks)
     return io.BufferedReader(raw, buffer_size=CHUNK_BYTES)
+
+
+def open_stored_apart(database: Database, tenant: str, sha256: str) -> BinaryIO | None:
+    """The stored bytes as a buffered stream, each chunk read in a short read transaction of
+    its own: usable from another thread than the one writing in a transaction, as the chunks,
+    committed and content-addressed, never change. None when the tenant has no such bytes."""
+    found = _chunks_apart(database, tenant, sha256)
+    if found is None:
+        return None
+    chunks, fetch = found
+    return io.BufferedReader(_StoredReader(fetch, chunks), buffer_size=CHUNK_BYTES)
 
 
 def stream_stored(database: Database, tenant: str, sha256: str) -> Iterator[bytes] | None:
@@ -188,18 +200,27 @@ def stream_stored(database: Database, tenant: str, sha256: str) -> Iterator[byte
     Content-addressed chunks never change, so the chunks need no common snapshot, and a slow
     client holds no connection between chunks. None when the tenant has no such bytes.
     """
+    found = _chunks_apart(database, tenant, sha256)
+    if found is None:
+        return None
+    chunks, fetch = found
+    return map(fetch, range(chunks))
+
+
+def _chunks_apart(
+    database: Database, tenant: str, sha256: str
+) -> tuple[int, Callable[[int], bytes]] | None:
+    """How many chunks hold the bytes, and how to read one in a transaction of its own."""
     with database.transaction(write=False) as tx:
         chunks = chunk_count(tx, tenant, sha256)
     if chunks is None:
         return None
 
-    def each() -> Iterator[bytes]:
-        for seq in range(chunks):
-            with database.transaction(write=False) as tx:
-                data = _chunk(tx, tenant, sha256, seq)
-            yield data
+    def fetch(seq: int) -> bytes:
+        with database.transaction(write=False) as tx:
+            return _chunk(tx, tenant, sha256, seq)
 
-    return each()
+    return chunks, fetch
 
 
 def verify(tx: Tx, tenant: str, sha256: str) -> bool:

@@ -34,6 +34,27 @@ def settlement_period_id(
     )
 
 
+def settlement_period_ids(
+    tenant: str, settlement_date: date, periods: Sequence[tuple[str, int]]
+) -> list[UUID]:
+    """:func:`settlement_period_id` of each (subject, period) of one settlement date, alike
+    to the bit, at half the cost for a file's hundreds of thousands: the name's common prefix
+    is hashed once, and each UUID is made from its integer (version 5, RFC 4122 variant)."""
+    prefix = hashlib.sha1(LEDGER_NAMESPACE.bytes + f"settlement-period/{tenant}/".encode())
+    day = settlement_date.isoformat()
+    ids = []
+    for subject, period in periods:
+        digest = prefix.copy()
+        digest.update(f"{subject}/{day}/{period}".encode())
+        ids.append(UUID(int=(int.from_bytes(digest.digest()[:16]) & _UUID5_KEEP) | _UUID5_SET))
+    return ids
+
+
+# The version (5) and variant (RFC 4122) bits of a name-based UUID, as uuid.uuid5 sets them.
+_UUID5_KEEP = ~((0xC000 << 48) | (0xF000 << 64))
+_UUID5_SET = (0x8000 << 48) | (5 << 76)
+
+
 def received_file_id(tenant: str, sha256: str) -> UUID:
     """The id of the aggregate for one received file (content-addressed), within a tenant."""
     # "flow/" is the name the aggregate had when the first files were stored: the ids of

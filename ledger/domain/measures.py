@@ -16,10 +16,11 @@ from eventsourcing.persistence import Transcoding
 class Measures(Mapping[str, Decimal]):
     """An immutable mapping of measure name (snake_case) to an exact ``Decimal``."""
 
-    __slots__ = ("_text",)
+    __slots__ = ("_json", "_text")
 
     def __init__(self, values: Mapping[str, Decimal] | None = None) -> None:
         self._text: dict[str, str] = {k: str(v) for k, v in (values or {}).items()}
+        self._json: str | None = None
 
     @classmethod
     def of(cls, values: Mapping[str, Decimal]) -> Measures:
@@ -31,6 +32,7 @@ class Measures(Mapping[str, Decimal]):
         """Measures from their stored decimal text (as written by :meth:`as_text`)."""
         measures = cls.__new__(cls)
         measures._text = dict(text)
+        measures._json = None
         return measures
 
     def as_text(self) -> dict[str, str]:
@@ -43,11 +45,16 @@ class Measures(Mapping[str, Decimal]):
         Written directly when every name is a plain ASCII identifier (every IDD field name
         is): a decimal's text needs no escaping, so this is exactly what ``json`` would write,
         at a fraction of the cost, for the hundreds of thousands of periods of one file.
+        Written once: the event and the views it feeds share it (measures never change).
         """
-        text = self._text
-        if text.keys() <= _PLAIN_NAMES or all(map(_plain, text)):
-            return "{" + ",".join([f'"{name}":"{value}"' for name, value in text.items()]) + "}"
-        return _COMPACT(text)
+        if self._json is None:
+            text = self._text
+            if text.keys() <= _PLAIN_NAMES or all(map(_plain, text)):
+                pairs = [f'"{name}":"{value}"' for name, value in text.items()]
+                self._json = "{" + ",".join(pairs) + "}"
+            else:
+                self._json = _COMPACT(text)
+        return self._json
 
     def __getitem__(self, name: str) -> Decimal:
         return Decimal(self._text[name])

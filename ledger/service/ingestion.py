@@ -20,7 +20,7 @@ import psycopg
 from psycopg_pool import PoolTimeout
 
 from ledger.adapters.event_batch import PeriodEventEncoder
-from ledger.adapters.raw_payloads import Spool, open_stored, store, verify
+from ledger.adapters.raw_payloads import Spool, open_stored_apart, store, verify
 from ledger.adapters.storage import (
     DATABASE_INTERRUPTIONS,
     Tx,
@@ -32,7 +32,7 @@ from ledger.domain.aggregates import (
     ReceivedFile,
     classify_delivery,
     received_file_id,
-    settlement_period_id,
+    settlement_period_ids,
     values_digest,
 )
 from ledger.domain.errors import LedgerBusy, LedgerError, LedgerUnavailable
@@ -46,9 +46,10 @@ from ledger.flows.saa_i014 import (
     parse_settlement_report,
 )
 from ledger.service.application import Ledger
+from ledger.service.read_ahead import ReadAhead
 from projections.runner import InlineViews, ProjectionRunner
 
-BATCH_SIZE = 2000
+BATCH_SIZE = 8000
 
 Status = Literal["accepted", "duplicate", "rejected"]
 
@@ -184,6 +185,29 @@ def _decided_elsewhere(received: ReceivedFile, result: IngestResult) -> IngestRe
     return result
 
 
+def _other_item(
+    item: DailyValues | UnplacedRecord, daily: list[dict[str, Any]], unplaced: list[dict[str, Any]]
+) -> None:
+    """A report's daily values or a record it could not place, recorded with the file."""
+    if isinstance(item, DailyValues):
+        daily.append(
+            {
+                "subject": item.subject,
+                "values": {k: str(v) for k, v in item.values.items()},
+                "unconfirmed": item.unconfirmed,
+                "record_position": item.record_position,
+            }
+        )
+    else:
+        unplaced.append(
+            {
+                "record_position": item.record_position,
+                "record_type": item.record_type,
+                "fields": list(item.fields),
+            }
+        )
+
+
 def _context(report: SettlementReport | None, file_name: str) -> str:
     if report is None:
         return f"file {file_name}"
@@ -295,7 +319,8 @@ class Ingestor:
                 if received.has_verdict:
                     # Another receipt of the same bytes got its verdict meanwhile.
                     return decided(received, result)
-                stream = open_stored(tx, receipt.tenant, receipt.sha256)
+                # Read apart from ``tx``, so that the parse can run ahead in its own thread.
+                stream = open_stored_apart(self.database, receipt.tenant, receipt.sha256)
                 if stream is None:
                     raise LedgerError("its original bytes were not kept, so it cannot be read")
                 report = parse_settlement_report(stream, file_name=receipt.file_name)
@@ -395,28 +420,16 @@ class Ingestor:
             periods += len(batch)
             batch.clear()
 
-        for item in report.items():
-            if isinstance(item, PeriodValues):
-                batch.append(item)
-                if len(batch) >= BATCH_SIZE:
-                    flush()
-            elif isinstance(item, DailyValues):
-                daily.append(
-                    {
-                        "subject": item.subject,
-                        "values": {k: str(v) for k, v in item.values.items()},
-                        "unconfirmed": item.unconfirmed,
-                        "record_position": item.record_position,
-                    }
-                )
-            elif isinstance(item, UnplacedRecord):
-                unplaced.append(
-                    {
-                        "record_position": item.record_position,
-                        "record_type": item.record_type,
-                        "fields": list(item.fields),
-                    }
-                )
+        # The parse runs ahead in a thread while the database takes each batch.
+        with ReadAhead(report.items(), batch=BATCH_SIZE // 4, depth=8) as parsed:
+            for items in parsed:
+                for item in items:
+                    if isinstance(item, PeriodValues):
+                        batch.append(item)
+                        if len(batch) >= BATCH_SIZE:
+                            flush()
+                    else:
+                        _other_item(item, daily, unplaced)
         flush()
 
         flow.validate(
@@ -461,10 +474,9 @@ class Ingestor:
             return
         store = self.event_store
         run_type, run_number = str(srh.run_type), srh.saa_run_number
-        keys = [
-            settlement_period_id(tenant, i.subject, srh.settlement_date, i.settlement_period)
-            for i in items
-        ]
+        keys = settlement_period_ids(
+            tenant, srh.settlement_date, [(i.subject, i.settlement_period) for i in items]
+        )
         current = store.current_versions(tx, keys)
         held = [key for key in keys if key in current]
         known = store.run_versions(tx, held, run_type, run_number) if held else {}

@@ -18,11 +18,14 @@ from ledger.demo.samples import sample_bm_unit_ids, sample_party_ids
 from ledger.domain.aggregates import ReceivedFile
 from ledger.domain.plain_text import InvalidText
 from ledger.flows.idd import MAX_LINE_BYTES
+from ledger.service import ingestion
 from ledger.service.application import Ledger
-from ledger.service.ingestion import BATCH_SIZE
 from ledger.service.runtime import LedgerRuntime
 
 from .conftest import PARTY_SUBJECT, count_events, count_rows, line_at, write_report
+
+# Batches small enough for a small file to span several.
+SMALL_BATCH = 500
 
 
 def _still_serves_every_tenant(runtime: LedgerRuntime, files: Path) -> None:
@@ -176,10 +179,11 @@ def test_an_unexpected_failure_still_records_a_verdict(
 
 
 def test_a_subject_period_repeated_anywhere_in_a_file_rejects_it(
-    runtime: LedgerRuntime, files: Path
+    runtime: LedgerRuntime, files: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The same party at the start and the end of a 50-party S0142: further apart than one
     batch of period events, so the check cannot rest on a batch's unique index."""
+    monkeypatch.setattr(ingestion, "BATCH_SIZE", SMALL_BATCH)
     parties = sample_party_ids(50)
     report = write_report(
         files,
@@ -201,5 +205,5 @@ def test_a_subject_period_repeated_anywhere_in_a_file_rejects_it(
     # The party's day (APC) is its first record to repeat.
     assert line_at(report.path, first).startswith(b"APC|")
     assert line_at(report.path, again).startswith(b"APC|")
-    assert again - first > BATCH_SIZE
+    assert again - first > SMALL_BATCH
     assert count_rows(runtime, "period_versions") == 0

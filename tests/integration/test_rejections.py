@@ -179,8 +179,11 @@ def test_rejected_bytes_received_again_stay_rejected(runtime: LedgerRuntime, fil
     assert runtime.ingest(fixed.path).status == "accepted"
 
 
-def test_a_file_lands_whole_or_not_at_all(runtime: LedgerRuntime, files: Path) -> None:
+def test_a_file_lands_whole_or_not_at_all(
+    runtime: LedgerRuntime, files: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     # More subject-periods than one write batch, so some were written before the trailer.
+    monkeypatch.setattr(ingestion, "BATCH_SIZE", 500)
     parties = sample_party_ids(21)
     units = {p: sample_bm_unit_ids(p, 1) for p in parties}
     periods = 48 * (1 + 2 * len(parties))

@@ -15,6 +15,8 @@ from typing import Any
 
 import pytest
 from eventsourcing.utils import get_topic
+from hypothesis import given
+from hypothesis import strategies as st
 
 from ledger.domain.aggregates import (
     Delivery,
@@ -23,6 +25,7 @@ from ledger.domain.aggregates import (
     classify_delivery,
     received_file_id,
     settlement_period_id,
+    settlement_period_ids,
     values_digest,
 )
 from ledger.domain.errors import (
@@ -463,3 +466,18 @@ def test_a_further_source_and_a_conflicting_version_as_the_period_holds_them() -
     ).mutate(period)
     latest = period.versions[-1]
     assert (latest.version, latest.kind, latest.conflicts_with) == (4, "conflicting run", 2)
+
+
+@given(
+    tenant=st.text(min_size=1, max_size=20),
+    day=st.dates(),
+    periods=st.lists(st.tuples(st.text(max_size=30), st.integers(1, 50)), max_size=5),
+)
+def test_a_files_period_ids_are_the_ids_of_its_periods_one_by_one(
+    tenant: str, day: date, periods: list[tuple[str, int]]
+) -> None:
+    assert settlement_period_ids(tenant, day, periods) == [
+        settlement_period_id(tenant, subject, day, period) for subject, period in periods
+    ]
+    for key in settlement_period_ids(tenant, day, periods):
+        assert (key.version, key.variant) == (5, "specified in RFC 4122")
