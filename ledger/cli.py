@@ -11,10 +11,12 @@ import argparse
 import json
 import os
 import sys
+import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from ledger import cli_documents, cli_interventions
 from ledger.adapters.storage import (
     DATABASE_INTERRUPTIONS,
     interruption_summary,
@@ -22,8 +24,9 @@ from ledger.adapters.storage import (
 )
 from ledger.domain.errors import ConfigurationError, LedgerError
 from ledger.domain.settlement_time import parse_as_of, parse_settlement_date
+from ledger.service.feed import MAX_LIMIT, check_page
 from ledger.service.ingestion import IngestResult
-from ledger.service.read_models import LayoutView
+from ledger.service.read_models import FeedPage, LayoutView
 from ledger.service.runtime import DEFAULT_TENANT, LedgerRuntime
 from ledger.service.settings import UploadSettings
 
@@ -54,6 +57,28 @@ def _parser() -> argparse.ArgumentParser:
     flow.add_argument("sha256")
 
     commands.add_parser("rebuild", help="rebuild every view from the event log")
+
+    feed = commands.add_parser(
+        "feed", help="the tenant's events in commit order, one JSON object per line"
+    )
+    feed.add_argument(
+        "--after",
+        type=int,
+        default=0,
+        metavar="POSITION",
+        help="the last position already read (default 0: from the beginning)",
+    )
+    feed.add_argument(
+        "--limit", type=int, default=100, help=f"at most this many events, 1 to {MAX_LIMIT}"
+    )
+    feed.add_argument(
+        "--follow",
+        action="store_true",
+        help="keep printing events as they are recorded (--limit per read) until interrupted",
+    )
+
+    cli_interventions.add_parsers(commands)
+    cli_documents.add_parser(commands)
 
     layout = commands.add_parser(
         "layout",
@@ -123,6 +148,12 @@ def _check_arguments(args: argparse.Namespace) -> None:
         args.as_of = None if args.as_of is None else parse_as_of(args.as_of)
     elif args.command in ("serve", "demo"):
         args.port = _port(args.port)
+    elif args.command == "feed":
+        check_page(args.after, args.limit)
+    elif args.command == "documents":
+        cli_documents.check_arguments(args)
+    elif args.command in cli_interventions.COMMANDS:
+        cli_interventions.check_arguments(args)
     elif args.command == "ingest" and args.files.count(STDIN) > 1:
         raise ConfigurationError("standard input (-) can be ingested once per command only")
 
@@ -225,6 +256,49 @@ def _rebuild(runtime: LedgerRuntime, _: argparse.Namespace) -> int:
     return 0
 
 
+# How long ``feed --follow`` waits, once it has read every event, before reading again.
+FOLLOW_POLL_SECONDS = 1.0
+
+
+def _feed(runtime: LedgerRuntime, args: argparse.Namespace) -> int:
+    """The tenant's next events after ``--after``, up to ``--limit`` of them: read on past
+    stretches of other tenants' events until there are that many or the log ends."""
+    if args.follow:
+        return _follow(runtime, args)
+    after, left = args.after, args.limit
+    while left > 0:
+        page = runtime.feed(after=after, limit=left, tenant=args.tenant)
+        _print_events(page)
+        after, left = page.next_after, left - len(page.events)
+        if page.caught_up:
+            break
+    return 0
+
+
+def _follow(runtime: LedgerRuntime, args: argparse.Namespace) -> int:
+    """Every event after ``--after`` and each new one as it is recorded, until interrupted
+    (Ctrl-C, which ends it normally)."""
+    after = args.after
+    try:
+        while True:
+            page = runtime.feed(after=after, limit=args.limit, tenant=args.tenant)
+            _print_events(page)
+            after = page.next_after
+            if page.caught_up:
+                _wait_for_more()
+    except KeyboardInterrupt:
+        return 0
+
+
+def _print_events(page: FeedPage) -> None:
+    for event in page.events:
+        print(json.dumps(event.model_dump(mode="json")), flush=True)
+
+
+def _wait_for_more() -> None:
+    time.sleep(FOLLOW_POLL_SECONDS)
+
+
 def _serve_command(runtime: LedgerRuntime, args: argparse.Namespace) -> int:
     _serve(args.host, args.port)
     return 0
@@ -259,6 +333,10 @@ _COMMANDS: dict[str, Callable[[LedgerRuntime, argparse.Namespace], int]] = {
     "period": _period,
     "flow": _flow,
     "rebuild": _rebuild,
+    "feed": _feed,
+    "correct": cli_interventions.correct,
+    "intervene": cli_interventions.intervene,
+    "documents": cli_documents.run,
     "serve": _serve_command,
     "demo": _demo,
 }

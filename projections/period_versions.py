@@ -97,13 +97,19 @@ class VersionRow:
 
 
 class InterventionRow(NamedTuple):
-    """A row of ``period_interventions``: a person's manual intervention on a period."""
+    """A row of ``period_interventions``: a person's manual intervention on a period.
+
+    ``action`` is hold, pin or release (None for a free-text intervention recorded before
+    interventions were typed), ``pinned_version`` the version a pin names, and ``outcome``
+    what happened in words."""
 
     version: int
     recorded_at: datetime
     actor: str
     reason: str
     outcome: str
+    action: str | None
+    pinned_version: int | None
 
 
 class PeriodVersionsProjection:
@@ -147,8 +153,13 @@ class PeriodVersionsProjection:
                 f" settlement_date {t['DATE']} NOT NULL, settlement_period INTEGER NOT NULL,"
                 f" version INTEGER NOT NULL, recorded_at {t['TS']} NOT NULL,"
                 " actor TEXT NOT NULL, reason TEXT NOT NULL, outcome TEXT NOT NULL,"
+                " action TEXT, pinned_version INTEGER,"
                 f" PRIMARY KEY ({_KEY}, version))"
             )
+            # Added with typed interventions: a table set up before lacks them.
+            for column, sql_type in (("action", "TEXT"), ("pinned_version", "INTEGER")):
+                if not database.has_column(tx, "period_interventions", column):
+                    tx.execute(f"ALTER TABLE period_interventions ADD COLUMN {column} {sql_type}")
 
     def clear(self, tx: Tx) -> None:
         for table in ("period_versions", "period_sources", "period_interventions"):
@@ -166,20 +177,8 @@ class PeriodVersionsProjection:
                 sources.append(_source_row(event))
             elif isinstance(event, SettlementPeriod.CorrectionApplied):
                 corrections.append((nid, event))
-            elif isinstance(event, SettlementPeriod.ManualInterventionRecorded):
-                interventions.append(
-                    (
-                        event.tenant,
-                        event.subject,
-                        event.settlement_date,
-                        event.settlement_period,
-                        event.originator_version,
-                        event.timestamp,
-                        event.actor,
-                        event.reason,
-                        event.outcome,
-                    )
-                )
+            elif isinstance(event, _INTERVENTIONS):
+                interventions.append(_intervention_row(event))
         if rows:
             self._insert_versions(tx, rows)
         for nid, correction in corrections:
@@ -201,6 +200,8 @@ class PeriodVersionsProjection:
                     "actor",
                     "reason",
                     "outcome",
+                    "action",
+                    "pinned_version",
                 ),
                 interventions,
             )
@@ -287,6 +288,30 @@ def _source_row(e: SettlementPeriod.SourceAdded) -> tuple[Any, ...]:
         e.flow,
         e.source_sha256,
         e.record_position,
+    )
+
+
+# A typed intervention, or a free-text one recorded before interventions were typed.
+_INTERVENTIONS = (SettlementPeriod.InterventionMade, SettlementPeriod.ManualInterventionRecorded)
+
+
+def _intervention_row(
+    e: SettlementPeriod.InterventionMade | SettlementPeriod.ManualInterventionRecorded,
+) -> tuple[Any, ...]:
+    action = e.action if isinstance(e, SettlementPeriod.InterventionMade) else None
+    pinned = e.version if isinstance(e, SettlementPeriod.VersionPinned) else None
+    return (
+        e.tenant,
+        e.subject,
+        e.settlement_date,
+        e.settlement_period,
+        e.originator_version,
+        e.timestamp,
+        e.actor,
+        e.reason,
+        e.outcome,
+        action,
+        pinned,
     )
 
 
@@ -439,6 +464,8 @@ def period_interventions(
             actor=r["actor"],
             reason=r["reason"],
             outcome=r["outcome"],
+            action=r["action"],
+            pinned_version=None if r["pinned_version"] is None else int(r["pinned_version"]),
         )
         for r in rows
     ]

@@ -7,7 +7,12 @@ parties, 7,650 BM Units, 48 periods: about 1.2 million records), ingested with t
 brought up to date, against a COPY of the same lines into a one-column table, in one run
 (``market_ratio``), with the process's peak memory.
 
-Usage: scripts/bench [--size N | --market] [--json]
+With ``--versions N``: N period versions (ten runs of N/10 subject-periods, each a version
+of every period) with documents issued part way, then the read side's latencies on
+PostgreSQL: a period as known at an instant (``as_of_p50_ms``, ``as_of_p99_ms``) and the
+stale documents (``stale_p99_ms``).
+
+Usage: scripts/bench [--size N | --market | --versions N] [--json]
 """
 
 from __future__ import annotations
@@ -16,12 +21,13 @@ import argparse
 import gzip
 import json
 import os
+import random
 import resource
 import sys
 import tempfile
 import time
 import uuid
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -63,7 +69,9 @@ def shape(size: int) -> tuple[list[str], dict[str, list[str]]]:
     return parties, bm_units
 
 
-def write_run(path: Path, run_type: RunType, revision: int, size: int) -> None:
+def write_run(
+    path: Path, run_type: RunType, revision: int, size: int, *, run_number: int = 1
+) -> None:
     parties, bm_units = shape(size)
     with path.open("wb") as out:
         write_settlement_report(
@@ -71,10 +79,10 @@ def write_run(path: Path, run_type: RunType, revision: int, size: int) -> None:
             flow="S0142",
             settlement_date=SETTLEMENT_DATE,
             run_type=run_type,
-            run_number=1,
+            run_number=run_number,
             parties=parties,
             bm_units=bm_units,
-            creation_time=datetime(2026, 5, 12 + revision * 10, 3, tzinfo=UTC),
+            creation_time=datetime(2026, 5, 12, 3, tzinfo=UTC) + timedelta(days=revision * 10),
             seed=7,
             revision=revision,
         )
@@ -254,15 +262,131 @@ def run(size: int) -> dict[str, Any]:
     return report
 
 
+# Ten runs, in the order they arrive: every one a new version of every period.
+_RUNS = [
+    (RunType.II, 1),
+    (RunType.SF, 1),
+    (RunType.SF, 2),
+    (RunType.R1, 3),
+    (RunType.R2, 4),
+    (RunType.R3, 5),
+    (RunType.R3, 6),
+    (RunType.RF, 7),
+    (RunType.RF, 8),
+    (RunType.DF, 9),
+]
+_DOCUMENTS = 100  # issued after the first eight runs: half by best (stale after), half run:R3
+_SAMPLES = 1000
+
+
+def run_versions(versions: int) -> dict[str, Any]:
+    """``versions`` period versions on PostgreSQL; then as-of and stale-documents latencies."""
+    dbname, _url, ledger_url = scratch_database()
+    size = max(versions // len(_RUNS), 48 * 3)
+    report: dict[str, Any] = {"versions": size * len(_RUNS)}
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            runtime = LedgerRuntime(ledger_url)
+            try:
+                started = time.perf_counter()
+                instants = _load_runs(runtime, Path(tmp), size)
+                report["load_seconds"] = round(time.perf_counter() - started, 1)
+                report.update(_latencies(runtime, size, instants))
+            finally:
+                runtime.close()
+    finally:
+        drop_database(dbname)
+    return report
+
+
+def _load_runs(runtime: LedgerRuntime, tmp: Path, size: int) -> list[datetime]:
+    """Ingest the runs (documents issued before the last two); the instant after each."""
+    instants = []
+    for revision, (run_type, run_number) in enumerate(_RUNS):
+        if revision == len(_RUNS) - 2:
+            _issue_documents(runtime, size)
+        path = tmp / f"run{revision}.s0142"
+        write_run(path, run_type, revision, size, run_number=run_number)
+        result = runtime.ingest(path, tenant="bench")
+        path.unlink()
+        if result.status != "accepted":
+            raise SystemExit(f"bench file was not accepted: {result.reasons}")
+        instants.append(datetime.now(UTC))
+    return instants
+
+
+def _subjects(size: int) -> list[str]:
+    parties, bm_units = shape(size)
+    units = [unit for party in parties for unit in bm_units[party]]
+    return ["system", *(f"party:{p}" for p in parties), *(f"bmu:{u}" for u in units)]
+
+
+def _issue_documents(runtime: LedgerRuntime, size: int) -> None:
+    parties = [s for s in _subjects(size) if s.startswith("party:")]
+    for n in range(_DOCUMENTS):
+        runtime.issue_document(
+            kind="invoice",
+            reference=f"INV-{n:04d}",
+            actor="bench",
+            rule="best" if n % 2 == 0 else "run:R3",
+            subject=parties[n % len(parties)],
+            settlement_date=SETTLEMENT_DATE,
+            periods=range(1, 49),
+            measures=["bm_unit_cashflow"],
+            tenant="bench",
+        )
+
+
+def _latencies(runtime: LedgerRuntime, size: int, instants: list[datetime]) -> dict[str, Any]:
+    rng = random.Random(7)
+    subjects = _subjects(size)
+    as_of_ms = []
+    for _ in range(_SAMPLES):
+        subject, period = rng.choice(subjects), rng.randint(1, 48)
+        instant = rng.choice(instants)
+        started = time.perf_counter()
+        runtime.period(subject, SETTLEMENT_DATE, period, tenant="bench", as_of=instant)
+        as_of_ms.append((time.perf_counter() - started) * 1000)
+    stale_ms = []
+    stale = []
+    for _ in range(_SAMPLES // 10):
+        started = time.perf_counter()
+        stale = runtime.stale_documents(tenant="bench")
+        stale_ms.append((time.perf_counter() - started) * 1000)
+    return {
+        "as_of_p50_ms": round(_percentile(as_of_ms, 50), 2),
+        "as_of_p99_ms": round(_percentile(as_of_ms, 99), 2),
+        "stale_documents": len(stale),
+        "stale_lines": sum(len(d.lines) for d in stale),
+        "stale_p50_ms": round(_percentile(stale_ms, 50), 2),
+        "stale_p99_ms": round(_percentile(stale_ms, 99), 2),
+    }
+
+
+def _percentile(samples: list[float], pct: int) -> float:
+    ordered = sorted(samples)
+    return ordered[min(len(ordered) - 1, len(ordered) * pct // 100)]
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--size", type=int, default=100_000, help="subject-periods per run")
     parser.add_argument(
         "--market", action="store_true", help="one full-size all-parties S0142, gzipped"
     )
+    parser.add_argument(
+        "--versions",
+        type=int,
+        nargs="?",
+        const=1_000_000,
+        help="load N period versions (default 1,000,000), then time as-of and stale reads",
+    )
     parser.add_argument("--json", action="store_true", help="end with one JSON line")
     args = parser.parse_args()
-    report = run_market() if args.market else run(args.size)
+    if args.versions:
+        report = run_versions(args.versions)
+    else:
+        report = run_market() if args.market else run(args.size)
     if not args.json:
         for key, value in report.items():
             print(f"{key:>32}: {value}")

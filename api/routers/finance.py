@@ -1,14 +1,17 @@
-"""Finance: the versions of a settlement period, now or as known at an instant."""
+"""Finance: the versions of a settlement period, now or as known at an instant; corrections
+and typed manual interventions (hold, pin, release), each naming who and why."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query, Request
-from pydantic import WithJsonSchema
+from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema
 
 from api.dependencies import as_of_of, runtime_of, settlement_date_of
 from api.schemas import Problem
+from ledger.domain.aggregates import correction_values
+from ledger.domain.errors import InvalidCorrection
 from ledger.service.read_models import PeriodView
 
 router = APIRouter(tags=["finance"])
@@ -72,3 +75,133 @@ def get_period(
         tenant=tenant,
         as_of=as_of_of(as_of),
     )
+
+
+# --- corrections and interventions ------------------------------------------------------------
+
+_PERIOD = "/tenants/{tenant}/periods/{subject}/{settlement_date}/{settlement_period}"
+
+_Subject = Annotated[
+    str,
+    Path(
+        description="system, party:<BSC Party Id>, bmu:<BM Unit Id> or mpan:<MPAN core>",
+        examples=["party:PTY00001"],
+    ),
+]
+_SettlementDate = Annotated[
+    str,
+    Path(
+        description="the settlement date, YYYY-MM-DD",
+        examples=["2026-05-06"],
+        json_schema_extra={"format": "date"},
+    ),
+]
+_SettlementPeriod = Annotated[
+    int, Path(description="1 to 48 (46 or 50 on clock-change days)", examples=[3])
+]
+# Text, read by the ledger (anything but a plain decimal is a 400), documented as a decimal.
+_DecimalText = Annotated[
+    str, WithJsonSchema({"type": "string", "format": "decimal", "examples": ["-1234.56"]})
+]
+
+_CHANGE_REFUSED: dict[int | str, dict[str, Any]] = {
+    400: {
+        "model": Problem,
+        "description": "refused, saying why, and nothing written: no person or reason, a "
+        "version the period lacks, a value that is not a decimal, an intervention the "
+        "period's state does not allow; or no such subject, settlement date or period",
+    },
+    404: {"model": Problem, "description": "the tenant has no values for that period"},
+}
+
+
+class CorrectionRequest(BaseModel):
+    """A correction of one version's values: a new version that supersedes it. Every field
+    is required: a correction without them is refused (400) with the reason."""
+
+    model_config = ConfigDict(
+        extra="forbid", json_schema_extra={"required": ["version", "values", "reason", "actor"]}
+    )
+
+    version: int | None = Field(default=None, description="the version it supersedes")
+    values: dict[str, _DecimalText] = Field(
+        default_factory=dict,
+        description="measure name to its corrected value, an exact decimal string",
+        examples=[{"bm_unit_cashflow": "-1234.56"}],
+    )
+    reason: str = Field(default="", description="why it is corrected")
+    actor: str = Field(default="", description="the person correcting it")
+
+
+class InterventionRequest(BaseModel):
+    """A typed manual intervention on a period. ``action``, ``reason`` and ``actor`` are
+    required, and ``version`` for a pin only: otherwise it is refused (400) with the reason."""
+
+    model_config = ConfigDict(
+        extra="forbid", json_schema_extra={"required": ["action", "reason", "actor"]}
+    )
+
+    action: str = Field(
+        default="",
+        description="hold (documents refuse the period, saying why, until released), pin "
+        "(the best view uses the version until released) or release (lifts both)",
+        json_schema_extra={"enum": ["hold", "pin", "release"]},
+        examples=["hold"],
+    )
+    version: int | None = Field(default=None, description="the version to pin (pin only)")
+    reason: str = Field(default="", description="why")
+    actor: str = Field(default="", description="the person intervening")
+
+
+@router.post(f"{_PERIOD}/corrections", response_model=PeriodView, responses=_CHANGE_REFUSED)
+def post_correction(
+    request: Request,
+    tenant: str,
+    subject: _Subject,
+    settlement_date: _SettlementDate,
+    settlement_period: _SettlementPeriod,
+    correction: CorrectionRequest,
+) -> PeriodView:
+    """Correct one version's values, naming who and why: a new version that supersedes it
+    (never an overwrite). Returns the period's view, which already includes it."""
+    day = settlement_date_of(settlement_date)
+    if correction.version is None:
+        raise InvalidCorrection("a correction needs the version it supersedes")
+    runtime = runtime_of(request)
+    runtime.correct(
+        subject,
+        day,
+        settlement_period,
+        supersedes=correction.version,
+        values=correction_values(correction.values.items()),
+        reason=correction.reason,
+        actor=correction.actor,
+        tenant=tenant,
+    )
+    return runtime.period(subject, day, settlement_period, tenant=tenant)
+
+
+@router.post(f"{_PERIOD}/interventions", response_model=PeriodView, responses=_CHANGE_REFUSED)
+def post_intervention(
+    request: Request,
+    tenant: str,
+    subject: _Subject,
+    settlement_date: _SettlementDate,
+    settlement_period: _SettlementPeriod,
+    intervention: InterventionRequest,
+) -> PeriodView:
+    """Hold the period from billing, pin one of its versions for the best view, or release
+    both, naming who and why. Returns the period's view, which already includes it."""
+    day = settlement_date_of(settlement_date)
+    runtime = runtime_of(request)
+    runtime.intervene(
+        subject,
+        day,
+        settlement_period,
+        action=intervention.action,
+        version=intervention.version,
+        reason=intervention.reason,
+        actor=intervention.actor,
+        tenant=tenant,
+    )
+    return runtime.period(subject, day, settlement_period, tenant=tenant)

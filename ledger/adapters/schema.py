@@ -16,8 +16,9 @@ from ledger.adapters.storage import Database
 
 # Raise when a release adds tables: every process then runs the (idempotent) set-up once more.
 # 2: the views' positions moved to the library's tracking table. 3: the run index beside the
-# events table (a run delivered again adds no version).
-SCHEMA_VERSION = 3
+# events table (a run delivered again adds no version). 4: documents and their lines; the
+# typed interventions' columns.
+SCHEMA_VERSION = 4
 
 
 def schema_ready(database: Database) -> bool:

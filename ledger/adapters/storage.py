@@ -445,6 +445,20 @@ class Database:
         row = tx.execute(found, (name,)).fetchone()
         return row is not None and int(row[0]) > 0
 
+    def has_column(self, tx: Tx, table: str, column: str) -> bool:
+        """Whether table ``table`` of the ledger's schema has column ``column`` (a table set
+        up by an earlier release may lack a column added since)."""
+        if self.kind == "sqlite":
+            # PRAGMA takes no parameters: the table's name is the ledger's own, never input.
+            rows = tx.execute(f"PRAGMA table_info({table})").fetchall()
+            return any(row[1] == column for row in rows)
+        row = tx.execute(
+            "SELECT count(*) FROM information_schema.columns WHERE table_schema = current_schema"
+            " AND table_name = ? AND column_name = ?",
+            (table, column),
+        ).fetchone()
+        return row is not None and int(row[0]) > 0
+
     def eventsourcing_env(self) -> dict[str, str]:
         """Settings for the eventsourcing library's infrastructure factory."""
         if self.kind == "sqlite":

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping, Sequence
+import re
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from decimal import Decimal
@@ -14,9 +15,14 @@ from uuid import NAMESPACE_URL, UUID, uuid5
 from eventsourcing.domain import Aggregate
 from eventsourcing.utils import register_topic
 
-from ledger.domain.errors import InvalidCorrection, MissingAttribution, StageRefused
+from ledger.domain.errors import (
+    InterventionRefused,
+    InvalidCorrection,
+    MissingAttribution,
+    StageRefused,
+)
 from ledger.domain.measures import Measures
-from ledger.domain.plain_text import MAX_REASON_LENGTH, plain_text
+from ledger.domain.plain_text import MAX_NAME_LENGTH, MAX_REASON_LENGTH, excerpt, plain_text
 from ledger.domain.runs import RunType
 
 # Every aggregate id is a UUIDv5 under this namespace, so the same market identity
@@ -75,6 +81,33 @@ def _attribution(actor: str, reason: str, what: str) -> tuple[str, str]:
         plain_text(actor, f"the person making {what}"),
         plain_text(reason, f"the reason for {what}", max_length=MAX_REASON_LENGTH),
     )
+
+
+# A value as a person writes it: ASCII digits, an optional sign and decimal point (as the
+# IDD prints them; no exponent, no NaN or infinity).
+_DECIMAL_TEXT = re.compile(r"[+-]?[0-9]{1,30}(?:\.[0-9]{1,30})?")
+
+
+def correction_values(pairs: Iterable[tuple[str, str]]) -> dict[str, Decimal]:
+    """A correction's values as a person writes them, measure name and decimal text (e.g.
+    ``bm_unit_cashflow`` and ``-1234.56``), as exact decimals: each measure once, named as
+    the ledger names measures (snake_case), each value a plain decimal number."""
+    values: dict[str, Decimal] = {}
+    for name, text in pairs:
+        if len(name) > MAX_NAME_LENGTH or not (name.isascii() and name.isidentifier()):
+            raise InvalidCorrection(
+                f"{excerpt(name)} is not a measure name: measures are named in snake_case, "
+                "e.g. bm_unit_cashflow"
+            )
+        if name in values:
+            raise InvalidCorrection(f"a correction gives {name} twice: give each measure once")
+        if not _DECIMAL_TEXT.fullmatch(text.strip()):
+            raise InvalidCorrection(
+                f"the value of {name} is not a decimal number: {excerpt(text)} (write digits "
+                "with an optional sign and decimal point, e.g. -1234.56)"
+            )
+        values[name] = Decimal(text.strip())
+    return values
 
 
 def values_digest(values: Mapping[str, Decimal]) -> str:
@@ -137,11 +170,48 @@ class PeriodVersion:
     further_sources: list[str] = field(default_factory=list)
 
 
+class InterventionKind(Enum):
+    """The typed manual interventions on a settlement period (never free text)."""
+
+    HOLD = "hold"  # documents refuse to use the period, and say why, until it is released
+    PIN = "pin"  # the best view uses the pinned version until it is released
+    RELEASE = "release"  # lifts the hold and the pin
+
+    @classmethod
+    def parse(cls, action: str, version: int | None) -> InterventionKind:
+        """An intervention as a person names it: ``hold``, ``pin`` with the version to pin,
+        or ``release``; refused otherwise."""
+        try:
+            kind = cls(action.strip().lower())
+        except ValueError:
+            raise InterventionRefused(
+                f"unknown intervention {excerpt(action)}: write hold, pin or release"
+            ) from None
+        if kind is cls.PIN and version is None:
+            raise InterventionRefused("a pin needs the version to pin, e.g. version 3")
+        if kind is not cls.PIN and version is not None:
+            raise InterventionRefused(
+                f"a {kind.value} names no version (only a pin does): leave the version out"
+            )
+        return kind
+
+
+@dataclass(frozen=True)
+class StandingHold:
+    """A period held from billing: by whom, why and since when."""
+
+    actor: str
+    reason: str
+    since: datetime
+
+
 class SettlementPeriod(Aggregate):
     """One subject's settlement values for one settlement date and period, within a tenant.
 
     Its events are its version history: every run's values, every correction and every
-    manual intervention, in the order the ledger learned them.
+    manual intervention, in the order the ledger learned them. A person may hold the period
+    from billing (``held``) or pin one of its versions for the best view (``pinned``), until
+    a release lifts both.
     """
 
     def __init__(
@@ -153,6 +223,8 @@ class SettlementPeriod(Aggregate):
         self.settlement_period = settlement_period
         self.versions: list[PeriodVersion] = []
         self.interventions: list[dict[str, str]] = []
+        self.held: StandingHold | None = None
+        self.pinned: int | None = None
 
     @dataclass(frozen=True)
     class PeriodEvent(Aggregate.Event):
@@ -270,7 +342,10 @@ class SettlementPeriod(Aggregate):
 
     @dataclass(frozen=True)
     class ManualInterventionRecorded(PeriodEvent):
-        """A person intervened (e.g. held a value from billing); who, why and the outcome."""
+        """A person intervened (e.g. held a value from billing); who, why and the outcome.
+
+        Written as free text before interventions were typed: it is kept so stored events
+        still load, and informs only (it neither holds nor pins the period)."""
 
         actor: str
         reason: str
@@ -281,12 +356,81 @@ class SettlementPeriod(Aggregate):
                 {"actor": self.actor, "reason": self.reason, "outcome": self.outcome}
             )
 
+    @dataclass(frozen=True)
+    class InterventionMade(PeriodEvent):
+        """A typed manual intervention: who and why; its class says what was done, its
+        ``action`` names it (hold, pin or release) and its ``outcome`` says it in words."""
+
+        action: ClassVar[str]
+
+        actor: str
+        reason: str
+
+        @property
+        def outcome(self) -> str:
+            raise NotImplementedError
+
+        def apply(self, aggregate: Any) -> None:
+            aggregate.interventions.append(
+                {"actor": self.actor, "reason": self.reason, "outcome": self.outcome}
+            )
+
+    @dataclass(frozen=True)
+    class PeriodHeld(InterventionMade):
+        """A person held the period from billing: documents refuse to use it, and say why,
+        until it is released."""
+
+        action: ClassVar[str] = InterventionKind.HOLD.value
+
+        @property
+        def outcome(self) -> str:
+            return "held from billing"
+
+        def apply(self, aggregate: Any) -> None:
+            super().apply(aggregate)
+            aggregate.held = StandingHold(self.actor, self.reason, self.timestamp)
+
+    @dataclass(frozen=True)
+    class VersionPinned(InterventionMade):
+        """A person pinned one of the period's versions: the best view uses it until it is
+        released (a conflicting version too: this is how someone decides a conflict)."""
+
+        action: ClassVar[str] = InterventionKind.PIN.value
+
+        version: int
+
+        @property
+        def outcome(self) -> str:
+            return f"pinned version {self.version}"
+
+        def apply(self, aggregate: Any) -> None:
+            super().apply(aggregate)
+            aggregate.pinned = self.version
+
+    @dataclass(frozen=True)
+    class InterventionReleased(InterventionMade):
+        """A person released the period: the hold and the pin standing on it are lifted."""
+
+        action: ClassVar[str] = InterventionKind.RELEASE.value
+
+        @property
+        def outcome(self) -> str:
+            return "released"
+
+        def apply(self, aggregate: Any) -> None:
+            super().apply(aggregate)
+            aggregate.held = None
+            aggregate.pinned = None
+
     def apply_correction(
         self, supersedes: int, values: Mapping[str, Decimal], reason: str, actor: str
     ) -> None:
-        """Correct the values of one of this period's versions, naming who did it and why."""
+        """Correct values of one of this period's versions, naming who did it and why: the
+        new version holds the corrected version's values with ``values`` set over them (a
+        correction names what it changes; every other measure carries over)."""
         actor, reason = _attribution(actor, reason, "a correction")
-        if not any(v.version == supersedes for v in self.versions):
+        corrected = next((v for v in self.versions if v.version == supersedes), None)
+        if corrected is None:
             known = ", ".join(str(v.version) for v in self.versions)
             raise InvalidCorrection(
                 f"{self._described()} has no version {supersedes} to correct (versions: {known})"
@@ -299,23 +443,57 @@ class SettlementPeriod(Aggregate):
             self.CorrectionApplied,
             **self._identity(),
             supersedes=supersedes,
-            values=Measures(values),
+            values=Measures({**corrected.values, **values}),
             reason=reason,
             actor=actor,
         )
 
-    def record_manual_intervention(self, actor: str, reason: str, outcome: str) -> None:
-        """Record that a person intervened on this period: who, why and with what outcome."""
-        actor, reason = _attribution(actor, reason, "a manual intervention")
-        outcome = plain_text(
-            outcome, "the outcome of a manual intervention", max_length=MAX_REASON_LENGTH
-        )
+    def intervene(self, action: str, version: int | None, actor: str, reason: str) -> None:
+        """A typed intervention as a person names it (:meth:`InterventionKind.parse`): hold,
+        pin with the version to pin, or release."""
+        kind = InterventionKind.parse(action, version)
+        if kind is InterventionKind.HOLD:
+            self.hold(actor, reason)
+        elif kind is InterventionKind.RELEASE:
+            self.release(actor, reason)
+        elif version is not None:  # a pin names its version (checked by parse)
+            self.pin(version, actor, reason)
+
+    def hold(self, actor: str, reason: str) -> None:
+        """Hold the period from billing, naming who and why: documents refuse to use it, and
+        say why, until it is released. A period is held once at a time."""
+        actor, reason = _attribution(actor, reason, "a hold")
+        if self.held is not None:
+            raise InterventionRefused(
+                f"{self._described()} is already held from billing by {self.held.actor}: "
+                "release it first"
+            )
+        self.trigger_event(self.PeriodHeld, **self._identity(), actor=actor, reason=reason)
+
+    def pin(self, version: int, actor: str, reason: str) -> None:
+        """Pin one of the period's versions, naming who and why: the best view uses it until
+        it is released. Another version pinned replaces the pin; the same one is refused."""
+        actor, reason = _attribution(actor, reason, "a pin")
+        if not any(v.version == version for v in self.versions):
+            known = ", ".join(str(v.version) for v in self.versions)
+            raise InterventionRefused(
+                f"{self._described()} has no version {version} to pin (versions: {known})"
+            )
+        if self.pinned == version:
+            raise InterventionRefused(f"{self._described()} already has version {version} pinned")
         self.trigger_event(
-            self.ManualInterventionRecorded,
-            **self._identity(),
-            actor=actor,
-            reason=reason,
-            outcome=outcome,
+            self.VersionPinned, **self._identity(), version=version, actor=actor, reason=reason
+        )
+
+    def release(self, actor: str, reason: str) -> None:
+        """Lift the hold and the pin standing on the period, naming who and why."""
+        actor, reason = _attribution(actor, reason, "a release")
+        if self.held is None and self.pinned is None:
+            raise InterventionRefused(
+                f"{self._described()} is neither held nor pinned: there is nothing to release"
+            )
+        self.trigger_event(
+            self.InterventionReleased, **self._identity(), actor=actor, reason=reason
         )
 
     def _described(self) -> str:

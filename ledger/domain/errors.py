@@ -36,6 +36,12 @@ class InvalidCorrection(LedgerError, ValueError):
     """A correction names a version the settlement period does not have, or no values."""
 
 
+class InterventionRefused(LedgerError, ValueError):
+    """A manual intervention the period's state does not allow (a second hold, a pin of a
+    version it lacks or already pinned, a release of nothing), or one not written as one of
+    the typed interventions (hold, pin VERSION, release)."""
+
+
 class MissingAttribution(LedgerError, ValueError):
     """A correction or manual intervention does not name the person who made it and why."""
 

@@ -15,6 +15,7 @@ from ledger.adapters import raw_payloads
 from ledger.adapters.event_store import EventStore, ViewTracking
 from ledger.adapters.storage import Database
 from ledger.domain.aggregates import ReceivedFile, SettlementPeriod, settlement_period_id
+from ledger.domain.documents import Document, document_id
 from ledger.domain.errors import ConfigurationError, LedgerError
 from ledger.domain.identifiers import Subject
 from ledger.domain.measures import MeasuresAsText
@@ -144,22 +145,33 @@ class Ledger(Application[UUID]):
         self.save(period)
         return int(period.version)
 
-    def record_manual_intervention(
+    def intervene(
         self,
         tenant: str,
         subject: str,
         settlement_date: date,
         settlement_period: int,
         *,
+        action: str,
+        version: int | None,
         actor: str,
         reason: str,
-        outcome: str,
     ) -> int:
-        """Record who intervened on a period, why and with what outcome."""
+        """A typed manual intervention on a period (hold, pin ``version`` or release), naming
+        who and why; returns the period's new aggregate version."""
         period = self.settlement_period(tenant, subject, settlement_date, settlement_period)
-        period.record_manual_intervention(actor, reason, outcome)
+        period.intervene(action, version, actor, reason)
         self.save(period)
         return int(period.version)
+
+    def document(self, tenant: str, reference: str) -> Document | None:
+        """A tenant's document, rebuilt from its events; None when there is none."""
+        try:
+            found: Document = self.repository.get(document_id(tenant, reference))
+        except AggregateNotFoundError:
+            return None
+        assert isinstance(found, Document)
+        return found
 
     def received_file(self, key: UUID) -> ReceivedFile | None:
         try:

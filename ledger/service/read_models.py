@@ -12,11 +12,13 @@ from collections.abc import Sequence
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Annotated, Any
+from uuid import UUID
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, PlainSerializer
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, JsonValue, PlainSerializer
 
+from ledger.domain import selection
 from ledger.domain.aggregates import CONFLICTING_RUN
-from ledger.domain.runs import RunType, best_run_key
+from ledger.domain.selection import Standing, rank, standing_after
 from ledger.flows.record_layouts import layout_for
 from ledger.service.application import NotFound
 from projections.flows import FlowRow, FlowSummaryRow, StageRow
@@ -138,18 +140,16 @@ class Version(ReadModel):
         )
 
     def best_key(self) -> tuple[int, int, datetime, int]:
-        """Most mature run, then run number, then file creation time; then the later
-        version, so a correction (which keeps the run keys of what it corrects) ranks just
-        above what it corrects and never above a later run."""
-        run = best_run_key(RunType(self.run_type), self.run_number, self.file_creation_time)
-        return (*run, self.version)
+        """How the best view ranks this version (the domain's rule,
+        :func:`ledger.domain.selection.rank`)."""
+        return rank(self)
 
 
-def best_of(versions: Sequence[Version]) -> Version | None:
-    """The best available version among those given (None when there are none); a
-    conflicting run is never best (a correction of it can be)."""
-    eligible = [v for v in versions if v.kind != CONFLICTING_RUN]
-    return max(eligible, key=Version.best_key, default=None)
+def best_of(versions: Sequence[Version], *, pinned: int | None = None) -> Version | None:
+    """The best available version among those given (None when there are none): the pinned
+    one while a pin stands; otherwise a conflicting run is never best (a correction of it
+    can be). The domain's rule, :func:`ledger.domain.selection.best_of`."""
+    return selection.best_of(versions, pinned=pinned)
 
 
 def versions_of(rows: Sequence[VersionRow], sources: Sequence[SourceRow]) -> list[Version]:
@@ -176,7 +176,17 @@ class Intervention(ReadModel):
     recorded_at: Instant
     actor: str
     reason: str
-    outcome: str
+    outcome: str = Field(
+        description="what happened, in words: held from billing, pinned version N, released",
+        examples=["held from billing"],
+    )
+    action: str | None = Field(
+        default=None,
+        description="hold, pin or release; null for a free-text intervention recorded "
+        "before interventions were typed (it holds and pins nothing)",
+        examples=["hold"],
+    )
+    pinned_version: int | None = Field(default=None, description="for a pin, the version it pins")
 
     @classmethod
     def of(cls, row: InterventionRow) -> Intervention:
@@ -186,6 +196,34 @@ class Intervention(ReadModel):
             actor=row.actor,
             reason=row.reason,
             outcome=row.outcome,
+            action=row.action,
+            pinned_version=row.pinned_version,
+        )
+
+
+def standing_of(interventions: Sequence[InterventionRow]) -> Standing:
+    """The hold and the pin standing after a period's interventions, oldest first (the
+    domain's rule, :func:`ledger.domain.selection.standing_after`)."""
+    return standing_after(
+        (row.action, row.pinned_version, row.actor, row.reason, row.recorded_at)
+        for row in interventions
+    )
+
+
+class Hold(ReadModel):
+    """A period held from billing: documents refuse to use it, and say why, until released."""
+
+    actor: str = Field(description="the person who held it")
+    reason: str
+    since: Instant = Field(description="when it was held")
+
+    @classmethod
+    def of(cls, standing: Standing) -> Hold | None:
+        """The hold standing, if any."""
+        if standing.held_by is None or standing.held_since is None:
+            return None
+        return cls(
+            actor=standing.held_by, reason=standing.held_reason or "", since=standing.held_since
         )
 
 
@@ -225,10 +263,21 @@ class PeriodView(ReadModel):
     )
     versions: list[Version] = Field(description="oldest first; empty when none is known")
     best: Version | None = Field(
-        description="most mature run, then highest run number, then latest file creation time"
+        description="the pinned version while a pin stands; otherwise the most mature run, "
+        "then highest run number, then latest file creation time (never a conflicting run)"
     )
     interventions: list[Intervention] = Field(
         default_factory=list, description="manual interventions on the period, oldest first"
+    )
+    held: Hold | None = Field(
+        default=None,
+        description="the hold from billing standing on the period (as of the as-of instant, "
+        "if any), until a release; null when none stands",
+    )
+    pinned_version: int | None = Field(
+        default=None,
+        description="the version pinned for the best view (as of the as-of instant, if "
+        "any), until a release; null when none is pinned",
     )
     views: ViewsFreshness
 
@@ -387,3 +436,45 @@ class LayoutView(ReadModel):
                 for r in records
             ],
         )
+
+
+class FeedEvent(ReadModel):
+    """One event of a tenant's feed, as a consumer receives it."""
+
+    position: int = Field(
+        description="the event's place in the log (its notification id): increasing in commit "
+        "order, with gaps (other tenants' events, numbers never used); resume after it"
+    )
+    type: str = Field(
+        description="the event's class as the domain names it, aggregate then event, e.g. "
+        "SettlementPeriod.ValuesRecorded or ReceivedFile.Validated",
+        examples=["SettlementPeriod.ValuesRecorded"],
+    )
+    schema_version: int = Field(
+        description="the version of this type's payload schema (older stored events are "
+        "upgraded to it before they are served)"
+    )
+    recorded_at: Instant = Field(description="when the ledger recorded the event")
+    aggregate_id: UUID = Field(description="the stream (aggregate) the event belongs to")
+    aggregate_version: int = Field(description="the event's version within its stream")
+    payload: dict[str, JsonValue] = Field(
+        description="the event's fields: decimals (and measures' values) as exact decimal "
+        "strings, dates and instants in ISO 8601 (instants with their offset), ids as strings"
+    )
+
+
+class FeedPage(ReadModel):
+    """A page of a tenant's feed: its events after a position, oldest first, and where the
+    next page starts. Resuming from ``next_after`` gives every event exactly once, in order."""
+
+    tenant: str
+    after: int = Field(description="the position the page was read after")
+    events: list[FeedEvent] = Field(description="the tenant's events, in commit order")
+    next_after: int = Field(
+        description="the last position this page read, the tenant's or not: ask for the next "
+        "page after it (it moves on even when a page has no events of the tenant's)"
+    )
+    caught_up: bool = Field(
+        description="whether the page reached the end of the log as it stood: wait before "
+        "asking again (otherwise ask again at once)"
+    )

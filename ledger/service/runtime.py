@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, nullcontext, suppress
 from datetime import date, datetime
 from decimal import Decimal
@@ -12,22 +12,38 @@ from typing import BinaryIO
 from ledger.adapters.raw_payloads import Spool, stream_stored
 from ledger.adapters.schema import mark_schema_ready, schema_ready
 from ledger.adapters.storage import Database
+from ledger.domain.documents import Document, DocumentRefused
 from ledger.domain.errors import LedgerError
 from ledger.domain.identifiers import Subject, tenant_id
 from ledger.domain.runs import RunType, scheduled_run_date
+from ledger.domain.selection import Rule
 from ledger.domain.settlement_time import check_as_of, check_settlement_period, period_start_utc
-from ledger.service.application import Ledger
+from ledger.service.application import Ledger, NotFound
+from ledger.service.documents import (
+    DocumentUse,
+    DocumentView,
+    StaleDocument,
+    measures_of,
+    resolve_lines,
+    use_of,
+)
+from ledger.service.feed import check_page, read_feed
 from ledger.service.ingestion import Ingestor, IngestResult
 from ledger.service.read_models import (
+    FeedPage,
     FlowList,
     FlowSummary,
     FlowView,
+    Hold,
     Intervention,
     PeriodView,
     ViewsFreshness,
     best_of,
+    standing_of,
     versions_of,
 )
+from projections.documents import DocumentsProjection, lines_using, stale_lines
+from projections.documents import document as document_rows
 from projections.flows import FlowsProjection, find_flow, list_flows, unfinished_flows
 from projections.period_versions import (
     PeriodVersionsProjection,
@@ -67,7 +83,8 @@ class LedgerRuntime:
             self.runner = ProjectionRunner(
                 self.database,
                 self.ledger.mapper,
-                [PeriodVersionsProjection(), FlowsProjection()],
+                # Documents after periods: a document's staleness reads the periods' views.
+                [PeriodVersionsProjection(), FlowsProjection(), DocumentsProjection()],
                 event_store=self.ledger.event_store,
                 tracking=self.ledger.view_tracking,
             )
@@ -173,21 +190,24 @@ class LedgerRuntime:
         settlement_date: date,
         settlement_period: int,
         *,
+        action: str,
+        version: int | None = None,
         actor: str,
         reason: str,
-        outcome: str,
         tenant: str = DEFAULT_TENANT,
     ) -> int:
-        """Record a manual intervention on a period; already in the views when it returns."""
+        """A typed manual intervention on a period: ``hold``, ``pin`` (``version``) or
+        ``release``; returns the new aggregate version, already in the views."""
         with self._writing():
-            return self.ledger.record_manual_intervention(
+            return self.ledger.intervene(
                 tenant_id(tenant),
                 subject,
                 settlement_date,
                 settlement_period,
+                action=action,
+                version=version,
                 actor=actor,
                 reason=reason,
-                outcome=outcome,
             )
 
     def period(
@@ -219,6 +239,8 @@ class LedgerRuntime:
             )
             freshness = self.runner.freshness(tx)
         versions = versions_of(rows, sources)
+        # The hold and the pin as they stand now, or as they stood at the as-of instant.
+        standing = standing_of(interventions)
         return PeriodView(
             tenant=tenant,
             subject=canonical,
@@ -228,10 +250,116 @@ class LedgerRuntime:
             as_of=as_of,
             scheduled_runs=scheduled_runs(settlement_date),
             versions=versions,
-            best=best_of(versions),
+            best=best_of(versions, pinned=standing.pinned),
             interventions=[Intervention.of(row) for row in interventions],
+            held=Hold.of(standing),
+            pinned_version=standing.pinned,
             views=ViewsFreshness.of(freshness),
         )
+
+    def issue_document(
+        self,
+        *,
+        kind: str,
+        reference: str,
+        actor: str,
+        rule: str,
+        subject: str,
+        settlement_date: date,
+        periods: Sequence[int],
+        measures: Sequence[str] = (),
+        tenant: str = DEFAULT_TENANT,
+    ) -> DocumentView:
+        """Issue a document: each line resolved to an exact version by ``rule``; a line per
+        period and measure (every measure of the chosen version when none is named)."""
+        tenant = tenant_id(tenant)
+        chosen_rule = Rule.parse(rule)
+        canonical = str(Subject.parse(subject))
+        for period in periods:
+            check_settlement_period(settlement_date, period)
+        with self._writing():
+            if self.ledger.document(tenant, reference.strip()) is not None:
+                raise DocumentRefused(
+                    f"document {reference.strip()} was issued already: re-issue it "
+                    "(ledger documents reissue) or use another reference"
+                )
+            with self.database.transaction(write=False) as tx:
+                keys = [
+                    (canonical, settlement_date, period, measure)
+                    for period in periods
+                    for measure in measures
+                    or measures_of(tx, tenant, chosen_rule, canonical, settlement_date, period)
+                ]
+                lines = resolve_lines(tx, tenant, chosen_rule, keys)
+            issued = Document.issue(tenant, reference, kind, chosen_rule, actor, lines)
+            self.ledger.save(issued)
+        return self.document(issued.reference, tenant=tenant)
+
+    def reissue_document(
+        self, reference: str, *, actor: str, reason: str, tenant: str = DEFAULT_TENANT
+    ) -> DocumentView:
+        """Issue a document again under its rule: the same lines, each resolved anew."""
+        tenant = tenant_id(tenant)
+        with self._writing():
+            found = self._document(tenant, reference)
+            keys = [
+                (line.subject, line.settlement_date, line.settlement_period, line.measure)
+                for line in found.lines
+            ]
+            with self.database.transaction(write=False) as tx:
+                lines = resolve_lines(tx, tenant, found.selection_rule, keys)
+            found.reissue(actor, reason, lines)
+            self.ledger.save(found)
+        return self.document(reference, tenant=tenant)
+
+    def cancel_document(
+        self, reference: str, *, actor: str, reason: str, tenant: str = DEFAULT_TENANT
+    ) -> DocumentView:
+        """Cancel a document, naming who and why; its lines stay on record."""
+        tenant = tenant_id(tenant)
+        with self._writing():
+            found = self._document(tenant, reference)
+            found.cancel(actor, reason)
+            self.ledger.save(found)
+        return self.document(reference, tenant=tenant)
+
+    def _document(self, tenant: str, reference: str) -> Document:
+        found = self.ledger.document(tenant, reference)
+        if found is None:
+            raise NotFound(f"tenant {tenant!r} has no document {reference!r}")
+        return found
+
+    def document(self, reference: str, *, tenant: str = DEFAULT_TENANT) -> DocumentView:
+        """A document as issued: every line with the version it used."""
+        tenant = tenant_id(tenant)
+        with self.database.transaction(write=False) as tx:
+            found = document_rows(tx, tenant, reference)
+        if found is None:
+            raise NotFound(f"tenant {tenant!r} has no document {reference!r}")
+        return DocumentView.of(*found)
+
+    def stale_documents(self, *, tenant: str = DEFAULT_TENANT) -> list[StaleDocument]:
+        """Documents in force whose rule would now choose another version for some line."""
+        tenant = tenant_id(tenant)
+        with self.database.transaction(write=False) as tx:
+            found = stale_lines(tx, tenant)
+        return [StaleDocument.of(head, lines) for head, lines in found]
+
+    def documents_using(
+        self,
+        subject: str,
+        settlement_date: date,
+        settlement_period: int,
+        *,
+        tenant: str = DEFAULT_TENANT,
+    ) -> list[DocumentUse]:
+        """Every document line that used one period, with the version it used."""
+        tenant = tenant_id(tenant)
+        canonical = str(Subject.parse(subject))
+        check_settlement_period(settlement_date, settlement_period)
+        with self.database.transaction(write=False) as tx:
+            found = lines_using(tx, tenant, canonical, settlement_date, settlement_period)
+        return [use_of(head, line) for head, line in found]
 
     def flow(self, sha256: str, *, tenant: str = DEFAULT_TENANT) -> FlowView | None:
         """A received file's status and every stage it went through (None if the tenant has
@@ -247,6 +375,16 @@ class LedgerRuntime:
         with self.database.transaction(write=False) as tx:
             rows = list_flows(tx, tenant, limit=limit)
         return FlowList(tenant=tenant, flows=[FlowSummary.of(row) for row in rows])
+
+    def feed(self, *, after: int = 0, limit: int = 100, tenant: str = DEFAULT_TENANT) -> FeedPage:
+        """Up to ``limit`` (1 to 1000) of the tenant's events after log position ``after``, in
+        commit order, and the position to read on from (``ledger.service.feed``: positions
+        have gaps, and a page reads a bounded stretch of the log, so it may hold fewer events
+        than asked for while more are to come). Read from the log itself, never the views."""
+        tenant = tenant_id(tenant)
+        check_page(after, limit)
+        with self.database.transaction(write=False) as tx:
+            return read_feed(tx, self.ledger, tenant, after, limit)
 
     def views(self) -> ViewsFreshness:
         """How far the views have read the event log."""

@@ -437,6 +437,13 @@ def test_layouts_say_what_each_field_is(client: TestClient) -> None:
     assert missing.status_code == 404 and "no record XYZ" in missing.json()["detail"]
 
 
+# Corrections and interventions: commands on a period.
+PERIOD_COMMANDS = {
+    f"/tenants/{{tenant}}/periods/{{subject}}/{{settlement_date}}/{{settlement_period}}/{c}"
+    for c in ("corrections", "interventions")
+}
+
+
 def test_openapi(client: TestClient) -> None:
     r = client.get("/openapi.json")
     assert r.status_code == 200
@@ -448,6 +455,14 @@ def test_openapi(client: TestClient) -> None:
         "/tenants/{tenant}/flows/{sha256}",
         "/tenants/{tenant}/flows/{sha256}/raw",
         "/layouts/{file_type}",
+        "/tenants/{tenant}/feed",
+        "/tenants/{tenant}/feed/stream",
+        "/tenants/{tenant}/documents",
+        "/tenants/{tenant}/documents/stale",
+        "/tenants/{tenant}/documents/{reference}",
+        "/tenants/{tenant}/documents/{reference}/{change}",
+        "/tenants/{tenant}/periods/{subject}/{settlement_date}/{settlement_period}/documents",
+        *PERIOD_COMMANDS,
     }
     assert set(spec["paths"]["/tenants/{tenant}/flows"]) == {"get", "post"}
     schemas = spec["components"]["schemas"]

@@ -264,6 +264,8 @@ VIEW_TABLES = {
     "period_sources": "tenant, subject, settlement_date, settlement_period, version",
     "flows": "flow_id",
     "flow_stages": "flow_id, version",
+    "documents": "tenant, reference",
+    "document_lines": "tenant, reference, line",
 }
 
 

@@ -186,7 +186,7 @@ def test_rebuild(cli: Cli, files: Path) -> None:
     code, out, err = cli("rebuild")
     assert code == 0, err
     rebuilt = json.loads(out)
-    assert rebuilt["rebuilt"] == ["period_versions", "flows"]
+    assert rebuilt["rebuilt"] == ["period_versions", "flows", "documents"]
     assert rebuilt["events"] == 2 * (S0142_PERIODS + 3)
     _, after, _ = cli("period", PARTY_SUBJECT, DAY.isoformat(), "48")
     assert after == before

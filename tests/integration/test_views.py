@@ -56,8 +56,8 @@ def _history(runtime: LedgerRuntime, files: Path, *, catch_up: bool = True) -> N
     runtime.ledger.apply_correction(
         "b", "system", DAY, 48, supersedes=2, values={"y": Decimal("3")}, reason="r", actor="q"
     )
-    runtime.ledger.record_manual_intervention(
-        "b", "system", DAY, 48, actor="q", reason="held", outcome="released"
+    runtime.ledger.intervene(
+        "b", "system", DAY, 48, action="hold", version=None, actor="q", reason="disputed"
     )
 
 
@@ -160,7 +160,7 @@ def test_catch_up_is_idempotent(runtime: LedgerRuntime, files: Path) -> None:
     assert dump_views(runtime) == before
     with runtime.database.transaction() as tx:
         positions = runtime.runner.positions(tx)
-    assert set(positions) == {"period_versions", "flows"}
+    assert set(positions) == {"period_versions", "flows", "documents"}
     assert len(set(positions.values())) == 1
 
 

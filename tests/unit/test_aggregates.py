@@ -2,8 +2,9 @@
 
 A received file goes ``received`` -> ``validated`` -> ``accepted``, or to ``rejected`` before a
 verdict; duplicate receipts are recorded at any stage. A settlement period accepts a
-correction only of a version it has, with values, a person and a reason, and a manual
-intervention only with a person, a reason and an outcome.
+correction only of a version it has, with values, a person and a reason, and the typed
+manual interventions (hold, pin, release) only with a person and a reason, when its state
+allows them.
 """
 
 from __future__ import annotations
@@ -20,15 +21,19 @@ from hypothesis import strategies as st
 
 from ledger.domain.aggregates import (
     Delivery,
+    InterventionKind,
     ReceivedFile,
     SettlementPeriod,
+    StandingHold,
     classify_delivery,
+    correction_values,
     received_file_id,
     settlement_period_id,
     settlement_period_ids,
     values_digest,
 )
 from ledger.domain.errors import (
+    InterventionRefused,
     InvalidCorrection,
     LedgerError,
     MissingAttribution,
@@ -295,10 +300,10 @@ def correct(period: SettlementPeriod, **overrides: Any) -> None:
     period.apply_correction(**arguments)
 
 
-def intervene(period: SettlementPeriod, **overrides: str) -> None:
-    arguments = {"actor": "ops.lead", "reason": "value disputed", "outcome": "held from billing"}
-    arguments.update(overrides)
-    period.record_manual_intervention(**arguments)
+def intervene(period: SettlementPeriod, action: str, version: int | None = None, **by: str) -> None:
+    """A typed intervention as a person names it, by ``ops.lead`` unless ``by`` says."""
+    who = {"actor": "ops.lead", "reason": "value disputed", **by}
+    period.intervene(action, version, who["actor"], who["reason"])
 
 
 def test_a_correction_of_an_existing_version_is_applied() -> None:
@@ -362,41 +367,276 @@ def test_a_correction_names_them_in_plain_text(field: str, value: str, message: 
     assert period.collect_events() == []
 
 
-def test_a_manual_intervention_is_recorded() -> None:
+def described() -> str:
+    return f"{SUBJECT} on 2026-05-06 period {PERIOD}"
+
+
+def standing(period: SettlementPeriod) -> tuple[StandingHold | None, int | None]:
+    """The hold and the pin standing on the period."""
+    return period.held, period.pinned
+
+
+def test_a_hold_holds_the_period_from_billing_until_released() -> None:
     period = period_with_two_runs()
-    intervene(period)
+    intervene(period, "hold")
     [event] = period.collect_events()
-    assert isinstance(event, SettlementPeriod.ManualInterventionRecorded)
-    assert (event.actor, event.reason, event.outcome) == (
+    assert type(event) is SettlementPeriod.PeriodHeld
+    assert (event.actor, event.reason, event.originator_version) == (
         "ops.lead",
         "value disputed",
-        "held from billing",
+        3,
     )
+    assert (event.action, event.outcome) == ("hold", "held from billing")
+    assert period.held == StandingHold("ops.lead", "value disputed", event.timestamp)
+    assert period.pinned is None
     assert period.interventions == [
         {"actor": "ops.lead", "reason": "value disputed", "outcome": "held from billing"}
     ]
     # An intervention is not a version of the values.
     assert [v.version for v in period.versions] == [1, 2]
 
+    intervene(period, "release", actor="ops.lead", reason="dispute settled")
+    [released] = period.collect_events()
+    assert type(released) is SettlementPeriod.InterventionReleased
+    assert (released.action, released.outcome, released.reason) == (
+        "release",
+        "released",
+        "dispute settled",
+    )
+    assert standing(period) == (None, None)
+    # Released, it can be held again.
+    intervene(period, "hold", actor="someone.else")
+    assert period.held is not None and period.held.actor == "someone.else"
 
+
+def test_a_period_already_held_is_not_held_again() -> None:
+    period = period_with_two_runs()
+    intervene(period, "hold", actor="ops.lead")
+    period.collect_events()
+    with pytest.raises(InterventionRefused) as refused:
+        intervene(period, "hold", actor="another")
+    assert str(refused.value) == (
+        f"{described()} is already held from billing by ops.lead: release it first"
+    )
+    assert isinstance(refused.value, LedgerError)
+    assert period.collect_events() == []
+    assert period.held is not None and period.held.actor == "ops.lead"
+    assert period.version == 3
+
+
+def test_a_pin_chooses_a_version_until_released_and_another_pin_replaces_it() -> None:
+    period = period_with_two_runs()
+    intervene(period, "pin", 1, reason="SF agreed with the party")
+    [event] = period.collect_events()
+    assert type(event) is SettlementPeriod.VersionPinned
+    assert (event.version, event.actor, event.reason) == (1, "ops.lead", "SF agreed with the party")
+    assert (event.action, event.outcome) == ("pin", "pinned version 1")
+    assert (period.pinned, period.held) == (1, None)
+
+    intervene(period, "pin", 2)
+    [repinned] = period.collect_events()
+    assert isinstance(repinned, SettlementPeriod.VersionPinned) and repinned.version == 2
+    assert period.pinned == 2
+
+    intervene(period, "release")
+    assert type(period.collect_events()[0]) is SettlementPeriod.InterventionReleased
+    assert period.pinned is None
+
+
+def test_a_release_lifts_the_hold_and_the_pin_together() -> None:
+    period = period_with_two_runs()
+    intervene(period, "hold")
+    intervene(period, "pin", 1)
+    assert period.held is not None and period.pinned == 1
+    intervene(period, "release")
+    assert standing(period) == (None, None)
+    assert [type(e).__name__ for e in period.collect_events()] == [
+        "PeriodHeld",
+        "VersionPinned",
+        "InterventionReleased",
+    ]
+
+
+def test_a_pin_of_a_version_the_period_lacks_is_refused() -> None:
+    period = period_with_two_runs()
+    with pytest.raises(InterventionRefused) as refused:
+        intervene(period, "pin", 9)
+    assert str(refused.value) == f"{described()} has no version 9 to pin (versions: 1, 2)"
+    assert period.collect_events() == []
+    assert period.pinned is None
+
+
+def test_a_pin_of_the_version_already_pinned_is_refused() -> None:
+    period = period_with_two_runs()
+    intervene(period, "pin", 2)
+    period.collect_events()
+    with pytest.raises(InterventionRefused) as refused:
+        intervene(period, "pin", 2)
+    assert str(refused.value) == f"{described()} already has version 2 pinned"
+    assert period.collect_events() == []
+    assert period.pinned == 2
+
+
+def test_a_release_of_a_period_neither_held_nor_pinned_is_refused() -> None:
+    period = period_with_two_runs()
+    with pytest.raises(InterventionRefused) as refused:
+        intervene(period, "release")
+    assert str(refused.value) == (
+        f"{described()} is neither held nor pinned: there is nothing to release"
+    )
+    assert period.collect_events() == []
+    # Nor once released.
+    intervene(period, "hold")
+    intervene(period, "release")
+    period.collect_events()
+    with pytest.raises(InterventionRefused, match="nothing to release"):
+        intervene(period, "release")
+    assert period.collect_events() == []
+
+
+def test_a_conflicting_version_can_be_pinned_to_decide_the_conflict() -> None:
+    period = period_with_two_runs()
+    SettlementPeriod.ConflictingValuesRecorded(
+        **_event_on(period, 3, 24),
+        run_type="R1",
+        run_number=1,
+        maturity="settlement",
+        flow="S0142",
+        values=Measures({"bm_unit_cashflow": Decimal("1")}),
+        attributes={},
+        unconfirmed={},
+        source_sha256="ef" * 32,
+        record_position=9,
+        conflicts_with=2,
+    ).mutate(period)
+    intervene(period, "pin", 3, reason="Elexon confirmed the later delivery")
+    [event] = period.collect_events()
+    assert isinstance(event, SettlementPeriod.VersionPinned) and event.version == 3
+    assert period.pinned == 3
+
+
+@pytest.mark.parametrize(
+    ("action", "version", "what"),
+    [("hold", None, "a hold"), ("pin", 1, "a pin"), ("release", None, "a release")],
+)
 @pytest.mark.parametrize(
     ("field", "value", "error", "message"),
     [
-        ("actor", " ", MissingAttribution, "a manual intervention needs the person who made it"),
-        ("reason", "", MissingAttribution, "a manual intervention needs the person who made it"),
-        ("actor", "a\x00b", InvalidText, "the person making a manual intervention"),
-        ("outcome", " ", InvalidText, "the outcome of a manual intervention is empty"),
-        ("outcome", "held\x07", InvalidText, "the outcome of a manual intervention"),
+        ("actor", " ", MissingAttribution, "{what} needs the person who made it and a reason"),
+        ("reason", "", MissingAttribution, "{what} needs the person who made it and a reason"),
+        ("actor", "a\x00b", InvalidText, "the person making {what} .* control character"),
+        ("reason", "r" * (MAX_REASON_LENGTH + 1), InvalidText, "the reason for {what} is 2001"),
     ],
 )
-def test_a_manual_intervention_names_who_why_and_the_outcome(
-    field: str, value: str, error: type[LedgerError], message: str
+def test_every_intervention_names_who_and_why_in_plain_text(
+    action: str,
+    version: int | None,
+    what: str,
+    field: str,
+    value: str,
+    error: type[LedgerError],
+    message: str,
 ) -> None:
     period = period_with_two_runs()
-    with pytest.raises(error, match=message):
-        intervene(period, **{field: value})
+    if action == "release":  # something to release
+        intervene(period, "hold")
+        period.collect_events()
+    held = period.held
+    with pytest.raises(error, match=message.format(what=what)):
+        intervene(period, action, version, **{field: value})
     assert period.collect_events() == []
-    assert period.interventions == []
+    assert standing(period) == (held, None)
+
+
+@pytest.mark.parametrize(
+    ("action", "version", "message"),
+    [
+        ("free text", None, "unknown intervention 'free text': write hold, pin or release"),
+        ("", None, "unknown intervention '': write hold, pin or release"),
+        ("pin", None, "a pin needs the version to pin, e.g. version 3"),
+        ("hold", 2, "a hold names no version \\(only a pin does\\): leave the version out"),
+        ("release", 2, "a release names no version \\(only a pin does\\)"),
+    ],
+)
+def test_an_intervention_is_typed_not_free_text(
+    action: str, version: int | None, message: str
+) -> None:
+    with pytest.raises(InterventionRefused, match=f"^{message}"):
+        InterventionKind.parse(action, version)
+    period = period_with_two_runs()
+    with pytest.raises(InterventionRefused, match=f"^{message}"):
+        intervene(period, action, version)
+    assert period.collect_events() == []
+
+
+def test_the_actions_are_read_as_people_write_them() -> None:
+    assert InterventionKind.parse(" Hold ", None) is InterventionKind.HOLD
+    assert InterventionKind.parse("PIN", 3) is InterventionKind.PIN
+    assert InterventionKind.parse("release", None) is InterventionKind.RELEASE
+
+
+def test_the_state_is_rebuilt_from_the_events() -> None:
+    period = period_with_two_runs()
+    intervene(period, "hold")
+    intervene(period, "pin", 1)
+    intervene(period, "release")
+    intervene(period, "pin", 2, actor="analyst")
+    events = period.collect_events()
+    again = period_with_two_runs()
+    for event in events:
+        event.mutate(again)
+    assert (again.held, again.pinned, again.version) == (None, 2, 6)
+    assert again.interventions == period.interventions
+
+
+def test_a_free_text_intervention_stored_before_typing_still_loads_and_informs_only() -> None:
+    period = period_with_two_runs()
+    SettlementPeriod.ManualInterventionRecorded(
+        **{k: v for k, v in _event_on(period, 3, 23).items() if k != "file_creation_time"},
+        actor="ops.lead",
+        reason="value disputed",
+        outcome="held from billing",
+    ).mutate(period)
+    assert period.interventions == [
+        {"actor": "ops.lead", "reason": "value disputed", "outcome": "held from billing"}
+    ]
+    # It is not a hold: nothing stands to release.
+    assert standing(period) == (None, None)
+    with pytest.raises(InterventionRefused, match="nothing to release"):
+        intervene(period, "release")
+    assert not hasattr(period, "record_manual_intervention")
+
+
+def test_a_correction_s_values_as_a_person_writes_them() -> None:
+    assert correction_values([("bm_unit_cashflow", "-1234.56"), ("x", " +0 ")]) == {
+        "bm_unit_cashflow": Decimal("-1234.56"),
+        "x": Decimal("0"),
+    }
+    assert str(correction_values([("a", "1.50")])["a"]) == "1.50"  # exactly as written
+    assert correction_values([]) == {}
+
+
+@pytest.mark.parametrize(
+    ("pairs", "message"),
+    [
+        ([("a", "abc")], "the value of a is not a decimal number: 'abc' \\(write digits"),
+        ([("a", "1e5")], "the value of a is not a decimal number: '1e5'"),
+        ([("a", "NaN")], "the value of a is not a decimal number"),
+        ([("a", "Infinity")], "the value of a is not a decimal number"),
+        ([("a", "")], "the value of a is not a decimal number: ''"),
+        ([("a", "1.")], "the value of a is not a decimal number"),
+        ([("a", "١٢")], "the value of a is not a decimal number"),  # digits, not ASCII
+        ([("a", "1"), ("a", "2")], "a correction gives a twice: give each measure once"),
+        ([("", "1")], "'' is not a measure name: measures are named in snake_case"),
+        ([("bm unit", "1")], "'bm unit' is not a measure name"),
+        ([("x" * 300, "1")], "is not a measure name"),
+    ],
+)
+def test_a_correction_s_values_are_refused_unless_plain_decimals(
+    pairs: list[tuple[str, str]], message: str
+) -> None:
+    with pytest.raises(InvalidCorrection, match=message):
+        correction_values(pairs)
 
 
 # --- One run, many deliveries -----------------------------------------------------------------
@@ -481,3 +721,17 @@ def test_a_files_period_ids_are_the_ids_of_its_periods_one_by_one(
     ]
     for key in settlement_period_ids(tenant, day, periods):
         assert (key.version, key.variant) == (5, "specified in RFC 4122")
+
+
+def test_a_correction_sets_what_it_names_and_carries_the_rest_over() -> None:
+    period = period_with_two_runs()
+    correct(period, values={"non_delivery_charge": Decimal("3")})
+    assert period.versions[-1].values == {
+        "bm_unit_cashflow": Decimal("-12.50"),
+        "non_delivery_charge": Decimal("3"),
+    }
+    correct(period, supersedes=3, values={"bm_unit_cashflow": Decimal("1")})
+    assert period.versions[-1].values == {
+        "bm_unit_cashflow": Decimal("1"),
+        "non_delivery_charge": Decimal("3"),
+    }

@@ -1,0 +1,118 @@
+"""Documents: issue, re-issue and cancel them; read one, the stale ones, and those that used a
+period. The same operations and answers as ``ledger documents``."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Path, Request
+from pydantic import BaseModel, Field
+
+from api.dependencies import runtime_of, settlement_date_of
+from api.schemas import Problem
+from ledger.service.documents import DocumentUse, DocumentView, StaleDocument
+
+router = APIRouter(tags=["documents"])
+
+_REFUSED: dict[int | str, dict[str, Any]] = {
+    400: {
+        "model": Problem,
+        "description": "refused: a period held from billing or with no version under the "
+        "rule, a measure the version lacks, an unknown rule or kind, no person or reason, a "
+        "reference already issued, a cancelled document",
+    },
+    404: {"model": Problem, "description": "the tenant has no such document"},
+}
+
+
+class IssueRequest(BaseModel):
+    """A document to issue: a line per period and measure, each resolved by ``rule``."""
+
+    kind: Literal["invoice", "report", "statement"]
+    reference: str
+    actor: str = Field(description="who issues it")
+    rule: str = Field(
+        default="best",
+        description="best, run:<RUN> (e.g. run:SF) or as-of:<ISO instant with a zone>",
+    )
+    subject: str = Field(examples=["party:PTY00001"])
+    settlement_date: str = Field(examples=["2026-05-06"], json_schema_extra={"format": "date"})
+    periods: list[int] = Field(
+        default_factory=lambda: list(range(1, 49)), description="default: 1 to 48"
+    )
+    measures: list[str] = Field(
+        default_factory=list, description="default: every measure of each chosen version"
+    )
+
+
+class ChangeRequest(BaseModel):
+    """Who re-issues or cancels a document, and why."""
+
+    actor: str
+    reason: str
+
+
+@router.post(
+    "/tenants/{tenant}/documents",
+    response_model=DocumentView,
+    status_code=201,
+    responses=_REFUSED,
+)
+def issue_document(request: Request, tenant: str, body: IssueRequest) -> DocumentView:
+    """Issue a document; each line records the exact version it used."""
+    return runtime_of(request).issue_document(
+        kind=body.kind,
+        reference=body.reference,
+        actor=body.actor,
+        rule=body.rule,
+        subject=body.subject,
+        settlement_date=settlement_date_of(body.settlement_date),
+        periods=body.periods,
+        measures=body.measures,
+        tenant=tenant,
+    )
+
+
+@router.get("/tenants/{tenant}/documents/stale", response_model=list[StaleDocument])
+def stale_documents(request: Request, tenant: str) -> list[StaleDocument]:
+    """Documents in force whose rule would now choose another version, line by line."""
+    return runtime_of(request).stale_documents(tenant=tenant)
+
+
+@router.get(
+    "/tenants/{tenant}/documents/{reference}", response_model=DocumentView, responses=_REFUSED
+)
+def get_document(request: Request, tenant: str, reference: str) -> DocumentView:
+    """A document as issued (its current revision)."""
+    return runtime_of(request).document(reference, tenant=tenant)
+
+
+@router.post(
+    "/tenants/{tenant}/documents/{reference}/{change}",
+    response_model=DocumentView,
+    responses=_REFUSED,
+)
+def change_document(
+    request: Request,
+    tenant: str,
+    reference: str,
+    change: Annotated[Literal["reissue", "cancel"], Path()],
+    body: ChangeRequest,
+) -> DocumentView:
+    """Re-issue a document under its rule (a new revision), or cancel it."""
+    runtime = runtime_of(request)
+    operation = runtime.reissue_document if change == "reissue" else runtime.cancel_document
+    return operation(reference, actor=body.actor, reason=body.reason, tenant=tenant)
+
+
+@router.get(
+    "/tenants/{tenant}/periods/{subject}/{settlement_date}/{settlement_period}/documents",
+    response_model=list[DocumentUse],
+)
+def documents_using(
+    request: Request, tenant: str, subject: str, settlement_date: str, settlement_period: int
+) -> list[DocumentUse]:
+    """Every document line that used this period, with the version it used."""
+    return runtime_of(request).documents_using(
+        subject, settlement_date_of(settlement_date), settlement_period, tenant=tenant
+    )

@@ -1,0 +1,130 @@
+"""The consumer feed: a tenant's events in commit order, by page or live (server-sent events).
+
+A consumer remembers the last position it was given and asks for what comes after it:
+resuming so, it sees every event exactly once, in order. Positions have gaps (other tenants'
+events, numbers never used), and a page reads a bounded stretch of the log, so a page may hold
+fewer events than asked for, or none, while more are to come: read on from ``next_after``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Header, Query, Request
+from fastapi.responses import StreamingResponse
+from starlette.concurrency import run_in_threadpool
+
+from api.dependencies import runtime_of
+from api.schemas import Problem
+from ledger.domain.errors import LedgerError
+from ledger.service.feed import MAX_LIMIT
+from ledger.service.read_models import FeedPage
+from ledger.service.runtime import LedgerRuntime
+
+router = APIRouter(tags=["feed"])
+
+# How long the stream waits, once it has sent every event, before reading the log again.
+POLL_SECONDS = 1.0
+# A comment line after this many empty polls, so that idle proxies keep the connection open.
+KEEPALIVE_POLLS = 15
+# Events read per page by the stream.
+STREAM_PAGE = 500
+
+_REFUSED: dict[int | str, dict[str, Any]] = {
+    400: {"model": Problem, "description": "a malformed tenant name or Last-Event-ID"}
+}
+
+After = Annotated[
+    int,
+    Query(ge=0, description="the last position already read (0: from the beginning)"),
+]
+
+
+@router.get("/tenants/{tenant}/feed", response_model=FeedPage, responses=_REFUSED)
+def get_feed(
+    request: Request,
+    tenant: str,
+    after: After = 0,
+    limit: Annotated[int, Query(ge=1, le=MAX_LIMIT, description="at most this many events")] = 100,
+) -> FeedPage:
+    """The tenant's events after a position, oldest first (commit order), each with its
+    position, type, schema version, recording time and payload (decimals as exact strings).
+
+    Ask for the next page after ``next_after``, even when a page has no events: it is the last
+    position read, the tenant's or not. ``caught_up`` says the page reached the end of the log.
+    """
+    return runtime_of(request).feed(after=after, limit=limit, tenant=tenant)
+
+
+@router.get(
+    "/tenants/{tenant}/feed/stream",
+    response_class=StreamingResponse,
+    responses={
+        200: {
+            "content": {"text/event-stream": {"schema": {"type": "string"}}},
+            "description": "server-sent events: for each of the tenant's events, `id:` its "
+            "position and `data:` the event as JSON (as in a page of the feed); a message "
+            "with only an `id:` moves the resume point past other tenants' events",
+        },
+        **_REFUSED,
+    },
+)
+async def stream_feed(
+    request: Request,
+    tenant: str,
+    after: After = 0,
+    last_event_id: Annotated[
+        str | None,
+        Header(description="where to resume (sent by a reconnecting EventSource): wins over after"),
+    ] = None,
+) -> StreamingResponse:
+    """The tenant's events after a position, then each new one as it is recorded, as
+    server-sent events, until the client disconnects. A client resumes with the last ``id``
+    it received (``Last-Event-ID``), and sees every event exactly once, in order."""
+    runtime = runtime_of(request)
+    start = after if last_event_id is None else _position(last_event_id)
+    # Read the first page now: a refusal is an error response, not a broken stream.
+    first = await run_in_threadpool(_page, runtime, tenant, start)
+    return StreamingResponse(
+        _messages(runtime, first),
+        media_type="text/event-stream",
+        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+    )
+
+
+def _position(text: str) -> int:
+    """A ``Last-Event-ID`` as a position of the feed."""
+    value = text.strip()
+    if not (value.isascii() and value.isdigit()):
+        raise LedgerError(
+            f"Last-Event-ID {text!r} is not a position of the feed: send the id of the last "
+            "event received, a whole number"
+        )
+    return int(value)
+
+
+def _page(runtime: LedgerRuntime, tenant: str, after: int) -> FeedPage:
+    return runtime.feed(after=after, limit=STREAM_PAGE, tenant=tenant)
+
+
+async def _messages(runtime: LedgerRuntime, page: FeedPage) -> AsyncIterator[str]:
+    """Server-sent events from ``page`` on, reading the log again (in a worker thread, off the
+    event loop) whenever the last page was not the end of it, else after a pause."""
+    sent, idle = page.after, 0
+    while True:
+        for event in page.events:
+            yield f"id: {event.position}\ndata: {json.dumps(event.model_dump(mode='json'))}\n\n"
+        if page.next_after > sent:
+            # An id alone sets the client's resume point without an event (other tenants').
+            sent = page.next_after
+            if not page.events or page.events[-1].position < sent:
+                yield f"id: {sent}\n\n"
+        idle = 0 if page.events or not page.caught_up else idle + 1
+        if idle and idle % KEEPALIVE_POLLS == 0:
+            yield ": waiting for events\n\n"
+        if page.caught_up:
+            await asyncio.sleep(POLL_SECONDS)
+        page = await run_in_threadpool(_page, runtime, page.tenant, page.next_after)

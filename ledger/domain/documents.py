@@ -1,0 +1,237 @@
+"""Documents issued from the ledger (invoices, reports, statements) and the versions they used.
+
+A document is an aggregate of its own: issuing it records, per line, exactly which version of
+which period's value it used (version number, run, value, source file), chosen by its rule
+(:mod:`ledger.domain.selection`). Issuing never touches a period. Re-issuing records a new set
+of lines under the same rule (a new revision); cancelling records who and why. The lines of a
+revision never change: staleness is worked out beside them, by a view.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+from typing import Any
+from uuid import UUID, uuid5
+
+from eventsourcing.domain import Aggregate
+
+from ledger.domain.aggregates import LEDGER_NAMESPACE, _attribution
+from ledger.domain.errors import LedgerError
+from ledger.domain.plain_text import plain_text
+from ledger.domain.selection import Rule
+
+KINDS = ("invoice", "report", "statement")
+MAX_REFERENCE_LENGTH = 100
+
+
+class DocumentRefused(LedgerError):
+    """A document command the document's state does not allow."""
+
+
+def document_id(tenant: str, reference: str) -> UUID:
+    """The id of a tenant's document with this reference (one document per reference)."""
+    return uuid5(LEDGER_NAMESPACE, f"document/{tenant}/{reference}")
+
+
+@dataclass(frozen=True)
+class DocumentLine:
+    """One value a document used: which period, which measure, and the exact version."""
+
+    subject: str
+    settlement_date: date
+    settlement_period: int
+    measure: str
+    value: Decimal
+    version: int
+    kind: str  # the version's kind: run or correction
+    run_type: str
+    run_number: int
+    source_sha256: str | None
+
+    def as_event_data(self) -> dict[str, Any]:
+        """As stored in the document's events: plain JSON, the value as exact decimal text."""
+        return {
+            "subject": self.subject,
+            "settlement_date": self.settlement_date.isoformat(),
+            "settlement_period": self.settlement_period,
+            "measure": self.measure,
+            "value": str(self.value),
+            "version": self.version,
+            "kind": self.kind,
+            "run_type": self.run_type,
+            "run_number": self.run_number,
+            "source_sha256": self.source_sha256,
+        }
+
+    @classmethod
+    def from_event_data(cls, data: dict[str, Any]) -> DocumentLine:
+        return cls(
+            subject=data["subject"],
+            settlement_date=date.fromisoformat(data["settlement_date"]),
+            settlement_period=int(data["settlement_period"]),
+            measure=data["measure"],
+            value=Decimal(data["value"]),
+            version=int(data["version"]),
+            kind=data["kind"],
+            run_type=data["run_type"],
+            run_number=int(data["run_number"]),
+            source_sha256=data["source_sha256"],
+        )
+
+
+def total_of(lines: Sequence[DocumentLine]) -> Decimal:
+    return sum((line.value for line in lines), Decimal(0))
+
+
+class Document(Aggregate):
+    """A tenant's document: its kind, rule, and each revision's lines."""
+
+    def __init__(
+        self,
+        tenant: str,
+        reference: str,
+        kind: str,
+        rule: str,
+        revision: int,
+        actor: str,
+        lines: list[dict[str, Any]],
+        total: Decimal,
+    ) -> None:
+        self.tenant = tenant
+        self.reference = reference
+        self.kind = kind
+        self.rule = rule
+        self.revision = revision
+        self.issued_by = actor
+        self.lines = [DocumentLine.from_event_data(d) for d in lines]
+        self.total = total
+        self.cancelled = False
+
+    @staticmethod
+    def create_id(tenant: str, reference: str) -> UUID:
+        """One document per tenant and reference."""
+        return document_id(tenant, reference)
+
+    @dataclass(frozen=True)
+    class Issued(Aggregate.Created):
+        """The document was issued: its first revision, who issued it, and every line with
+        its version (``lines`` hold plain JSON, values as decimal text)."""
+
+        tenant: str
+        reference: str
+        kind: str
+        rule: str
+        revision: int
+        actor: str
+        lines: list[dict[str, Any]]
+        total: Decimal
+
+    @dataclass(frozen=True)
+    class Reissued(Aggregate.Event):
+        """The document was issued again under its rule: a new revision, who and why."""
+
+        tenant: str
+        reference: str
+        revision: int
+        actor: str
+        reason: str
+        lines: list[dict[str, Any]]
+        total: Decimal
+
+        def apply(self, aggregate: Any) -> None:
+            aggregate.revision = self.revision
+            aggregate.lines = [DocumentLine.from_event_data(d) for d in self.lines]
+            aggregate.total = self.total
+
+    @dataclass(frozen=True)
+    class Cancelled(Aggregate.Event):
+        """The document was cancelled: who and why. Its revisions stay on record."""
+
+        tenant: str
+        reference: str
+        actor: str
+        reason: str
+
+        def apply(self, aggregate: Any) -> None:
+            aggregate.cancelled = True
+
+    @classmethod
+    def issue(
+        cls,
+        tenant: str,
+        reference: str,
+        kind: str,
+        rule: Rule,
+        actor: str,
+        lines: Sequence[DocumentLine],
+    ) -> Document:
+        """A new document with its first revision; refused without a person or lines, or with
+        an unknown kind or a reference that is not plain text."""
+        reference = _reference(reference)
+        if kind not in KINDS:
+            raise DocumentRefused(f"unknown document kind {kind!r}: use one of {', '.join(KINDS)}")
+        actor = _actor(actor, "issuing a document")
+        _check_lines(reference, lines)
+        return cls(
+            tenant=tenant,
+            reference=reference,
+            kind=kind,
+            rule=str(rule),
+            revision=1,
+            actor=actor,
+            lines=[line.as_event_data() for line in lines],
+            total=total_of(lines),
+        )
+
+    def reissue(self, actor: str, reason: str, lines: Sequence[DocumentLine]) -> None:
+        """A new revision of the lines under the same rule, naming who and why."""
+        self._refuse_if_cancelled("re-issued")
+        actor, reason = _attribution(actor, reason, f"re-issuing document {self.reference}")
+        _check_lines(self.reference, lines)
+        self.trigger_event(
+            self.Reissued,
+            tenant=self.tenant,
+            reference=self.reference,
+            revision=self.revision + 1,
+            actor=actor,
+            reason=reason,
+            lines=[line.as_event_data() for line in lines],
+            total=total_of(lines),
+        )
+
+    def cancel(self, actor: str, reason: str) -> None:
+        """Cancel the document, naming who and why."""
+        self._refuse_if_cancelled("cancelled again")
+        actor, reason = _attribution(actor, reason, f"cancelling document {self.reference}")
+        self.trigger_event(
+            self.Cancelled, tenant=self.tenant, reference=self.reference, actor=actor, reason=reason
+        )
+
+    @property
+    def selection_rule(self) -> Rule:
+        return Rule.parse(self.rule)
+
+    def _refuse_if_cancelled(self, what: str) -> None:
+        if self.cancelled:
+            raise DocumentRefused(f"document {self.reference} is cancelled: it cannot be {what}")
+
+
+def _reference(reference: str) -> str:
+    text = plain_text(reference, "a document reference", max_length=MAX_REFERENCE_LENGTH)
+    if not text.strip():
+        raise DocumentRefused("a document needs a reference")
+    return text.strip()
+
+
+def _actor(actor: str, what: str) -> str:
+    if not actor.strip():
+        raise DocumentRefused(f"{what} needs the person doing it (--actor)")
+    return plain_text(actor, f"the person {what}")
+
+
+def _check_lines(reference: str, lines: Sequence[DocumentLine]) -> None:
+    if not lines:
+        raise DocumentRefused(f"document {reference} would have no lines: nothing to issue")

@@ -1,0 +1,239 @@
+"""Issuing documents from the ledger, and what finance reads back: a document, the stale ones,
+the documents that used a period.
+
+Issuing resolves each line (subject, settlement date, period, measure) to one exact version of
+the period by the document's rule, from the period views in one read transaction, and records
+it on the document; nothing about the periods changes. A held period is refused, saying who
+holds it and why. Read models here are served alike by the command line and the API.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date
+from decimal import Decimal
+
+from pydantic import Field
+
+from ledger.adapters.storage import Tx
+from ledger.domain.documents import DocumentLine
+from ledger.domain.errors import LedgerError
+from ledger.domain.selection import Rule
+from ledger.service.read_models import DecimalString, Instant, ReadModel
+from projections.documents import DocumentRow, LineRow, standing
+from projections.period_versions import VersionRow, period_versions
+
+# A line names one period's value: (subject, settlement date, period, measure).
+LineKey = tuple[str, date, int, str]
+
+
+class LineSource(ReadModel):
+    """The file a line's value came from (none for a correction made by a person)."""
+
+    sha256: str
+
+
+class DocumentLineView(ReadModel):
+    """One line of a document: the period value it used, and exactly which version."""
+
+    subject: str
+    settlement_date: date
+    settlement_period: int
+    measure: str
+    value: DecimalString
+    version: int
+    kind: str = Field(description="the version's kind: run or correction")
+    run_type: str
+    run_number: int
+    source: LineSource | None
+
+
+class DocumentView(ReadModel):
+    """A document as issued (its current revision), with every line's version."""
+
+    reference: str
+    kind: str
+    rule: str
+    status: str = Field(description="issued or cancelled")
+    revision: int
+    issued_at: Instant
+    revised_at: Instant
+    actor: str = Field(description="who issued the current revision")
+    lines: list[DocumentLineView]
+    total: DecimalString
+
+    @classmethod
+    def of(cls, head: DocumentRow, lines: Sequence[LineRow]) -> DocumentView:
+        return cls(
+            reference=head.reference,
+            kind=head.kind,
+            rule=head.rule,
+            status=head.status,
+            revision=head.revision,
+            issued_at=head.issued_at,
+            revised_at=head.revised_at,
+            actor=head.actor,
+            lines=[_line_view(line) for line in lines],
+            total=head.total,
+        )
+
+
+class VersionValue(ReadModel):
+    """A version of a period and the value of one measure in it."""
+
+    version: int | None
+    value: DecimalString | None
+
+
+class StaleLine(ReadModel):
+    """A line whose rule would now choose another version: what it used, what now, the delta."""
+
+    subject: str
+    settlement_date: date
+    settlement_period: int
+    measure: str
+    used: VersionValue
+    now: VersionValue
+    delta: DecimalString | None = Field(description="now minus used (null if now has none)")
+
+
+class StaleDocument(ReadModel):
+    """A document in force with at least one stale line."""
+
+    reference: str
+    kind: str
+    rule: str
+    revision: int
+    total_delta: DecimalString
+    lines: list[StaleLine]
+
+    @classmethod
+    def of(cls, head: DocumentRow, lines: Sequence[LineRow]) -> StaleDocument:
+        stale = [_stale_line(line) for line in lines]
+        return cls(
+            reference=head.reference,
+            kind=head.kind,
+            rule=head.rule,
+            revision=head.revision,
+            total_delta=sum((s.delta or Decimal(0) for s in stale), Decimal(0)),
+            lines=stale,
+        )
+
+
+class DocumentUse(ReadModel):
+    """A document line that used a period: which document, which measure, which version."""
+
+    reference: str
+    kind: str
+    rule: str
+    status: str
+    line: int
+    measure: str
+    version: int
+    value: DecimalString
+    stale: bool
+
+
+def use_of(head: DocumentRow, line: LineRow) -> DocumentUse:
+    return DocumentUse(
+        reference=head.reference,
+        kind=head.kind,
+        rule=head.rule,
+        status=head.status,
+        line=line.line,
+        measure=line.measure,
+        version=line.used_version,
+        value=line.used_value,
+        stale=line.stale,
+    )
+
+
+def _line_view(line: LineRow) -> DocumentLineView:
+    return DocumentLineView(
+        subject=line.subject,
+        settlement_date=line.settlement_date,
+        settlement_period=line.settlement_period,
+        measure=line.measure,
+        value=line.used_value,
+        version=line.used_version,
+        kind=line.used_kind,
+        run_type=line.run_type,
+        run_number=line.run_number,
+        source=LineSource(sha256=line.source_sha256) if line.source_sha256 else None,
+    )
+
+
+def _stale_line(line: LineRow) -> StaleLine:
+    delta = None if line.now_value is None else line.now_value - line.used_value
+    return StaleLine(
+        subject=line.subject,
+        settlement_date=line.settlement_date,
+        settlement_period=line.settlement_period,
+        measure=line.measure,
+        used=VersionValue(version=line.used_version, value=line.used_value),
+        now=VersionValue(version=line.now_version, value=line.now_value),
+        delta=delta,
+    )
+
+
+def resolve_lines(tx: Tx, tenant: str, rule: Rule, keys: Sequence[LineKey]) -> list[DocumentLine]:
+    """Each line's exact version by ``rule``, in the order given; refused (nothing issued) for
+    a held period, a period with no version to choose, or a measure the version lacks."""
+    chosen: dict[tuple[str, date, int], VersionRow] = {}
+    lines = []
+    for subject, day, period, measure in keys:
+        version = chosen.get((subject, day, period))
+        if version is None:
+            version = chosen[(subject, day, period)] = _choose(
+                tx, tenant, rule, subject, day, period
+            )
+        if measure not in version.values:
+            raise LedgerError(
+                f"{_period(subject, day, period)} version {version.version} has no measure "
+                f"{measure!r}; it has: {', '.join(version.values) or 'none'}"
+            )
+        lines.append(
+            DocumentLine(
+                subject=subject,
+                settlement_date=day,
+                settlement_period=period,
+                measure=measure,
+                value=version.values[measure],
+                version=version.version,
+                kind=version.kind,
+                run_type=version.run_type,
+                run_number=version.run_number,
+                source_sha256=version.source_sha256,
+            )
+        )
+    return lines
+
+
+def measures_of(tx: Tx, tenant: str, rule: Rule, subject: str, day: date, period: int) -> list[str]:
+    """Every measure of the version ``rule`` chooses for a period (a line per measure)."""
+    return list(_choose(tx, tenant, rule, subject, day, period).values)
+
+
+def _choose(tx: Tx, tenant: str, rule: Rule, subject: str, day: date, period: int) -> VersionRow:
+    now = standing(tx, tenant, subject, day, period)
+    if now.held:
+        raise LedgerError(
+            f"{_period(subject, day, period)} is held from billing by {now.held_by} "
+            f"({now.held_reason}): a document cannot use it until it is released"
+        )
+    as_of = rule.as_of
+    versions = period_versions(tx, tenant, subject, day, period, as_of=as_of)
+    pinned = now.pinned
+    if as_of is not None:
+        pinned = standing(tx, tenant, subject, day, period, as_of=as_of).pinned
+    version = rule.choose(versions, pinned=pinned)
+    if version is None:
+        known = "as known then" if as_of is not None else "yet"
+        raise LedgerError(
+            f"{_period(subject, day, period)} has no version under rule {rule} {known}"
+        )
+    return version
+
+
+def _period(subject: str, day: date, period: int) -> str:
+    return f"{subject} on {day.isoformat()} period {period}"

@@ -1,0 +1,388 @@
+"""Documents, the exact version each of their lines used, and which lines are stale now.
+
+``documents`` holds one row per document (its current revision and status); ``document_lines``
+one row per line of the current revision: what it used (version, value, run, source) and what
+its rule would choose now (``now_version``, ``now_value``), with ``stale`` set when they
+differ. The choice is refreshed whenever an event touches a period that a line uses, so
+"which documents are stale" is one indexed query, never a replay.
+
+Within a batch the period views are applied first (the runner applies views in order), so a
+refresh reads the period's versions and pins as they stand after the batch; a line's ``used``
+columns never change once written (a re-issue writes the new revision's lines).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+from ledger.adapters.storage import Database, Tx, as_date, as_datetime
+from ledger.domain.aggregates import SettlementPeriod
+from ledger.domain.documents import Document
+from ledger.domain.selection import Rule, Standing, standing_after
+from projections.period_versions import period_versions
+
+_LINE_COLUMNS = (
+    "tenant",
+    "reference",
+    "line",
+    "revision",
+    "subject",
+    "settlement_date",
+    "settlement_period",
+    "measure",
+    "rule",
+    "can_go_stale",
+    "used_version",
+    "used_value",
+    "used_kind",
+    "run_type",
+    "run_number",
+    "source_sha256",
+    "now_version",
+    "now_value",
+    "stale",
+)
+PeriodKey = tuple[str, str, date, int]  # tenant, subject, settlement date, period
+
+
+@dataclass(frozen=True)
+class DocumentRow:
+    """A row of ``documents``: a document's current revision and status."""
+
+    reference: str
+    kind: str
+    rule: str
+    revision: int
+    issued_at: datetime
+    revised_at: datetime
+    actor: str
+    total: Decimal
+    status: str
+    cancelled_by: str | None
+    cancel_reason: str | None
+
+
+@dataclass(frozen=True)
+class LineRow:
+    """A row of ``document_lines``: what a line used, and what its rule would use now."""
+
+    reference: str
+    line: int
+    subject: str
+    settlement_date: date
+    settlement_period: int
+    measure: str
+    used_version: int
+    used_value: Decimal
+    used_kind: str
+    run_type: str
+    run_number: int
+    source_sha256: str | None
+    now_version: int | None
+    now_value: Decimal | None
+    stale: bool
+
+
+class DocumentsProjection:
+    """Builds ``documents`` and ``document_lines`` from document and period events."""
+
+    name = "documents"
+
+    def create_tables(self, database: Database) -> None:
+        t = database.types
+        with database.transaction() as tx:
+            tx.execute(
+                "CREATE TABLE IF NOT EXISTS documents ("
+                " tenant TEXT NOT NULL, reference TEXT NOT NULL, kind TEXT NOT NULL,"
+                " rule TEXT NOT NULL, revision INTEGER NOT NULL,"
+                f" issued_at {t['TS']} NOT NULL, revised_at {t['TS']} NOT NULL,"
+                " actor TEXT NOT NULL, total TEXT NOT NULL, status TEXT NOT NULL,"
+                " cancelled_by TEXT, cancel_reason TEXT, PRIMARY KEY (tenant, reference))"
+            )
+            tx.execute(
+                "CREATE TABLE IF NOT EXISTS document_lines ("
+                " tenant TEXT NOT NULL, reference TEXT NOT NULL, line INTEGER NOT NULL,"
+                " revision INTEGER NOT NULL, subject TEXT NOT NULL,"
+                f" settlement_date {t['DATE']} NOT NULL, settlement_period INTEGER NOT NULL,"
+                " measure TEXT NOT NULL, rule TEXT NOT NULL, can_go_stale INTEGER NOT NULL,"
+                " used_version INTEGER NOT NULL, used_value TEXT NOT NULL,"
+                " used_kind TEXT NOT NULL, run_type TEXT NOT NULL, run_number INTEGER NOT NULL,"
+                " source_sha256 TEXT, now_version INTEGER, now_value TEXT,"
+                " stale INTEGER NOT NULL, PRIMARY KEY (tenant, reference, line))"
+            )
+            tx.execute(
+                "CREATE INDEX IF NOT EXISTS document_lines_by_period ON document_lines"
+                " (tenant, settlement_date, subject, settlement_period)"
+            )
+            tx.execute(
+                "CREATE INDEX IF NOT EXISTS document_lines_stale ON document_lines"
+                " (tenant, stale, reference)"
+            )
+
+    def clear(self, tx: Tx) -> None:
+        tx.execute("DELETE FROM documents")
+        tx.execute("DELETE FROM document_lines")
+
+    def apply(self, tx: Tx, events: Sequence[tuple[int, Any]]) -> None:
+        touched: set[PeriodKey] = set()
+        for _nid, event in events:
+            if isinstance(event, SettlementPeriod.PeriodEvent):
+                touched.add(
+                    (event.tenant, event.subject, event.settlement_date, event.settlement_period)
+                )
+            elif isinstance(event, Document.Issued | Document.Reissued):
+                self._revise(tx, event)
+            elif isinstance(event, Document.Cancelled):
+                tx.execute(
+                    "UPDATE documents SET status = 'cancelled', cancelled_by = ?,"
+                    " cancel_reason = ? WHERE tenant = ? AND reference = ?",
+                    (event.actor, event.reason, event.tenant, event.reference),
+                )
+        if touched:
+            _refresh(tx, touched)
+
+    def _revise(self, tx: Tx, event: Document.Issued | Document.Reissued) -> None:
+        key = (event.tenant, event.reference)
+        if isinstance(event, Document.Issued):
+            tx.execute(
+                "INSERT INTO documents (tenant, reference, kind, rule, revision, issued_at,"
+                " revised_at, actor, total, status) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'issued')",
+                (*key, event.kind, event.rule, 1, event.timestamp, event.timestamp,
+                 event.actor, str(event.total)),
+            )  # fmt: skip
+            rule = event.rule
+        else:
+            tx.execute(
+                "UPDATE documents SET revision = ?, revised_at = ?, actor = ?, total = ?"
+                " WHERE tenant = ? AND reference = ?",
+                (event.revision, event.timestamp, event.actor, str(event.total), *key),
+            )
+            row = tx.execute(
+                "SELECT rule FROM documents WHERE tenant = ? AND reference = ?", key
+            ).fetchone()
+            assert row is not None, "a document is issued before it is re-issued"
+            rule = str(row[0])
+        tx.execute("DELETE FROM document_lines WHERE tenant = ? AND reference = ?", key)
+        can_go_stale = int(Rule.parse(rule).can_go_stale)
+        tx.insert_rows(
+            "document_lines",
+            _LINE_COLUMNS,
+            [
+                _line_row(event, n, data, rule, can_go_stale)
+                for n, data in enumerate(event.lines, start=1)
+            ],
+        )
+
+
+def _line_row(
+    event: Document.Issued | Document.Reissued,
+    n: int,
+    data: dict[str, Any],
+    rule: str,
+    can_go_stale: int,
+) -> tuple[Any, ...]:
+    # Issued from the views as they stood: what it used is what its rule chose then.
+    return (
+        event.tenant,
+        event.reference,
+        n,
+        event.revision,
+        data["subject"],
+        date.fromisoformat(data["settlement_date"]),
+        data["settlement_period"],
+        data["measure"],
+        rule,
+        can_go_stale,
+        data["version"],
+        data["value"],
+        data["kind"],
+        data["run_type"],
+        data["run_number"],
+        data["source_sha256"],
+        data["version"],
+        data["value"],
+        0,
+    )
+
+
+def _refresh(tx: Tx, touched: set[PeriodKey]) -> None:
+    """Work out again, for each line on a touched period, what its rule would choose now."""
+    days = {(tenant, day) for tenant, _, day, _ in touched}
+    for tenant, day in days:
+        lines = tx.execute(
+            "SELECT reference, line, subject, settlement_period, measure, rule, used_version"
+            " FROM document_lines WHERE tenant = ? AND settlement_date = ?"
+            " AND can_go_stale = 1",
+            (tenant, day),
+        ).fetchall()
+        by_period: dict[tuple[str, int], list[tuple[Any, ...]]] = {}
+        for line in lines:
+            if (tenant, line[2], day, int(line[3])) in touched:
+                by_period.setdefault((str(line[2]), int(line[3])), []).append(line)
+        for (subject, period), on_period in by_period.items():
+            _refresh_period(tx, (tenant, subject, day, period), on_period)
+
+
+def _refresh_period(tx: Tx, key: PeriodKey, lines: Iterable[tuple[Any, ...]]) -> None:
+    versions = period_versions(tx, *key)
+    pinned = standing(tx, *key).pinned
+    tenant = key[0]
+    for reference, line, _subject, _period, measure, rule, used_version in lines:
+        chosen = Rule.parse(str(rule)).choose(versions, pinned=pinned)
+        now_version = None if chosen is None else chosen.version
+        value = None if chosen is None else chosen.values.get(str(measure))
+        tx.execute(
+            "UPDATE document_lines SET now_version = ?, now_value = ?, stale = ?"
+            " WHERE tenant = ? AND reference = ? AND line = ?",
+            (
+                now_version,
+                None if value is None else str(value),
+                int(now_version != int(used_version)),
+                tenant,
+                reference,
+                line,
+            ),
+        )
+
+
+def standing(
+    tx: Tx, tenant: str, subject: str, day: date, period: int, *, as_of: datetime | None = None
+) -> Standing:
+    """The interventions standing on a period now (or as they stood at ``as_of``)."""
+    sql = (
+        "SELECT action, pinned_version, actor, reason, recorded_at FROM period_interventions"
+        " WHERE tenant = ? AND subject = ? AND settlement_date = ? AND settlement_period = ?"
+    )
+    params: list[Any] = [tenant, subject, day, period]
+    if as_of is not None:
+        sql += " AND recorded_at <= ?"
+        params.append(as_of)
+    rows = tx.execute(sql + " ORDER BY version", params).fetchall()
+    return standing_after((r[0], r[1], r[2], r[3], as_datetime(r[4])) for r in rows)
+
+
+def _document_row(r: Sequence[Any]) -> DocumentRow:
+    return DocumentRow(
+        reference=r[0],
+        kind=r[1],
+        rule=r[2],
+        revision=int(r[3]),
+        issued_at=as_datetime(r[4]),
+        revised_at=as_datetime(r[5]),
+        actor=r[6],
+        total=Decimal(r[7]),
+        status=r[8],
+        cancelled_by=r[9],
+        cancel_reason=r[10],
+    )
+
+
+_DOCUMENT_COLUMNS = (
+    "reference",
+    "kind",
+    "rule",
+    "revision",
+    "issued_at",
+    "revised_at",
+    "actor",
+    "total",
+    "status",
+    "cancelled_by",
+    "cancel_reason",
+)
+_LINE_QUERY_COLUMNS = (
+    "reference",
+    "line",
+    "subject",
+    "settlement_date",
+    "settlement_period",
+    "measure",
+    "used_version",
+    "used_value",
+    "used_kind",
+    "run_type",
+    "run_number",
+    "source_sha256",
+    "now_version",
+    "now_value",
+    "stale",
+)
+_DOCUMENT_QUERY = f"SELECT {', '.join(_DOCUMENT_COLUMNS)} FROM documents"
+_LINE_QUERY = f"SELECT {', '.join(_LINE_QUERY_COLUMNS)} FROM document_lines"
+
+
+def _line(r: Sequence[Any]) -> LineRow:
+    return LineRow(
+        reference=r[0],
+        line=int(r[1]),
+        subject=r[2],
+        settlement_date=as_date(r[3]),
+        settlement_period=int(r[4]),
+        measure=r[5],
+        used_version=int(r[6]),
+        used_value=Decimal(r[7]),
+        used_kind=r[8],
+        run_type=r[9],
+        run_number=int(r[10]),
+        source_sha256=r[11],
+        now_version=None if r[12] is None else int(r[12]),
+        now_value=None if r[13] is None else Decimal(r[13]),
+        stale=bool(r[14]),
+    )
+
+
+def document(tx: Tx, tenant: str, reference: str) -> tuple[DocumentRow, list[LineRow]] | None:
+    """A document and the lines of its current revision; None when the tenant has none."""
+    row = tx.execute(
+        f"{_DOCUMENT_QUERY} WHERE tenant = ? AND reference = ?", (tenant, reference)
+    ).fetchone()
+    if row is None:
+        return None
+    lines = tx.execute(
+        f"{_LINE_QUERY} WHERE tenant = ? AND reference = ? ORDER BY line", (tenant, reference)
+    ).fetchall()
+    return _document_row(row), [_line(r) for r in lines]
+
+
+def stale_lines(tx: Tx, tenant: str) -> list[tuple[DocumentRow, list[LineRow]]]:
+    """Documents in force (not cancelled) with a stale line, and those lines, by reference:
+    two indexed queries (the documents, then their stale lines)."""
+    heads = {
+        str(r[0]): _document_row(r)
+        for r in tx.execute(
+            f"{_DOCUMENT_QUERY} WHERE tenant = ? AND status = 'issued' AND reference IN"
+            " (SELECT reference FROM document_lines WHERE tenant = ? AND stale = 1)",
+            (tenant, tenant),
+        ).fetchall()
+    }
+    found: dict[str, list[LineRow]] = {}
+    for r in tx.execute(
+        f"{_LINE_QUERY} WHERE tenant = ? AND stale = 1 ORDER BY reference, line", (tenant,)
+    ).fetchall():
+        if r[0] in heads:  # not a cancelled document's
+            found.setdefault(str(r[0]), []).append(_line(r))
+    return [(heads[reference], lines) for reference, lines in found.items()]
+
+
+def lines_using(
+    tx: Tx, tenant: str, subject: str, settlement_date: date, settlement_period: int
+) -> list[tuple[DocumentRow, LineRow]]:
+    """Every document line (current revisions, cancelled documents included) on a period."""
+    rows = tx.execute(
+        f"{_LINE_QUERY} WHERE tenant = ? AND settlement_date = ? AND subject = ?"
+        " AND settlement_period = ? ORDER BY reference, line",
+        (tenant, settlement_date, subject, settlement_period),
+    ).fetchall()
+    found = []
+    for r in rows:
+        line = _line(r)
+        head = tx.execute(
+            f"{_DOCUMENT_QUERY} WHERE tenant = ? AND reference = ?", (tenant, line.reference)
+        ).fetchone()
+        assert head is not None, "a line belongs to a document"
+        found.append((_document_row(head), line))
+    return found

@@ -1,0 +1,80 @@
+"""Documents over HTTP, on SQLite and on PostgreSQL: issue, read, stale after a later run,
+re-issue, cancel, the documents using a period, and refusals as 400 with a business message."""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Iterator
+
+import pytest
+from starlette.exceptions import StarletteDeprecationWarning
+from test_api import DAY, PARTY, report, upload
+
+from api.app import create_app
+from ledger.service.runtime import LedgerRuntime
+
+with warnings.catch_warnings():
+    warnings.filterwarnings(
+        "ignore",
+        message=r"Using `httpx` with `starlette\.testclient` is deprecated",
+        category=StarletteDeprecationWarning,
+    )
+    from fastapi.testclient import TestClient
+
+SUBJECT = f"party:{PARTY}"
+MEASURE = "bm_unit_cashflow"
+
+
+@pytest.fixture
+def client(runtime: LedgerRuntime) -> Iterator[TestClient]:
+    with TestClient(create_app(runtime)) as c:
+        yield c
+
+
+def issue(client: TestClient, reference: str = "INV-1", **overrides: object) -> object:
+    body: dict[str, object] = {
+        "kind": "invoice",
+        "reference": reference,
+        "actor": "f.finance",
+        "subject": SUBJECT,
+        "settlement_date": DAY.isoformat(),
+        "periods": [1, 2],
+        "measures": [MEASURE],
+    }
+    body.update(overrides)
+    return client.post("/tenants/a/documents", json=body)
+
+
+def test_documents_over_http(client: TestClient) -> None:
+    assert upload(client, report(run_type="SF"), "sf.txt").json()["status"] == "accepted"
+    r = issue(client)
+    assert r.status_code == 201, r.text  # type: ignore[attr-defined]
+    document = r.json()  # type: ignore[attr-defined]
+    assert [line["version"] for line in document["lines"]] == [1, 1]
+    assert client.get("/tenants/a/documents/INV-1").json() == document
+    assert client.get("/tenants/a/documents/stale").json() == []
+
+    later = report(run_type="R1", revision=1)
+    assert upload(client, later, "r1.txt").json()["status"] == "accepted"
+    [stale] = client.get("/tenants/a/documents/stale").json()
+    assert stale["reference"] == "INV-1"
+    assert [(x["used"]["version"], x["now"]["version"]) for x in stale["lines"]] == [(1, 2), (1, 2)]
+
+    uses = client.get(f"/tenants/a/periods/{SUBJECT}/{DAY}/2/documents").json()
+    assert [(u["reference"], u["version"], u["stale"]) for u in uses] == [("INV-1", 1, True)]
+
+    change = {"actor": "f.finance", "reason": "R1 arrived"}
+    again = client.post("/tenants/a/documents/INV-1/reissue", json=change).json()
+    assert (again["revision"], [x["version"] for x in again["lines"]]) == (2, [2, 2])
+    gone = client.post("/tenants/a/documents/INV-1/cancel", json=change).json()
+    assert gone["status"] == "cancelled"
+
+
+def test_refusals_over_http(client: TestClient) -> None:
+    assert upload(client, report(run_type="SF"), "sf.txt").json()["status"] == "accepted"
+    r = issue(client, rule="newest")
+    assert r.status_code == 400  # type: ignore[attr-defined]
+    assert "unknown selection rule" in r.json()["detail"]  # type: ignore[attr-defined]
+    missing = client.get("/tenants/a/documents/NOPE")
+    assert missing.status_code == 404 and "has no document" in missing.json()["detail"]
+    assert issue(client, kind="receipt").status_code == 422  # type: ignore[attr-defined]

@@ -1,0 +1,277 @@
+"""Documents record exactly which version of each value they used; a later run, a correction
+or a pin makes them stale under their own rule, line by line, with the deltas.
+
+Every test runs on SQLite and on PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from integration.conftest import DAY, PARTY_SUBJECT, dump_views, write_report
+from ledger.cli import main
+from ledger.domain.errors import LedgerError
+from ledger.service.application import NotFound
+from ledger.service.documents import DocumentView
+from ledger.service.runtime import LedgerRuntime
+
+TENANT = "acme"
+MEASURE = "bm_unit_cashflow"
+
+
+@pytest.fixture
+def sf(runtime: LedgerRuntime, files: Path) -> LedgerRuntime:
+    """II then SF ingested for ``acme``: each period has versions 1 (II) and 2 (SF, best)."""
+    for run in ("II", "SF"):
+        assert runtime.ingest(write_report(files, run_type=run).path, tenant=TENANT).status == (
+            "accepted"
+        )
+    return runtime
+
+
+def issue(runtime: LedgerRuntime, reference: str = "INV-1", **overrides: Any) -> DocumentView:
+    arguments: dict[str, Any] = {
+        "kind": "invoice",
+        "reference": reference,
+        "actor": "f.finance",
+        "rule": "best",
+        "subject": PARTY_SUBJECT,
+        "settlement_date": DAY,
+        "periods": [1, 2, 3],
+        "measures": [MEASURE],
+        "tenant": TENANT,
+    }
+    arguments.update(overrides)
+    return runtime.issue_document(**arguments)
+
+
+def value_of(runtime: LedgerRuntime, period: int, version: int) -> Decimal:
+    view = runtime.period(PARTY_SUBJECT, DAY, period, tenant=TENANT)
+    [found] = [v for v in view.versions if v.version == version]
+    return Decimal(found.values[MEASURE])
+
+
+def test_a_document_records_the_exact_version_of_every_line(sf: LedgerRuntime, files: Path) -> None:
+    document = issue(sf)
+    sf_file = write_report(files, run_type="SF")
+    assert [line.settlement_period for line in document.lines] == [1, 2, 3]
+    for line in document.lines:
+        assert (line.version, line.run_type, line.run_number, line.kind) == (2, "SF", 1, "run")
+        assert line.value == value_of(sf, line.settlement_period, 2)
+        assert line.source is not None and line.source.sha256 == sf_file.sha256
+    assert document.total == sum(line.value for line in document.lines)
+    assert (document.status, document.revision, document.rule) == ("issued", 1, "best")
+    assert sf.document("INV-1", tenant=TENANT) == document
+    assert sf.stale_documents(tenant=TENANT) == []
+
+
+def test_every_measure_when_none_is_named(sf: LedgerRuntime) -> None:
+    document = issue(sf, measures=[], periods=[4])
+    measures = list(sf.period(PARTY_SUBJECT, DAY, 4, tenant=TENANT).versions[1].values)
+    assert [line.measure for line in document.lines] == measures
+
+
+def test_a_later_run_makes_best_documents_stale_with_deltas(sf: LedgerRuntime, files: Path) -> None:
+    issue(sf)
+    issue(sf, "REP-SF", kind="report", rule="run:SF")
+    issue(sf, "AS-OF", kind="statement", rule=f"as-of:{datetime.now(UTC).isoformat()}")
+    periods_before = sf.period(PARTY_SUBJECT, DAY, 1, tenant=TENANT).versions
+    assert sf.ingest(write_report(files, run_type="R1").path, tenant=TENANT).status == "accepted"
+
+    [stale] = sf.stale_documents(tenant=TENANT)  # neither run:SF nor as-of goes stale
+    assert stale.reference == "INV-1"
+    assert [line.settlement_period for line in stale.lines] == [1, 2, 3]
+    for line in stale.lines:
+        used, now = value_of(sf, line.settlement_period, 2), value_of(sf, line.settlement_period, 3)
+        assert (line.used.version, line.used.value) == (2, used)
+        assert (line.now.version, line.now.value) == (3, now)
+        assert line.delta == now - used
+    assert stale.total_delta == sum(line.delta or 0 for line in stale.lines)
+    # The document itself still shows what it used; the periods were not touched by issuing.
+    assert [line.version for line in sf.document("INV-1", tenant=TENANT).lines] == [2, 2, 2]
+    assert sf.period(PARTY_SUBJECT, DAY, 1, tenant=TENANT).versions[:2] == periods_before
+
+
+def test_a_correction_of_the_version_used_makes_a_run_document_stale(sf: LedgerRuntime) -> None:
+    issue(sf, "REP-SF", kind="report", rule="run:SF")
+    sf.correct(
+        PARTY_SUBJECT,
+        DAY,
+        2,
+        supersedes=2,
+        values={MEASURE: Decimal("1.23")},
+        reason="BSCCo query 9",
+        actor="o.ops",
+        tenant=TENANT,
+    )
+    [stale] = sf.stale_documents(tenant=TENANT)
+    [line] = stale.lines
+    assert (line.settlement_period, line.used.version, line.now.version) == (2, 2, 3)
+    assert line.now.value == Decimal("1.23")
+
+
+def test_which_documents_used_a_period(sf: LedgerRuntime) -> None:
+    issue(sf)
+    issue(sf, "INV-2", periods=[3, 4])
+    uses = sf.documents_using(PARTY_SUBJECT, DAY, 3, tenant=TENANT)
+    assert [(u.reference, u.version, u.measure) for u in uses] == [
+        ("INV-1", 2, MEASURE),
+        ("INV-2", 2, MEASURE),
+    ]
+    assert sf.documents_using(PARTY_SUBJECT, DAY, 9, tenant=TENANT) == []
+
+
+def test_reissue_resolves_anew_and_cancel_takes_it_out_of_stale(
+    sf: LedgerRuntime, files: Path
+) -> None:
+    issue(sf)
+    assert sf.ingest(write_report(files, run_type="R1").path, tenant=TENANT).status == "accepted"
+    again = sf.reissue_document("INV-1", actor="f.finance", reason="R1 arrived", tenant=TENANT)
+    assert again.revision == 2
+    assert [line.version for line in again.lines] == [3, 3, 3]
+    assert sf.stale_documents(tenant=TENANT) == []
+
+    issue(sf, "INV-OLD", rule="run:SF")
+    sf.correct(
+        PARTY_SUBJECT,
+        DAY,
+        1,
+        supersedes=2,
+        values={MEASURE: Decimal("7")},
+        reason="restated",
+        actor="o.ops",
+        tenant=TENANT,
+    )
+    assert [d.reference for d in sf.stale_documents(tenant=TENANT)] == ["INV-OLD"]
+    cancelled = sf.cancel_document("INV-OLD", actor="f.finance", reason="void", tenant=TENANT)
+    assert cancelled.status == "cancelled"
+    assert sf.stale_documents(tenant=TENANT) == []
+    with pytest.raises(LedgerError, match="cancelled: it cannot be re-issued"):
+        sf.reissue_document("INV-OLD", actor="f.finance", reason="again", tenant=TENANT)
+
+
+def test_refusals_write_nothing(sf: LedgerRuntime) -> None:
+    issue(sf)
+    before = dump_views(sf)
+    cases: list[tuple[dict[str, Any], str]] = [
+        ({"reference": "INV-1"}, "issued already"),
+        ({"rule": "latest"}, "unknown selection rule 'latest'"),
+        ({"rule": "as-of:2026-05-01T00:00:00Z"}, "has no version under rule as-of"),
+        ({"measures": ["no_such_measure"]}, "has no measure 'no_such_measure'"),
+        ({"actor": "  "}, "needs the person"),
+        ({"kind": "receipt"}, "unknown document kind"),
+        ({"periods": [49]}, "49"),
+        ({"subject": "party:NOBODY"}, "has no version under rule best"),
+    ]
+    for overrides, message in cases:
+        reference = overrides.pop("reference", "INV-X")
+        with pytest.raises(LedgerError, match=message):
+            issue(sf, reference, **overrides)
+    with pytest.raises(NotFound):
+        sf.document("INV-X", tenant=TENANT)
+    with pytest.raises(NotFound):
+        sf.document("INV-1", tenant="someone-else")
+    assert dump_views(sf) == before
+
+
+def test_rebuilt_views_equal_incremental_ones(sf: LedgerRuntime, files: Path) -> None:
+    issue(sf)
+    issue(sf, "REP-SF", kind="report", rule="run:SF")
+    assert sf.ingest(write_report(files, run_type="R1").path, tenant=TENANT).status == "accepted"
+    sf.reissue_document("REP-SF", actor="f.finance", reason="check", tenant=TENANT)
+    incremental = dump_views(sf)
+    sf.runner.rebuild()
+    assert dump_views(sf) == incremental
+
+
+def test_the_command_line(
+    sf: LedgerRuntime, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("LEDGER_DATABASE_URL", sf.database.url)
+    common = ["--tenant", TENANT, "documents"]
+    issued = [
+        *common,
+        "issue",
+        "--kind",
+        "invoice",
+        "--reference",
+        "CLI-1",
+        "--actor",
+        "f.finance",
+        "--subject",
+        PARTY_SUBJECT,
+        "--date",
+        DAY.isoformat(),
+        "--periods",
+        "5-6",
+        "--measure",
+        MEASURE,
+    ]
+    assert main(issued) == 0
+    document = json.loads(capsys.readouterr().out)
+    assert set(document) >= {"reference", "kind", "rule", "issued_at", "actor", "lines", "total"}
+    assert set(document["lines"][0]) >= {
+        "subject",
+        "settlement_date",
+        "settlement_period",
+        "measure",
+        "value",
+        "version",
+        "run_type",
+        "run_number",
+        "source",
+    }
+    assert isinstance(document["lines"][0]["value"], str)
+    assert main([*common, "show", "CLI-1"]) == 0
+    assert json.loads(capsys.readouterr().out) == document
+    assert main([*common, "stale"]) == 0
+    assert json.loads(capsys.readouterr().out) == []
+    assert main([*common, "using", PARTY_SUBJECT, DAY.isoformat(), "5"]) == 0
+    assert [u["reference"] for u in json.loads(capsys.readouterr().out)] == ["CLI-1"]
+    assert main([*common, "show", "NOPE"]) == 2
+    assert "has no document 'NOPE'" in capsys.readouterr().err
+    assert main([*issued[:-6], "--date", DAY.isoformat(), "--periods", "x"]) == 2
+    assert "--periods 'x'" in capsys.readouterr().err
+
+
+def intervene(runtime: LedgerRuntime, period: int, action: str, version: int | None = None) -> None:
+    runtime.intervene(
+        PARTY_SUBJECT,
+        DAY,
+        period,
+        action=action,
+        version=version,
+        actor="o.ops",
+        reason="BSCCo query 12",
+        tenant=TENANT,
+    )
+
+
+def test_a_held_period_is_refused_saying_who_holds_it_and_why(sf: LedgerRuntime) -> None:
+    intervene(sf, 2, "hold")
+    with pytest.raises(LedgerError, match=r"period 2 is held from billing by o\.ops \(BSCCo"):
+        issue(sf)
+    with pytest.raises(NotFound):
+        sf.document("INV-1", tenant=TENANT)
+    intervene(sf, 2, "release")
+    assert [line.version for line in issue(sf).lines] == [2, 2, 2]
+
+
+def test_a_pin_is_what_best_uses_until_released(sf: LedgerRuntime) -> None:
+    issue(sf)
+    issue(sf, "REP-SF", kind="report", rule="run:SF")
+    intervene(sf, 3, "pin", version=1)
+    [stale] = sf.stale_documents(tenant=TENANT)  # a pin binds best, not run:SF
+    assert (stale.reference, [(x.used.version, x.now.version) for x in stale.lines]) == (
+        "INV-1",
+        [(2, 1)],
+    )
+    assert [line.version for line in issue(sf, "INV-PINNED").lines] == [2, 2, 1]
+    intervene(sf, 3, "release")
+    assert [d.reference for d in sf.stale_documents(tenant=TENANT)] == ["INV-PINNED"]
