@@ -294,22 +294,9 @@ _DOCUMENT_COLUMNS = (
     "cancelled_by",
     "cancel_reason",
 )
-_LINE_QUERY_COLUMNS = (
-    "reference",
-    "line",
-    "subject",
-    "settlement_date",
-    "settlement_period",
-    "measure",
-    "used_version",
-    "used_value",
-    "used_kind",
-    "run_type",
-    "run_number",
-    "source_sha256",
-    "now_version",
-    "now_value",
-    "stale",
+# A line as queries read it: every column but the tenant, the revision and the rule's own.
+_LINE_QUERY_COLUMNS = tuple(
+    c for c in _LINE_COLUMNS if c not in ("tenant", "revision", "rule", "can_go_stale")
 )
 _DOCUMENT_QUERY = f"SELECT {', '.join(_DOCUMENT_COLUMNS)} FROM documents"
 _LINE_QUERY = f"SELECT {', '.join(_LINE_QUERY_COLUMNS)} FROM document_lines"
