@@ -10,13 +10,15 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
 import sys
+import threading
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from ledger import cli_documents, cli_interventions
+from ledger import cli_documents, cli_interventions, cli_queries
 from ledger.adapters.storage import (
     DATABASE_INTERRUPTIONS,
     interruption_summary,
@@ -26,6 +28,7 @@ from ledger.domain.errors import ConfigurationError, LedgerError
 from ledger.domain.settlement_time import parse_as_of, parse_settlement_date
 from ledger.service.feed import MAX_LIMIT, check_page
 from ledger.service.ingestion import IngestResult
+from ledger.service.projector import DEFAULT_POLL_SECONDS
 from ledger.service.read_models import FeedPage, LayoutView
 from ledger.service.runtime import DEFAULT_TENANT, LedgerRuntime
 from ledger.service.settings import UploadSettings
@@ -52,11 +55,30 @@ def _parser() -> argparse.ArgumentParser:
     period.add_argument(
         "--as-of", help="only what was known at this instant (ISO 8601 with a time zone)"
     )
+    period.add_argument("--run", metavar="RUN", help=cli_queries.RUN_HELP)
 
     flow = commands.add_parser("flow", help="a received file's status and stages")
     flow.add_argument("sha256")
 
-    commands.add_parser("rebuild", help="rebuild every view from the event log")
+    rebuild = commands.add_parser("rebuild", help="rebuild views from the event log")
+    rebuild.add_argument(
+        "views", nargs="*", metavar="VIEW", help="period_versions, flows, documents (default: all)"
+    )
+    commands.add_parser(
+        "verify",
+        help="build every view again in scratch tables and compare it with the live one "
+        "(JSON; exit 1 when any differs)",
+    )
+    project = commands.add_parser(
+        "project", help="keep every view current as its own process, until interrupted"
+    )
+    project.add_argument(
+        "--poll",
+        type=float,
+        default=DEFAULT_POLL_SECONDS,
+        metavar="SECONDS",
+        help=f"look at least this often (default {DEFAULT_POLL_SECONDS:g}; SQLite polls)",
+    )
 
     feed = commands.add_parser(
         "feed", help="the tenant's events in commit order, one JSON object per line"
@@ -79,6 +101,7 @@ def _parser() -> argparse.ArgumentParser:
 
     cli_interventions.add_parsers(commands)
     cli_documents.add_parser(commands)
+    cli_queries.add_parser(commands)
 
     layout = commands.add_parser(
         "layout",
@@ -146,12 +169,17 @@ def _check_arguments(args: argparse.Namespace) -> None:
     if args.command == "period":
         args.settlement_date = parse_settlement_date(args.settlement_date)
         args.as_of = None if args.as_of is None else parse_as_of(args.as_of)
+        args.run = cli_queries.run_of(args.run)
     elif args.command in ("serve", "demo"):
         args.port = _port(args.port)
     elif args.command == "feed":
         check_page(args.after, args.limit)
+    elif args.command == "project" and not args.poll > 0:
+        raise ConfigurationError(f"--poll {args.poll}: give a positive number of seconds")
     elif args.command == "documents":
         cli_documents.check_arguments(args)
+    elif args.command in cli_queries.COMMANDS:
+        cli_queries.check_arguments(args)
     elif args.command in cli_interventions.COMMANDS:
         cli_interventions.check_arguments(args)
     elif args.command == "ingest" and args.files.count(STDIN) > 1:
@@ -236,6 +264,7 @@ def _period(runtime: LedgerRuntime, args: argparse.Namespace) -> int:
         args.settlement_period,
         tenant=args.tenant,
         as_of=args.as_of,
+        run=args.run,
     )
     print(json.dumps(view.model_dump(mode="json"), indent=2))
     return 0
@@ -250,9 +279,33 @@ def _flow(runtime: LedgerRuntime, args: argparse.Namespace) -> int:
     return 0
 
 
-def _rebuild(runtime: LedgerRuntime, _: argparse.Namespace) -> int:
-    count = runtime.runner.rebuild()
-    print(json.dumps({"rebuilt": [p.name for p in runtime.runner.projections], "events": count}))
+def _rebuild(runtime: LedgerRuntime, args: argparse.Namespace) -> int:
+    count = runtime.rebuild(args.views or None)
+    names = args.views or [p.name for p in runtime.runner.projections]
+    print(json.dumps({"rebuilt": list(dict.fromkeys(names)), "events": count}))
+    return 0
+
+
+def _verify(runtime: LedgerRuntime, _: argparse.Namespace) -> int:
+    found = runtime.verify()
+    print(json.dumps(found.model_dump(mode="json"), indent=2))
+    return 0 if found.equal else 1
+
+
+def _project(runtime: LedgerRuntime, args: argparse.Namespace) -> int:
+    """Until interrupted (Ctrl-C or SIGTERM, both a normal end): a JSON line per catch-up."""
+    stop = threading.Event()
+
+    def applied(count: int) -> None:
+        print(json.dumps({"applied": count, "views": runtime.views().model_dump()}), flush=True)
+
+    previous = signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    try:
+        runtime.project(stop=stop, poll=args.poll, applied=applied)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        signal.signal(signal.SIGTERM, previous)
     return 0
 
 
@@ -333,10 +386,14 @@ _COMMANDS: dict[str, Callable[[LedgerRuntime, argparse.Namespace], int]] = {
     "period": _period,
     "flow": _flow,
     "rebuild": _rebuild,
+    "verify": _verify,
+    "project": _project,
     "feed": _feed,
     "correct": cli_interventions.correct,
     "intervene": cli_interventions.intervene,
     "documents": cli_documents.run,
+    "history": cli_queries.run,
+    "day": cli_queries.run,
     "serve": _serve_command,
     "demo": _demo,
 }

@@ -17,7 +17,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, NamedTuple
 
 from ledger.adapters.storage import Database, Tx, as_date, as_datetime
 from ledger.domain.aggregates import SettlementPeriod
@@ -87,10 +87,25 @@ class LineRow:
     stale: bool
 
 
+class StaleLineRow(NamedTuple):
+    """A stale line as the stale documents are answered: its period and measure, what it used
+    and what its rule would use now (only these columns are read: thousands of them may be)."""
+
+    subject: str
+    settlement_date: date
+    settlement_period: int
+    measure: str
+    used_version: int
+    used_value: Decimal
+    now_version: int | None
+    now_value: Decimal | None
+
+
 class DocumentsProjection:
     """Builds ``documents`` and ``document_lines`` from document and period events."""
 
     name = "documents"
+    tables = ("documents", "document_lines")
 
     def create_tables(self, database: Database) -> None:
         t = database.types
@@ -118,9 +133,13 @@ class DocumentsProjection:
                 "CREATE INDEX IF NOT EXISTS document_lines_by_period ON document_lines"
                 " (tenant, settlement_date, subject, settlement_period)"
             )
+            # The stale lines alone, in the order the stale documents are answered (a partial
+            # index: it holds a stale line's key only, so stays small and needs no sort). It
+            # replaces (tenant, stale, reference), which held every line.
+            tx.execute("DROP INDEX IF EXISTS document_lines_stale")
             tx.execute(
-                "CREATE INDEX IF NOT EXISTS document_lines_stale ON document_lines"
-                " (tenant, stale, reference)"
+                "CREATE INDEX IF NOT EXISTS document_lines_stale_by_reference ON document_lines"
+                " (tenant, reference, line) WHERE stale = 1"
             )
 
     def clear(self, tx: Tx) -> None:
@@ -335,24 +354,58 @@ def document(tx: Tx, tenant: str, reference: str) -> tuple[DocumentRow, list[Lin
     return _document_row(row), [_line(r) for r in lines]
 
 
-def stale_lines(tx: Tx, tenant: str) -> list[tuple[DocumentRow, list[LineRow]]]:
-    """Documents in force (not cancelled) with a stale line, and those lines, by reference:
-    two indexed queries (the documents, then their stale lines)."""
-    heads = {
-        str(r[0]): _document_row(r)
-        for r in tx.execute(
-            f"{_DOCUMENT_QUERY} WHERE tenant = ? AND status = 'issued' AND reference IN"
-            " (SELECT reference FROM document_lines WHERE tenant = ? AND stale = 1)",
-            (tenant, tenant),
+# Stale lines in document order, read from their partial index (``stale = 1`` is a literal,
+# not a parameter, so that both backends see that the index's predicate holds).
+_STALE_LINE_QUERY = (
+    "SELECT reference, subject, settlement_date, settlement_period, measure, used_version,"
+    " used_value, now_version, now_value FROM document_lines WHERE tenant = ? AND stale = 1"
+    " ORDER BY reference, line"
+)
+_HEADS_PER_QUERY = 500  # references per IN list (SQLite before 3.32 allows 999 parameters)
+
+
+def stale_lines(tx: Tx, tenant: str) -> list[tuple[DocumentRow, list[StaleLineRow]]]:
+    """Documents in force (not cancelled) with a stale line, and those lines, by reference.
+
+    Each query reads one table by its key, so the plan never depends on the tables' statistics
+    (a join or ``IN (subquery)`` can be planned, before ``ANALYZE``, as a nested loop reading
+    every stale line once per document): the stale lines from their partial index, then the
+    heads of their documents by primary key. A cancelled document's lines are dropped here."""
+    found: dict[str, list[StaleLineRow]] = {}
+    for r in tx.execute(_STALE_LINE_QUERY, (tenant,)).fetchall():
+        lines = found.get(r[0])
+        if lines is None:
+            lines = found[r[0]] = []
+        lines.append(_stale_line_row(r))
+    heads = _heads_in_force(tx, tenant, list(found))
+    return [(heads[reference], lines) for reference, lines in found.items() if reference in heads]
+
+
+def _stale_line_row(r: Sequence[Any]) -> StaleLineRow:
+    return StaleLineRow(
+        r[1],
+        as_date(r[2]),
+        r[3],
+        r[4],
+        r[5],
+        Decimal(r[6]),
+        r[7],
+        None if r[8] is None else Decimal(r[8]),
+    )
+
+
+def _heads_in_force(tx: Tx, tenant: str, references: list[str]) -> dict[str, DocumentRow]:
+    """The documents named (those not cancelled), by reference."""
+    heads: dict[str, DocumentRow] = {}
+    for start in range(0, len(references), _HEADS_PER_QUERY):
+        chunk = references[start : start + _HEADS_PER_QUERY]
+        rows = tx.execute(
+            f"{_DOCUMENT_QUERY} WHERE tenant = ? AND status = 'issued'"
+            f" AND reference IN ({', '.join(['?'] * len(chunk))})",
+            (tenant, *chunk),
         ).fetchall()
-    }
-    found: dict[str, list[LineRow]] = {}
-    for r in tx.execute(
-        f"{_LINE_QUERY} WHERE tenant = ? AND stale = 1 ORDER BY reference, line", (tenant,)
-    ).fetchall():
-        if r[0] in heads:  # not a cancelled document's
-            found.setdefault(str(r[0]), []).append(_line(r))
-    return [(heads[reference], lines) for reference, lines in found.items()]
+        heads.update((str(r[0]), _document_row(r)) for r in rows)
+    return heads
 
 
 def lines_using(

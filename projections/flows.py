@@ -49,6 +49,7 @@ class FlowsProjection:
     """Builds ``flows`` and ``flow_stages`` from flow events."""
 
     name = "flows"
+    tables = ("flows", "flow_stages")
 
     def create_tables(self, database: Database) -> None:
         t = database.types

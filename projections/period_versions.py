@@ -116,6 +116,7 @@ class PeriodVersionsProjection:
     """Builds ``period_versions`` and ``period_interventions`` from settlement-period events."""
 
     name = "period_versions"
+    tables = ("period_versions", "period_sources", "period_interventions")
 
     def create_tables(self, database: Database) -> None:
         t = database.types
@@ -457,15 +458,99 @@ def period_interventions(
     """Manual interventions on a period, oldest first; with ``as_of``, those made by then."""
     key = (tenant, subject, settlement_date, settlement_period)
     rows = _period_rows(tx, "period_interventions", InterventionRow._fields, key, as_of)
+    return [_intervention_of(r) for r in rows]
+
+
+# --- a period's history and a whole settlement day ---------------------------------------------
+
+
+class SourceStep(NamedTuple):
+    """A further source as a step of its period's history: ``version`` is the event's place in
+    the period's stream (the order of every view's rows of the period)."""
+
+    version: int
+    source: SourceRow
+
+
+def period_source_steps(
+    tx: Tx,
+    tenant: str,
+    subject: str,
+    settlement_date: date,
+    settlement_period: int,
+    *,
+    as_of: datetime | None = None,
+) -> list[SourceStep]:
+    """Further sources of a period's versions with each one's place in the period's stream,
+    in the order they arrived; with ``as_of``, those known by then."""
+    key = (tenant, subject, settlement_date, settlement_period)
+    rows = _period_rows(tx, "period_sources", ("version", *SourceRow._fields), key, as_of)
     return [
-        InterventionRow(
+        SourceStep(
             version=int(r["version"]),
-            recorded_at=as_datetime(r["recorded_at"]),
-            actor=r["actor"],
-            reason=r["reason"],
-            outcome=r["outcome"],
-            action=r["action"],
-            pinned_version=None if r["pinned_version"] is None else int(r["pinned_version"]),
+            source=SourceRow(
+                confirms=int(r["confirms"]),
+                recorded_at=as_datetime(r["recorded_at"]),
+                flow=r["flow"],
+                source_sha256=r["source_sha256"],
+                record_position=int(r["record_position"]),
+            ),
         )
         for r in rows
     ]
+
+
+def _day_rows(
+    tx: Tx,
+    table: str,
+    columns: Sequence[str],
+    key: tuple[str, str, date],
+    as_of: datetime | None,
+) -> dict[int, list[dict[str, Any]]]:
+    """A settlement day's rows of one view by period, each period's oldest version first; with
+    ``as_of``, those recorded by then. One query for the whole day, on the first three columns
+    of the primary key (tenant, subject, settlement date), in its order."""
+    sql = (
+        f"SELECT settlement_period, {', '.join(columns)} FROM {table}"
+        " WHERE tenant = ? AND subject = ? AND settlement_date = ?"
+    )
+    params: list[Any] = list(key)
+    if as_of is not None:
+        sql += " AND recorded_at <= ?"
+        params.append(as_of)
+    by_period: dict[int, list[dict[str, Any]]] = {}
+    for row in tx.execute(sql + " ORDER BY settlement_period, version", params).fetchall():
+        by_period.setdefault(int(row[0]), []).append(dict(zip(columns, row[1:], strict=True)))
+    return by_period
+
+
+def day_versions(
+    tx: Tx, tenant: str, subject: str, settlement_date: date, *, as_of: datetime | None = None
+) -> dict[int, list[VersionRow]]:
+    """Every version of every period of a settlement day, by period, oldest first; with
+    ``as_of``, only those known by then. A period with no version has no entry."""
+    key = (tenant, subject, settlement_date)
+    rows = _day_rows(tx, "period_versions", _VERSION_QUERY, key, as_of)
+    return {period: [_version_row(r) for r in found] for period, found in rows.items()}
+
+
+def day_interventions(
+    tx: Tx, tenant: str, subject: str, settlement_date: date, *, as_of: datetime | None = None
+) -> dict[int, list[InterventionRow]]:
+    """Manual interventions on every period of a settlement day, by period, oldest first; with
+    ``as_of``, those made by then. A period with none has no entry."""
+    key = (tenant, subject, settlement_date)
+    rows = _day_rows(tx, "period_interventions", InterventionRow._fields, key, as_of)
+    return {period: [_intervention_of(r) for r in found] for period, found in rows.items()}
+
+
+def _intervention_of(r: Mapping[str, Any]) -> InterventionRow:
+    return InterventionRow(
+        version=int(r["version"]),
+        recorded_at=as_datetime(r["recorded_at"]),
+        actor=r["actor"],
+        reason=r["reason"],
+        outcome=r["outcome"],
+        action=r["action"],
+        pinned_version=None if r["pinned_version"] is None else int(r["pinned_version"]),
+    )

@@ -18,11 +18,25 @@ from eventsourcing.persistence import Mapper, Tracking
 
 from ledger.adapters.event_store import EventStore, ViewTracking
 from ledger.adapters.storage import Database, Tx
+from ledger.domain.errors import LedgerError
 
 BATCH_SIZE = 5000
 
 # Where releases before schema version 2 kept the views' positions.
 _EARLIER_TRACKING = "projection_tracking"
+
+
+@dataclass(frozen=True)
+class Verification:
+    """Views built again from the log compared with the live ones: per view and table, the
+    rows only the rebuilt table has and the rows only the live one has."""
+
+    positions: dict[str, int]
+    views: dict[str, dict[str, tuple[int, int]]]
+
+    @property
+    def equal(self) -> bool:
+        return all(d == (0, 0) for tables in self.views.values() for d in tables.values())
 
 
 @dataclass(frozen=True)
@@ -45,6 +59,11 @@ class Projection(Protocol):
     """A view built from events: its tables, how it applies a batch, how it is emptied."""
 
     name: str
+
+    @property
+    def tables(self) -> tuple[str, ...]:
+        """Every table the view writes (and only those)."""
+        ...
 
     def create_tables(self, database: Database) -> None: ...
 
@@ -112,16 +131,87 @@ class ProjectionRunner:
             if count < batch_size:
                 return total
 
-    def rebuild(self, *, batch_size: int = BATCH_SIZE) -> int:
-        """Empty every view and apply the whole log again, in one transaction."""
-        with self.database.transaction() as tx:
-            # Take the runners' lock before emptying the views: a runner catching up holds it
-            # while it waits for rows this transaction deletes, which would deadlock.
-            self.tracking.serialise_views(tx)
-            for projection in self.projections:
-                projection.clear(tx)
-            self.tracking.forget(tx, [p.name for p in self.projections])
-            return self._catch_up_in(tx, batch_size)
+    def rebuild(self, views: Sequence[str] | None = None, *, batch_size: int = BATCH_SIZE) -> int:
+        """Build the named views (every view by default) again from the log, into scratch
+        tables, then switch them in. The long part runs on a snapshot without any lock:
+        readers keep answering from the live views and writers carry on. The switch catches
+        the scratch tables up with what was appended meanwhile and replaces the live rows, in
+        one transaction under the runners' lock. Returns how many events were read."""
+        chosen = self._chosen(views)
+        tables = [table for p in chosen for table in p.tables]
+        with self.database.session() as session:
+            with session.transaction(write=False) as tx:
+                self.tracking.shadow(tx, tables)
+            try:
+                with session.transaction(write=False, snapshot=True) as tx:
+                    end = self.event_store.max_position(tx)
+                    built, read = self._build(tx, chosen, 0, end, batch_size)
+                with session.transaction() as tx:
+                    self.tracking.serialise_views(tx)
+                    head = self.event_store.max_position(tx)
+                    reached, more = self._build(tx, chosen, built, head, batch_size)
+                    self._switch(tx, chosen, reached)
+            finally:
+                with session.transaction(write=False) as tx:
+                    self.tracking.unshadow(tx, tables)
+        return read + more
+
+    def _switch(self, tx: Tx, chosen: Sequence[Projection], position: int) -> None:
+        """The live views become their scratch builds, at log position ``position``."""
+        for projection in chosen:
+            for table in projection.tables:
+                self.tracking.adopt(tx, table)
+        self.tracking.forget(tx, [p.name for p in chosen])
+        if position:
+            for projection in chosen:
+                self.tracking.record(tx, Tracking(projection.name, position))
+
+    def verify(self, *, batch_size: int = BATCH_SIZE) -> Verification:
+        """Build every view again from the log into scratch tables and compare them with the
+        live views, row for row, at the position the live views have reached (one snapshot;
+        writers carry on meanwhile). Nothing live is written."""
+        self.catch_up(batch_size=batch_size)
+        with self.database.transaction(write=False, snapshot=True) as tx:
+            positions = self.positions(tx)
+            tables = [table for p in self.projections for table in p.tables]
+            self.tracking.shadow(tx, tables)
+            try:
+                for projection in self.projections:
+                    self._build(tx, [projection], 0, positions[projection.name], batch_size)
+                views = {
+                    p.name: {table: self.tracking.differences(tx, table) for table in p.tables}
+                    for p in self.projections
+                }
+            finally:
+                self.tracking.unshadow(tx, tables)
+        return Verification(positions, views)
+
+    def _build(
+        self, tx: Tx, chosen: Sequence[Projection], start: int, end: int, batch_size: int
+    ) -> tuple[int, int]:
+        """Apply the log's events after ``start`` up to ``end`` to ``chosen`` (into whatever
+        tables ``tx`` sees); the position reached and how many events were applied."""
+        done, applied = start, 0
+        while done < end:
+            notifications = self.event_store.read_after(tx, done, batch_size)
+            events = [(n.id, self.mapper.to_domain_event(n)) for n in notifications if n.id <= end]
+            if not events:
+                break
+            for projection in chosen:
+                projection.apply(tx, events)
+            done, applied = events[-1][0], applied + len(events)
+        return done, applied
+
+    def _chosen(self, views: Sequence[str] | None) -> list[Projection]:
+        if views is None:
+            return self.projections
+        known = {p.name: p for p in self.projections}
+        unknown = [v for v in views if v not in known]
+        if unknown:
+            raise LedgerError(
+                f"no view named {', '.join(unknown)}: the views are {', '.join(known)}"
+            )
+        return [known[v] for v in dict.fromkeys(views)]
 
     def _catch_up_in(self, tx: Tx, batch_size: int = BATCH_SIZE) -> int:
         """Apply every event not yet applied, inside ``tx``; returns how many were read."""

@@ -12,13 +12,18 @@ from api.dependencies import as_of_of, runtime_of, settlement_date_of
 from api.schemas import Problem
 from ledger.domain.aggregates import correction_values
 from ledger.domain.errors import InvalidCorrection
-from ledger.service.read_models import PeriodView
+from ledger.service.read_models import DayView, PeriodHistory, PeriodView
 
 router = APIRouter(tags=["finance"])
 
 # Text, parsed by the ledger (a malformed instant is a 400 like any business error), but
 # documented as what it must be.
 _Instant = Annotated[str, WithJsonSchema({"type": "string", "format": "date-time"})]
+_RUN_DESCRIPTION = (
+    "as of a run: best is the best version no more mature than this run type (II, SF, R1, "
+    "R2, R3, RF or DF), pins ignored; with as_of, among the versions known then (an unknown "
+    "run type is a 400)"
+)
 
 
 @router.get(
@@ -28,8 +33,8 @@ _Instant = Annotated[str, WithJsonSchema({"type": "string", "format": "date-time
         400: {
             "model": Problem,
             "description": "no such subject, settlement date or period (dates run from "
-            "2001-03-27 to 2099-12-31), or an as-of instant that is malformed, has no time "
-            "zone or is out of range",
+            "2001-03-27 to 2099-12-31), an as-of instant that is malformed, has no time "
+            "zone or is out of range, or an unknown run type",
         }
     },
 )
@@ -63,8 +68,10 @@ def get_period(
             "2000-01-01T00:00:00Z up to 2200-01-01T00:00:00Z",
         ),
     ] = None,
+    run: Annotated[str | None, Query(description=_RUN_DESCRIPTION, examples=["SF"])] = None,
 ) -> PeriodView:
-    """Every version of a subject's settlement period, with the best available one.
+    """Every version of a subject's settlement period, with the best available one (or, with
+    ``run``, the one the ``run:RUN`` rule chooses: ``selected_by`` says which).
 
     A tenant that knows nothing of the period gets an empty list of versions, not a 404.
     """
@@ -74,6 +81,7 @@ def get_period(
         settlement_period,
         tenant=tenant,
         as_of=as_of_of(as_of),
+        run=run,
     )
 
 
@@ -205,3 +213,79 @@ def post_intervention(
         tenant=tenant,
     )
     return runtime.period(subject, day, settlement_period, tenant=tenant)
+
+
+# --- bitemporal queries: a period's history, a whole settlement day ---------------------------
+
+_AS_OF_DESCRIPTION = (
+    "only what the ledger knew at this instant; ISO 8601 with a time zone, e.g. "
+    "2026-05-07T12:00:00Z (in a URL, write a + offset as %2B)"
+)
+_QUERY_REFUSED: dict[int | str, dict[str, Any]] = {
+    400: {
+        "model": Problem,
+        "description": "no such subject, settlement date or period; an instant that is "
+        "malformed, has no time zone or is out of range; from after to; an unknown run type",
+    }
+}
+
+
+@router.get(f"{_PERIOD}/history", response_model=PeriodHistory, responses=_QUERY_REFUSED)
+def get_period_history(
+    request: Request,
+    tenant: str,
+    subject: _Subject,
+    settlement_date: _SettlementDate,
+    settlement_period: _SettlementPeriod,
+    recorded_from: Annotated[
+        _Instant | None,
+        Query(
+            alias="from",
+            description="events recorded at or after this instant (default: from the first); "
+            "ISO 8601 with a time zone",
+        ),
+    ] = None,
+    recorded_to: Annotated[
+        _Instant | None,
+        Query(
+            alias="to",
+            description="events recorded at or before this instant (default: up to now); "
+            "ISO 8601 with a time zone",
+        ),
+    ] = None,
+) -> PeriodHistory:
+    """A period's history between two instants: every event its views hold (versions
+    recorded, further sources, corrections, interventions) recorded in [from, to], in order,
+    each with the best version after it. A period the tenant knows nothing of has no steps."""
+    return runtime_of(request).history(
+        subject,
+        settlement_date_of(settlement_date),
+        settlement_period,
+        tenant=tenant,
+        recorded_from=as_of_of(recorded_from),
+        recorded_to=as_of_of(recorded_to),
+    )
+
+
+@router.get(
+    "/tenants/{tenant}/days/{subject}/{settlement_date}",
+    response_model=DayView,
+    responses=_QUERY_REFUSED,
+)
+def get_day(
+    request: Request,
+    tenant: str,
+    subject: _Subject,
+    settlement_date: _SettlementDate,
+    as_of: Annotated[_Instant | None, Query(description=_AS_OF_DESCRIPTION)] = None,
+    run: Annotated[str | None, Query(description=_RUN_DESCRIPTION, examples=["SF"])] = None,
+) -> DayView:
+    """A subject's whole settlement day: for every period (46, 48 or 50), the best version
+    now, as known at ``as_of``, or as of a ``run`` (null for a period with none)."""
+    return runtime_of(request).day(
+        subject,
+        settlement_date_of(settlement_date),
+        tenant=tenant,
+        as_of=as_of_of(as_of),
+        run=run,
+    )

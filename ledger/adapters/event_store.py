@@ -15,7 +15,8 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Sequence
-from typing import TYPE_CHECKING
+from contextlib import AbstractContextManager
+from typing import TYPE_CHECKING, Protocol
 from uuid import UUID
 
 from eventsourcing.persistence import Notification, Tracking
@@ -29,6 +30,15 @@ EventRow = tuple[UUID, int, str, bytes]
 # A run's version of a period, as the run index keeps it: aggregate id, run type, SAA run
 # number, the version, and the digest of its values.
 RunRow = tuple[UUID, str, int, int, str]
+
+
+class AppendWaiter(Protocol):
+    """Wakes a process that keeps the views current when events are appended."""
+
+    def wait(self, timeout: float) -> bool:
+        """Wait up to ``timeout`` seconds for an append; whether one was signalled (a False
+        means "look anyway": a backend without notifications only polls)."""
+        ...
 
 
 class EventStore(ABC):
@@ -72,6 +82,10 @@ class EventStore(ABC):
     def max_position(self, tx: Tx) -> int:
         """The position of the newest event in the log (0 when it is empty)."""
 
+    @abstractmethod
+    def appends(self) -> AbstractContextManager[AppendWaiter]:
+        """Listen for appends (by any process) while the block lasts."""
+
 
 class ViewTracking(ABC):
     """Where each view records the last log position it applied: the library's tracking
@@ -96,3 +110,22 @@ class ViewTracking(ABC):
     @abstractmethod
     def forget(self, tx: Tx, names: Sequence[str]) -> None:
         """Forget the named views' positions (a rebuild applies the whole log again)."""
+
+    @abstractmethod
+    def shadow(self, tx: Tx, tables: Sequence[str]) -> None:
+        """Scratch copies of the views' ``tables``, empty, with the same columns and indexes,
+        private to ``tx`` and shadowing the live tables for it: statements in ``tx`` naming
+        a table reach the copy, so a view is built by its own code into scratch tables."""
+
+    @abstractmethod
+    def differences(self, tx: Tx, table: str) -> tuple[int, int]:
+        """Rows of the scratch copy of ``table`` that the live table lacks, and rows of the
+        live table that the copy lacks."""
+
+    @abstractmethod
+    def adopt(self, tx: Tx, table: str) -> None:
+        """Make the live ``table`` hold exactly the rows of its scratch copy (in ``tx``)."""
+
+    @abstractmethod
+    def unshadow(self, tx: Tx, tables: Sequence[str]) -> None:
+        """Drop the scratch copies: ``tables`` name the live tables again."""

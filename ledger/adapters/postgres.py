@@ -9,7 +9,8 @@ subscribers.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
@@ -23,7 +24,7 @@ from eventsourcing.postgres import (
 from psycopg.rows import DictRow, dict_row
 from psycopg.sql import SQL, Identifier
 
-from ledger.adapters.event_store import EventRow, EventStore, RunRow, ViewTracking
+from ledger.adapters.event_store import AppendWaiter, EventRow, EventStore, RunRow, ViewTracking
 from ledger.domain.errors import ConfigurationError
 
 if TYPE_CHECKING:
@@ -144,6 +145,26 @@ class PostgresEventStore(PostgresApplicationRecorder, EventStore):
             row = cursor.fetchone()
         return 0 if row is None or row[0] is None else int(row[0])
 
+    @contextmanager
+    def appends(self) -> Iterator[AppendWaiter]:
+        # The library's own channel (every append, the library's and the ledger's, notifies
+        # it on commit), on a connection of the library's pool (autocommit), as its own
+        # subscriptions listen.
+        with self.datastore.pool.connection() as conn:
+            conn.execute(SQL("LISTEN {}").format(Identifier(self.channel_name)))
+            try:
+                yield _Notifications(conn)
+            finally:
+                conn.execute("UNLISTEN *")
+
+
+class _Notifications:
+    def __init__(self, conn: psycopg.Connection[Any]) -> None:
+        self._conn = conn
+
+    def wait(self, timeout: float) -> bool:
+        return any(True for _ in self._conn.notifies(timeout=timeout, stop_after=1))
+
 
 class PostgresViewTracking(PostgresTrackingRecorder, ViewTracking):
     """The library's PostgreSQL tracking recorder (its table, ``<application>_tracking`` in
@@ -162,6 +183,7 @@ class PostgresViewTracking(PostgresTrackingRecorder, ViewTracking):
         # EXCLUSIVE mode lets plain reads of the positions through (ACCESS SHARE).
         self._serialise = SQL("LOCK TABLE {} IN EXCLUSIVE MODE").format(table)
         self._forget = SQL("DELETE FROM {} WHERE application_name = ANY(%s)").format(table)
+        self._schema = datastore.schema
 
     def serialise_views(self, tx: Tx) -> None:
         with _cursor(tx) as cursor:
@@ -178,6 +200,46 @@ class PostgresViewTracking(PostgresTrackingRecorder, ViewTracking):
     def forget(self, tx: Tx, names: Sequence[str]) -> None:
         with _cursor(tx) as cursor:
             cursor.execute(self._forget, (list(names),))
+
+    def shadow(self, tx: Tx, tables: Sequence[str]) -> None:
+        # PostgreSQL looks in the session's temporary schema first: the copies shadow the
+        # live tables (columns, keys and indexes alike) until dropped.
+        with _cursor(tx) as cursor:
+            for table in tables:
+                cursor.execute(
+                    SQL("CREATE TEMPORARY TABLE {} (LIKE {} INCLUDING ALL)").format(
+                        Identifier(table), Identifier(self._schema, table)
+                    )
+                )
+            # A statement psycopg prepared earlier on this pooled connection still names the
+            # live table when the temporary schema already existed (PostgreSQL re-plans it
+            # only when the search path changes): drop them (psycopg clears its cache too).
+            cursor.execute("DEALLOCATE ALL")
+
+    def differences(self, tx: Tx, table: str) -> tuple[int, int]:
+        scratch, live = Identifier("pg_temp", table), Identifier(self._schema, table)
+        found = []
+        with _cursor(tx) as cursor:
+            for first, second in ((scratch, live), (live, scratch)):
+                cursor.execute(
+                    SQL(
+                        "SELECT count(*) FROM (SELECT * FROM {} EXCEPT ALL SELECT * FROM {}) d"
+                    ).format(first, second)
+                )
+                row = cursor.fetchone()
+                found.append(0 if row is None else int(row[0]))
+        return found[0], found[1]
+
+    def adopt(self, tx: Tx, table: str) -> None:
+        live, scratch = Identifier(self._schema, table), Identifier("pg_temp", table)
+        with _cursor(tx) as cursor:
+            cursor.execute(SQL("DELETE FROM {}").format(live))
+            cursor.execute(SQL("INSERT INTO {} SELECT * FROM {}").format(live, scratch))
+
+    def unshadow(self, tx: Tx, tables: Sequence[str]) -> None:
+        with _cursor(tx) as cursor:
+            for table in tables:
+                cursor.execute(SQL("DROP TABLE {}").format(Identifier("pg_temp", table)))
 
 
 def _uuid_array(ids: Sequence[UUID]) -> str:

@@ -7,7 +7,9 @@ table's ``rowid`` (its notification id); so does everything here.
 
 from __future__ import annotations
 
+import re
 import sqlite3
+import threading
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import closing, contextmanager
 from typing import TYPE_CHECKING
@@ -21,7 +23,7 @@ from eventsourcing.sqlite import (
     SQLiteTrackingRecorder,
 )
 
-from ledger.adapters.event_store import EventRow, EventStore, RunRow, ViewTracking
+from ledger.adapters.event_store import AppendWaiter, EventRow, EventStore, RunRow, ViewTracking
 from ledger.domain.errors import ConfigurationError
 
 if TYPE_CHECKING:
@@ -141,6 +143,20 @@ class SQLiteEventStore(SQLiteApplicationRecorder, EventStore):
             row = cursor.fetchone()
         return 0 if row is None or row[0] is None else int(row[0])
 
+    @contextmanager
+    def appends(self) -> Iterator[AppendWaiter]:
+        # SQLite notifies nobody: a follower polls, waking at each timeout.
+        yield _Polling()
+
+
+class _Polling:
+    def __init__(self) -> None:
+        self._never = threading.Event()
+
+    def wait(self, timeout: float) -> bool:
+        self._never.wait(timeout)
+        return False
+
 
 class SQLiteViewTracking(SQLiteTrackingRecorder, ViewTracking):
     """The library's SQLite tracking recorder (its ``tracking`` table and its statements),
@@ -163,6 +179,56 @@ class SQLiteViewTracking(SQLiteTrackingRecorder, ViewTracking):
         marks = ", ".join("?" for _ in names)
         with _cursor(tx) as cursor:
             cursor.execute(f"DELETE FROM tracking WHERE application_name IN ({marks})", names)
+
+    def shadow(self, tx: Tx, tables: Sequence[str]) -> None:
+        # SQLite looks in the connection's temp schema first: copies made there from each
+        # table's and index's own CREATE statement shadow the live tables until dropped.
+        with _cursor(tx) as cursor:
+            for table in tables:
+                cursor.execute(
+                    "SELECT type, sql FROM main.sqlite_master WHERE tbl_name = ?"
+                    " AND sql IS NOT NULL ORDER BY type = 'index'",
+                    (table,),
+                )
+                for kind, sql in cursor.fetchall():
+                    cursor.execute(_temporary(kind, sql))
+
+    def differences(self, tx: Tx, table: str) -> tuple[int, int]:
+        found = []
+        with _cursor(tx) as cursor:
+            for first, second in (("temp", "main"), ("main", "temp")):
+                cursor.execute(
+                    f"SELECT count(*) FROM (SELECT * FROM {first}.{table}"
+                    f" EXCEPT SELECT * FROM {second}.{table})"
+                )
+                found.append(int(cursor.fetchone()[0]))
+        return found[0], found[1]
+
+    def adopt(self, tx: Tx, table: str) -> None:
+        with _cursor(tx) as cursor:
+            cursor.execute(f"DELETE FROM main.{table}")
+            cursor.execute(f"INSERT INTO main.{table} SELECT * FROM temp.{table}")
+
+    def unshadow(self, tx: Tx, tables: Sequence[str]) -> None:
+        with _cursor(tx) as cursor:
+            for table in tables:
+                cursor.execute(f"DROP TABLE temp.{table}")
+
+
+# The head of a table's or index's CREATE statement as SQLite keeps it.
+_CREATE = re.compile(
+    r"^\s*CREATE\s+(UNIQUE\s+)?(TABLE|INDEX)\s+(IF\s+NOT\s+EXISTS\s+)?", re.IGNORECASE
+)
+
+
+def _temporary(kind: str, sql: str) -> str:
+    """A table's or index's CREATE statement, made to create it in the temp schema."""
+    match = _CREATE.match(sql)
+    assert match is not None, f"unexpected schema statement: {sql[:60]}"
+    rest = sql[match.end() :]
+    if kind == "table":
+        return f"CREATE TEMP TABLE {rest}"
+    return f"CREATE {match.group(1) or ''}INDEX temp.{rest}"
 
 
 @contextmanager

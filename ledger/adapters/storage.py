@@ -397,6 +397,32 @@ def _sqlite_value(value: Any) -> Any:
     return value
 
 
+class Session:
+    """Transactions in turn on one connection (:meth:`Database.session`)."""
+
+    def __init__(self, kind: Literal["sqlite", "postgres"], conn: Any) -> None:
+        self.kind = kind
+        self._conn = conn
+
+    @contextmanager
+    def transaction(self, *, write: bool = True, snapshot: bool = False) -> Iterator[Tx]:
+        """As :meth:`Database.transaction`, on this session's connection."""
+        if self.kind == "sqlite":
+            conn = self._conn
+            conn.execute("BEGIN IMMEDIATE" if write else "BEGIN")
+            try:
+                yield Tx("sqlite", conn)
+            except BaseException:
+                conn.rollback()
+                raise
+            conn.commit()
+        else:
+            with self._conn.transaction():
+                if snapshot:
+                    self._conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+                yield Tx("postgres", self._conn)
+
+
 class Database:
     """A connection factory for one ledger database, with the ledger's own tables."""
 
@@ -491,30 +517,35 @@ class Database:
         return psycopg.conninfo.make_conninfo(**self.pg)
 
     @contextmanager
-    def transaction(self, *, write: bool = True) -> Iterator[Tx]:
+    def transaction(self, *, write: bool = True, snapshot: bool = False) -> Iterator[Tx]:
         """A transaction that commits when the block ends normally and rolls back otherwise.
 
         SQLite writing transactions start with ``BEGIN IMMEDIATE`` so that writers queue up
         front rather than failing half way; reading ones never wait for writers (WAL). On
         PostgreSQL, readers and writers draw from separate pools, so a queue of large
-        ingestions never leaves a reader without a connection.
+        ingestions never leaves a reader without a connection. ``snapshot``: every statement
+        sees the same committed state (PostgreSQL's REPEATABLE READ; a SQLite transaction
+        always reads one snapshot).
         """
+        with (
+            self.session(write=write) as session,
+            session.transaction(write=write, snapshot=snapshot) as tx,
+        ):
+            yield tx
+
+    @contextmanager
+    def session(self, *, write: bool = True) -> Iterator[Session]:
+        """One connection for several transactions in turn (what one leaves in the
+        connection's temporary tables, the next sees); closed or returned to its pool after."""
         if self.kind == "sqlite":
             conn = sqlite3.connect(self.sqlite_path, isolation_level=None, timeout=SQLITE_WAIT)
             try:
-                conn.execute("BEGIN IMMEDIATE" if write else "BEGIN")
-                try:
-                    yield Tx("sqlite", conn)
-                except BaseException:
-                    conn.rollback()
-                    raise
-                conn.commit()
+                yield Session("sqlite", conn)
             finally:
                 conn.close()
         else:
-            pool = self._pg_pool("write" if write else "read")
-            with pool.connection() as pg_conn, pg_conn.transaction():
-                yield Tx("postgres", pg_conn)
+            with self._pg_pool("write" if write else "read").connection() as pg_conn:
+                yield Session("postgres", pg_conn)
 
     @contextmanager
     def schema_lock(self) -> Iterator[None]:

@@ -3,20 +3,21 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from datetime import date
 from decimal import Decimal
 from typing import Any, NoReturn
 from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError, Application
-from eventsourcing.persistence import JSONTranscoder, Transcoder, Transcoding
+from eventsourcing.persistence import IntegrityError, JSONTranscoder, Transcoder, Transcoding
 
 from ledger.adapters import raw_payloads
 from ledger.adapters.event_store import EventStore, ViewTracking
 from ledger.adapters.storage import Database
 from ledger.domain.aggregates import ReceivedFile, SettlementPeriod, settlement_period_id
 from ledger.domain.documents import Document, document_id
-from ledger.domain.errors import ConfigurationError, LedgerError
+from ledger.domain.errors import ConfigurationError, LedgerBusy, LedgerError
 from ledger.domain.identifiers import Subject
 from ledger.domain.measures import MeasuresAsText
 from ledger.domain.plain_text import InvalidText
@@ -53,6 +54,10 @@ class ViewSafeTranscoder(JSONTranscoder):
 
 # JSON's escape for NUL, not preceded by an escaped backslash (``\\u0000`` is the literal text).
 _ESCAPED_NUL = re.compile(rb"(?<!\\)(?:\\\\)*\\u0000")
+
+
+# How often a person's command on a period is tried when other writers keep changing it.
+_COMMAND_ATTEMPTS = 5
 
 
 class NotFound(LedgerError, LookupError):
@@ -140,10 +145,10 @@ class Ledger(Application[UUID]):
         actor: str,
     ) -> int:
         """Correct the values of one version; returns the new version number."""
-        period = self.settlement_period(tenant, subject, settlement_date, settlement_period)
-        period.apply_correction(supersedes, values, reason, actor)
-        self.save(period)
-        return int(period.version)
+        return self._on_period(
+            (tenant, subject, settlement_date, settlement_period),
+            lambda period: period.apply_correction(supersedes, values, reason, actor),
+        )
 
     def intervene(
         self,
@@ -159,10 +164,33 @@ class Ledger(Application[UUID]):
     ) -> int:
         """A typed manual intervention on a period (hold, pin ``version`` or release), naming
         who and why; returns the period's new aggregate version."""
-        period = self.settlement_period(tenant, subject, settlement_date, settlement_period)
-        period.intervene(action, version, actor, reason)
-        self.save(period)
-        return int(period.version)
+        return self._on_period(
+            (tenant, subject, settlement_date, settlement_period),
+            lambda period: period.intervene(action, version, actor, reason),
+        )
+
+    def _on_period(
+        self, key: tuple[str, str, date, int], command: Callable[[SettlementPeriod], None]
+    ) -> int:
+        """Run a person's command on a period and save what it decided; the new version.
+
+        Another writer may append to the period between loading and saving it (a run being
+        ingested, another correction): the library then refuses the save (its optimistic
+        check on versions), and the command is run again on the period as it now stands, its
+        rules checked afresh, a few times before the ledger reports itself busy.
+        """
+        for _ in range(_COMMAND_ATTEMPTS):
+            period = self.settlement_period(*key)
+            command(period)
+            try:
+                self.save(period)
+            except IntegrityError:
+                continue
+            return int(period.version)
+        raise LedgerBusy(
+            f"{key[1]} on {key[2].isoformat()} period {key[3]} kept changing while the command "
+            "ran: try again"
+        )
 
     def document(self, tenant: str, reference: str) -> Document | None:
         """A tenant's document, rebuilt from its events; None when there is none."""

@@ -8,22 +8,24 @@ named rows; this module maps them to these models, and is the only place a versi
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 from uuid import UUID
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, JsonValue, PlainSerializer
 
 from ledger.domain import selection
 from ledger.domain.aggregates import CONFLICTING_RUN
-from ledger.domain.selection import Standing, rank, standing_after
+from ledger.domain.selection import Rule, Standing, rank, standing_after
+from ledger.domain.settlement_time import settlement_periods
 from ledger.flows.record_layouts import layout_for
 from ledger.service.application import NotFound
 from projections.flows import FlowRow, FlowSummaryRow, StageRow
-from projections.period_versions import InterventionRow, SourceRow, VersionRow
+from projections.period_versions import InterventionRow, SourceRow, SourceStep, VersionRow
 from projections.runner import Freshness
+from projections.runner import Verification as RunnerVerification
 
 
 def _iso(value: date) -> str:
@@ -264,7 +266,15 @@ class PeriodView(ReadModel):
     versions: list[Version] = Field(description="oldest first; empty when none is known")
     best: Version | None = Field(
         description="the pinned version while a pin stands; otherwise the most mature run, "
-        "then highest run number, then latest file creation time (never a conflicting run)"
+        "then highest run number, then latest file creation time (never a conflicting run); "
+        "with a run, the version that rule chooses (see selected_by)"
+    )
+    selected_by: str = Field(
+        default="best",
+        description="the rule that chose best: best (honouring a pin), as-of:<instant> (as "
+        "the ledger knew it then, pins as they stood) or run:<RUN> (the best version no more "
+        "mature than that run, pins ignored; among the versions known at as_of, if given)",
+        examples=["best", "run:SF", "as-of:2026-05-07T12:00:00Z"],
     )
     interventions: list[Intervention] = Field(
         default_factory=list, description="manual interventions on the period, oldest first"
@@ -478,3 +488,260 @@ class FeedPage(ReadModel):
         description="whether the page reached the end of the log as it stood: wait before "
         "asking again (otherwise ask again at once)"
     )
+
+
+class TableComparison(ReadModel):
+    """A view's table built again from the log, against the live one."""
+
+    only_rebuilt: int = Field(description="rows the rebuilt table has and the live one lacks")
+    only_live: int = Field(description="rows the live table has and the rebuilt one lacks")
+
+
+class ViewComparison(ReadModel):
+    """One view: equal when every table of it is."""
+
+    equal: bool
+    position: int = Field(description="the log position both builds reached")
+    tables: dict[str, TableComparison]
+
+
+class Verification(ReadModel):
+    """``ledger verify``: every view built again in scratch tables, compared with the live."""
+
+    equal: bool
+    views: dict[str, ViewComparison]
+
+    @classmethod
+    def of(cls, found: RunnerVerification) -> Verification:
+        views = {
+            name: ViewComparison(
+                equal=all(d == (0, 0) for d in tables.values()),
+                position=found.positions[name],
+                tables={
+                    table: TableComparison(only_rebuilt=extra, only_live=missing)
+                    for table, (extra, missing) in tables.items()
+                },
+            )
+            for name, tables in found.views.items()
+        }
+        return cls(equal=found.equal, views=views)
+
+
+# --- bitemporal queries: a period's history, a whole settlement day ----------------------------
+
+
+class VersionSummary(ReadModel):
+    """A version in brief: which it is, its run and its values (``ledger period`` shows the
+    rest: provenance, attributes, corrections' reasons)."""
+
+    version: int
+    kind: str = Field(description="run, conflicting run or correction")
+    run_type: str
+    run_number: int
+    maturity: str
+    recorded_at: Instant = Field(description="when the ledger learned this version")
+    values: dict[str, DecimalString] = Field(
+        description="measure name to exact decimal string, exactly as received"
+    )
+
+    @classmethod
+    def of(cls, version: Version | VersionRow | None) -> VersionSummary | None:
+        if version is None:
+            return None
+        return cls(
+            version=version.version,
+            kind=version.kind,
+            run_type=version.run_type,
+            run_number=version.run_number,
+            maturity=version.maturity,
+            recorded_at=version.recorded_at,
+            values=version.values,
+        )
+
+
+HistoryKind = Literal["run", "conflicting run", "correction", "further source", "intervention"]
+
+
+class HistoryStep(ReadModel):
+    """One event of a period's history as its views hold it, and the best version after it."""
+
+    version: int = Field(
+        description="the event's place in the period's own stream, the order of the steps "
+        "(for a version recorded, its number)"
+    )
+    recorded_at: Instant = Field(description="when the ledger recorded it")
+    kind: HistoryKind = Field(
+        description="run, conflicting run or correction (a version recorded), further source "
+        "(a version's values delivered again) or intervention (hold, pin or release)"
+    )
+    recorded: Version | None = Field(
+        default=None,
+        description="for a version recorded: the version (its further sources are later steps)",
+    )
+    confirms: int | None = Field(
+        default=None, description="for a further source: the version whose values it delivered"
+    )
+    source: Source | None = Field(default=None, description="for a further source: where from")
+    intervention: Intervention | None = Field(default=None, description="for an intervention")
+    best_after: VersionSummary | None = Field(
+        default=None,
+        description="the best available version once this step was recorded (pins as they "
+        "stood then); null while there is none",
+    )
+
+
+class PeriodHistory(ReadModel):
+    """A period's history between two instants: every event its views hold that was recorded
+    in [recorded_from, recorded_to], in order, each with the best version after it."""
+
+    tenant: str
+    subject: str = Field(description="canonical subject, e.g. party:PTY00001 or system")
+    settlement_date: DateString
+    settlement_period: int
+    period_start: Instant
+    recorded_from: Instant | None = Field(description="the window's start (inclusive), if any")
+    recorded_to: Instant | None = Field(description="the window's end (inclusive), if any")
+    best_before: VersionSummary | None = Field(
+        description="the best available version just before recorded_from (null without "
+        "recorded_from, or when none was known then)"
+    )
+    steps: list[HistoryStep] = Field(description="oldest first")
+    views: ViewsFreshness
+
+
+def history_steps(
+    rows: Sequence[VersionRow],
+    sources: Sequence[SourceStep],
+    interventions: Sequence[InterventionRow],
+    recorded_from: datetime | None,
+) -> tuple[VersionSummary | None, list[HistoryStep]]:
+    """A period's steps recorded from ``recorded_from`` on, in the order of its stream, each
+    with the best version after it, and the best version just before the first of them.
+    Every row given counts towards the best, also those recorded before ``recorded_from``."""
+    steps = sorted(
+        [
+            *(_version_step(v) for v in versions_of(rows, ())),
+            *(_source_step(s) for s in sources),
+            *(_intervention_step(i) for i in interventions),
+        ],
+        key=lambda step: step.version,
+    )
+    known: list[Version] = []
+    made: list[Intervention] = []
+    before: VersionSummary | None = None
+    shown: list[HistoryStep] = []
+    for step in steps:
+        if step.recorded is not None:
+            known.append(step.recorded)
+        if step.intervention is not None:
+            made.append(step.intervention)
+        best = VersionSummary.of(best_of(known, pinned=_pinned(made)))
+        if recorded_from is not None and step.recorded_at < recorded_from:
+            before = best
+        else:
+            shown.append(step.model_copy(update={"best_after": best}))
+    return before, shown
+
+
+_VERSION_KINDS: dict[str, HistoryKind] = {
+    "run": "run",
+    CONFLICTING_RUN: "conflicting run",
+    "correction": "correction",
+}
+
+
+def _version_step(version: Version) -> HistoryStep:
+    return HistoryStep(
+        version=version.version,
+        recorded_at=version.recorded_at,
+        kind=_VERSION_KINDS[version.kind],
+        recorded=version,
+    )
+
+
+def _source_step(step: SourceStep) -> HistoryStep:
+    found = step.source
+    return HistoryStep(
+        version=step.version,
+        recorded_at=found.recorded_at,
+        kind="further source",
+        confirms=found.confirms,
+        source=Source(
+            sha256=found.source_sha256, flow=found.flow, record_position=found.record_position
+        ),
+    )
+
+
+def _intervention_step(row: InterventionRow) -> HistoryStep:
+    return HistoryStep(
+        version=row.version,
+        recorded_at=row.recorded_at,
+        kind="intervention",
+        intervention=Intervention.of(row),
+    )
+
+
+def _pinned(made: Sequence[Intervention]) -> int | None:
+    """The version pinned once these interventions, oldest first, were made."""
+    return standing_after(
+        (i.action, i.pinned_version, i.actor, i.reason, i.recorded_at) for i in made
+    ).pinned
+
+
+class DayPeriod(ReadModel):
+    """One period of a settlement day and the version the day's rule chooses for it."""
+
+    settlement_period: int
+    period_start: Instant
+    versions: int = Field(description="how many versions of the period were known")
+    best: VersionSummary | None = Field(
+        description="the version the rule (the day's selected_by) chooses; null when none"
+    )
+    pinned_version: int | None = Field(
+        description="the version pinned (as it stood at as_of, if given); a run rule ignores it"
+    )
+    held: bool = Field(description="whether a hold from billing stood on the period")
+
+
+class DayView(ReadModel):
+    """A subject's whole settlement day, as known now or at an instant, or as of a run: for
+    every period, the best version (null when none)."""
+
+    tenant: str
+    subject: str = Field(description="canonical subject, e.g. party:PTY00001 or system")
+    settlement_date: DateString
+    as_of: Instant | None = Field(description="the as-of instant asked for, if any")
+    selected_by: str = Field(
+        description="the rule that chose each period's best: best, as-of:<instant> or "
+        "run:<RUN> (among the versions known at as_of, if given)",
+        examples=["best", "run:SF", "as-of:2026-05-07T12:00:00Z"],
+    )
+    periods: list[DayPeriod] = Field(
+        description="every period of the day, in order: 46, 48 or 50 of them"
+    )
+    views: ViewsFreshness
+
+
+def day_periods(
+    settlement_date: date,
+    rule: Rule,
+    versions: Mapping[int, Sequence[VersionRow]],
+    interventions: Mapping[int, Sequence[InterventionRow]],
+) -> list[DayPeriod]:
+    """Every period of a day with the version ``rule`` chooses among its ``versions`` (as
+    known at the rule's instant, when it has one), given its ``interventions`` by then."""
+    periods = []
+    for period, start, _ in settlement_periods(settlement_date):
+        known = versions.get(period, ())
+        standing = standing_of(interventions.get(period, ()))
+        periods.append(
+            DayPeriod(
+                settlement_period=period,
+                period_start=start,
+                versions=len(known),
+                best=VersionSummary.of(rule.choose(known, pinned=standing.pinned)),
+                pinned_version=standing.pinned,
+                held=standing.held,
+            )
+        )
+    return periods

@@ -2,22 +2,30 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+import threading
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, nullcontext, suppress
 from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import BinaryIO
 
+from eventsourcing.persistence import IntegrityError
+
 from ledger.adapters.raw_payloads import Spool, stream_stored
 from ledger.adapters.schema import mark_schema_ready, schema_ready
 from ledger.adapters.storage import Database
 from ledger.domain.documents import Document, DocumentRefused
-from ledger.domain.errors import LedgerError
+from ledger.domain.errors import InvalidInstant, LedgerBusy, LedgerError
 from ledger.domain.identifiers import Subject, tenant_id
 from ledger.domain.runs import RunType, scheduled_run_date
 from ledger.domain.selection import Rule
-from ledger.domain.settlement_time import check_as_of, check_settlement_period, period_start_utc
+from ledger.domain.settlement_time import (
+    check_as_of,
+    check_settlement_date,
+    check_settlement_period,
+    period_start_utc,
+)
 from ledger.service.application import Ledger, NotFound
 from ledger.service.documents import (
     DocumentUse,
@@ -29,16 +37,21 @@ from ledger.service.documents import (
 )
 from ledger.service.feed import check_page, read_feed
 from ledger.service.ingestion import Ingestor, IngestResult
+from ledger.service.projector import DEFAULT_POLL_SECONDS, keep_views_current
 from ledger.service.read_models import (
+    DayView,
     FeedPage,
     FlowList,
     FlowSummary,
     FlowView,
     Hold,
     Intervention,
+    PeriodHistory,
     PeriodView,
+    Verification,
     ViewsFreshness,
-    best_of,
+    day_periods,
+    history_steps,
     standing_of,
     versions_of,
 )
@@ -47,7 +60,10 @@ from projections.documents import document as document_rows
 from projections.flows import FlowsProjection, find_flow, list_flows, unfinished_flows
 from projections.period_versions import (
     PeriodVersionsProjection,
+    day_interventions,
+    day_versions,
     period_interventions,
+    period_source_steps,
     period_sources,
     period_versions,
 )
@@ -218,8 +234,10 @@ class LedgerRuntime:
         *,
         tenant: str = DEFAULT_TENANT,
         as_of: datetime | None = None,
+        run: str | None = None,
     ) -> PeriodView:
-        """Every version of one period and the best available one, optionally as of an instant."""
+        """Every version of one period and the best available one, optionally as of an instant;
+        with ``run``, ``best`` is the ``run:RUN`` rule's choice (among those known then)."""
         tenant = tenant_id(tenant)
         canonical = str(Subject.parse(subject))
         check_settlement_period(settlement_date, settlement_period)
@@ -227,6 +245,7 @@ class LedgerRuntime:
             if as_of.tzinfo is None:
                 raise LedgerError("the as-of instant needs a time zone, e.g. 2026-05-07T12:00:00Z")
             check_as_of(as_of)
+        rule = selection_rule(as_of, run)
         with self.database.transaction(write=False) as tx:
             rows = period_versions(
                 tx, tenant, canonical, settlement_date, settlement_period, as_of=as_of
@@ -250,10 +269,80 @@ class LedgerRuntime:
             as_of=as_of,
             scheduled_runs=scheduled_runs(settlement_date),
             versions=versions,
-            best=best_of(versions, pinned=standing.pinned),
+            best=rule.choose(versions, pinned=standing.pinned),
+            selected_by=str(rule),
             interventions=[Intervention.of(row) for row in interventions],
             held=Hold.of(standing),
             pinned_version=standing.pinned,
+            views=ViewsFreshness.of(freshness),
+        )
+
+    def history(
+        self,
+        subject: str,
+        settlement_date: date,
+        settlement_period: int,
+        *,
+        tenant: str = DEFAULT_TENANT,
+        recorded_from: datetime | None = None,
+        recorded_to: datetime | None = None,
+    ) -> PeriodHistory:
+        """A period's history: every event its views hold recorded in [``recorded_from``,
+        ``recorded_to``] (either end open when not given), in order, each with the best
+        version after it. From the views' rows of the period (by key, up to ``recorded_to``),
+        never from the event log."""
+        tenant = tenant_id(tenant)
+        canonical = str(Subject.parse(subject))
+        check_settlement_period(settlement_date, settlement_period)
+        check_window(recorded_from, recorded_to)
+        key = (tenant, canonical, settlement_date, settlement_period)
+        with self.database.transaction(write=False) as tx:
+            rows = period_versions(tx, *key, as_of=recorded_to)
+            sources = period_source_steps(tx, *key, as_of=recorded_to)
+            interventions = period_interventions(tx, *key, as_of=recorded_to)
+            freshness = self.runner.freshness(tx)
+        before, steps = history_steps(rows, sources, interventions, recorded_from)
+        return PeriodHistory(
+            tenant=tenant,
+            subject=canonical,
+            settlement_date=settlement_date,
+            settlement_period=settlement_period,
+            period_start=period_start_utc(settlement_date, settlement_period),
+            recorded_from=recorded_from,
+            recorded_to=recorded_to,
+            best_before=before,
+            steps=steps,
+            views=ViewsFreshness.of(freshness),
+        )
+
+    def day(
+        self,
+        subject: str,
+        settlement_date: date,
+        *,
+        tenant: str = DEFAULT_TENANT,
+        as_of: datetime | None = None,
+        run: str | None = None,
+    ) -> DayView:
+        """A subject's whole settlement day: every period's best version (None when none),
+        now, as known at ``as_of``, or as the ``run:RUN`` rule chooses (among the versions
+        known at ``as_of``, if given). Two queries for the whole day, on the views' keys."""
+        tenant = tenant_id(tenant)
+        canonical = str(Subject.parse(subject))
+        check_settlement_date(settlement_date)
+        check_window(as_of, None)
+        rule = selection_rule(as_of, run)
+        with self.database.transaction(write=False) as tx:
+            versions = day_versions(tx, tenant, canonical, settlement_date, as_of=as_of)
+            made = day_interventions(tx, tenant, canonical, settlement_date, as_of=as_of)
+            freshness = self.runner.freshness(tx)
+        return DayView(
+            tenant=tenant,
+            subject=canonical,
+            settlement_date=settlement_date,
+            as_of=as_of,
+            selected_by=str(rule),
+            periods=day_periods(settlement_date, rule, versions, made),
             views=ViewsFreshness.of(freshness),
         )
 
@@ -292,7 +381,13 @@ class LedgerRuntime:
                 ]
                 lines = resolve_lines(tx, tenant, chosen_rule, keys)
             issued = Document.issue(tenant, reference, kind, chosen_rule, actor, lines)
-            self.ledger.save(issued)
+            try:
+                self.ledger.save(issued)
+            except IntegrityError:  # issued by another writer meanwhile
+                raise DocumentRefused(
+                    f"document {issued.reference} was issued already: re-issue it "
+                    "(ledger documents reissue) or use another reference"
+                ) from None
         return self.document(issued.reference, tenant=tenant)
 
     def reissue_document(
@@ -309,7 +404,7 @@ class LedgerRuntime:
             with self.database.transaction(write=False) as tx:
                 lines = resolve_lines(tx, tenant, found.selection_rule, keys)
             found.reissue(actor, reason, lines)
-            self.ledger.save(found)
+            self._save_document(found)
         return self.document(reference, tenant=tenant)
 
     def cancel_document(
@@ -320,8 +415,17 @@ class LedgerRuntime:
         with self._writing():
             found = self._document(tenant, reference)
             found.cancel(actor, reason)
-            self.ledger.save(found)
+            self._save_document(found)
         return self.document(reference, tenant=tenant)
+
+    def _save_document(self, document: Document) -> None:
+        try:
+            self.ledger.save(document)
+        except IntegrityError:  # re-issued or cancelled by another writer meanwhile
+            raise LedgerBusy(
+                f"document {document.reference} changed while this command ran: look at it "
+                "again (ledger documents show) and try again"
+            ) from None
 
     def _document(self, tenant: str, reference: str) -> Document:
         found = self.ledger.document(tenant, reference)
@@ -386,6 +490,26 @@ class LedgerRuntime:
         with self.database.transaction(write=False) as tx:
             return read_feed(tx, self.ledger, tenant, after, limit)
 
+    def rebuild(self, views: Sequence[str] | None = None) -> int:
+        """Rebuild the named views (every view by default) from the log; events read."""
+        return self.runner.rebuild(views)
+
+    def verify(self) -> Verification:
+        """Every view built again from the log in scratch tables, compared with the live one."""
+        return Verification.of(self.runner.verify())
+
+    def project(
+        self,
+        *,
+        stop: threading.Event,
+        poll: float = DEFAULT_POLL_SECONDS,
+        applied: Callable[[int], None] = lambda _: None,
+    ) -> None:
+        """Keep every view current until ``stop`` is set (``ledger project``)."""
+        keep_views_current(
+            self.runner, self.ledger.event_store, stop=stop, poll=poll, applied=applied
+        )
+
     def views(self) -> ViewsFreshness:
         """How far the views have read the event log."""
         with self.database.transaction(write=False) as tx:
@@ -408,3 +532,31 @@ def scheduled_runs(settlement_date: date) -> dict[str, date]:
     except ValueError:  # a day before any configured timetable
         return {}
     return {str(run): day for run, day in due.items() if day is not None}
+
+
+def selection_rule(as_of: datetime | None, run: str | None) -> Rule:
+    """The rule a query's best version is chosen by (``ledger.domain.selection``): ``run:RUN``
+    when a run is named (applied to the versions known at ``as_of``, if given), else
+    ``as-of`` at ``as_of``, else ``best``. An unknown run type is refused."""
+    if run is not None:
+        return Rule("run", run=RunType.parse(run))
+    if as_of is not None:
+        return Rule("as-of", as_of=as_of)
+    return Rule("best")
+
+
+def check_window(start: datetime | None, end: datetime | None) -> None:
+    """Each instant given has a time zone and is in the range answered for, and ``start`` is
+    not after ``end``."""
+    for instant in (start, end):
+        if instant is not None:
+            if instant.tzinfo is None:
+                raise InvalidInstant(
+                    f"instant {instant.isoformat()} needs a time zone, e.g. 2026-05-07T12:00:00Z"
+                )
+            check_as_of(instant)
+    if start is not None and end is not None and start > end:
+        raise InvalidInstant(
+            f"from {start.isoformat()} is after to {end.isoformat()}: a history runs from an "
+            "instant to the same or a later one"
+        )

@@ -462,6 +462,8 @@ def test_openapi(client: TestClient) -> None:
         "/tenants/{tenant}/documents/{reference}",
         "/tenants/{tenant}/documents/{reference}/{change}",
         "/tenants/{tenant}/periods/{subject}/{settlement_date}/{settlement_period}/documents",
+        "/tenants/{tenant}/periods/{subject}/{settlement_date}/{settlement_period}/history",
+        "/tenants/{tenant}/days/{subject}/{settlement_date}",
         *PERIOD_COMMANDS,
     }
     assert set(spec["paths"]["/tenants/{tenant}/flows"]) == {"get", "post"}

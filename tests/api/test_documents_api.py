@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Iterator
+from decimal import Decimal
 
 import pytest
 from starlette.exceptions import StarletteDeprecationWarning
@@ -59,6 +60,10 @@ def test_documents_over_http(client: TestClient) -> None:
     [stale] = client.get("/tenants/a/documents/stale").json()
     assert stale["reference"] == "INV-1"
     assert [(x["used"]["version"], x["now"]["version"]) for x in stale["lines"]] == [(1, 2), (1, 2)]
+    # Decimals as exact strings; the total is the lines' deltas added up.
+    deltas = [Decimal(x["now"]["value"]) - Decimal(x["used"]["value"]) for x in stale["lines"]]
+    assert [x["delta"] for x in stale["lines"]] == [str(d) for d in deltas]
+    assert stale["total_delta"] == str(sum(deltas, Decimal(0)))
 
     uses = client.get(f"/tenants/a/periods/{SUBJECT}/{DAY}/2/documents").json()
     assert [(u["reference"], u["version"], u["stale"]) for u in uses] == [("INV-1", 1, True)]

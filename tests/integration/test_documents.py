@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 
+import projections.documents
 from integration.conftest import DAY, PARTY_SUBJECT, dump_views, write_report
 from ledger.cli import main
 from ledger.domain.errors import LedgerError
@@ -96,6 +97,52 @@ def test_a_later_run_makes_best_documents_stale_with_deltas(sf: LedgerRuntime, f
     # The document itself still shows what it used; the periods were not touched by issuing.
     assert [line.version for line in sf.document("INV-1", tenant=TENANT).lines] == [2, 2, 2]
     assert sf.period(PARTY_SUBJECT, DAY, 1, tenant=TENANT).versions[:2] == periods_before
+
+
+def test_stale_documents_by_reference_without_the_cancelled(
+    sf: LedgerRuntime, files: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The documents' heads are read by reference, a batch at a time: here two at a time.
+    monkeypatch.setattr(projections.documents, "_HEADS_PER_QUERY", 2)
+    for reference in ("INV-C", "INV-A", "INV-E", "INV-B", "INV-D"):
+        issue(sf, reference)
+    issue(sf, "REP-SF", kind="report", rule="run:SF")
+    sf.cancel_document("INV-B", actor="f.finance", reason="void", tenant=TENANT)
+    assert sf.ingest(write_report(files, run_type="R1").path, tenant=TENANT).status == "accepted"
+
+    stale = sf.stale_documents(tenant=TENANT)
+    assert [d.reference for d in stale] == ["INV-A", "INV-C", "INV-D", "INV-E"]
+    assert {len(d.lines) for d in stale} == {3}
+    assert len({d.total_delta for d in stale}) == 1  # the same periods, the same deltas
+
+
+def test_the_stale_documents_as_json(
+    sf: LedgerRuntime,
+    files: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    issue(sf)
+    assert sf.ingest(write_report(files, run_type="R1").path, tenant=TENANT).status == "accepted"
+    monkeypatch.setenv("LEDGER_DATABASE_URL", sf.database.url)
+    assert main(["--tenant", TENANT, "documents", "stale"]) == 0
+    [stale] = json.loads(capsys.readouterr().out)
+    assert stale == sf.stale_documents(tenant=TENANT)[0].model_dump(mode="json")
+    assert set(stale) == {"reference", "kind", "rule", "revision", "total_delta", "lines"}
+    assert (stale["reference"], stale["rule"], stale["revision"]) == ("INV-1", "best", 1)
+    deltas = []
+    for n, line in enumerate(stale["lines"], start=1):
+        assert line == {
+            "subject": PARTY_SUBJECT,
+            "settlement_date": DAY.isoformat(),
+            "settlement_period": n,
+            "measure": MEASURE,
+            "used": {"version": 2, "value": str(value_of(sf, n, 2))},
+            "now": {"version": 3, "value": str(value_of(sf, n, 3))},
+            "delta": str(value_of(sf, n, 3) - value_of(sf, n, 2)),
+        }
+        deltas.append(Decimal(line["delta"]))
+    assert stale["total_delta"] == str(sum(deltas, Decimal(0)))
 
 
 def test_a_correction_of_the_version_used_makes_a_run_document_stale(sf: LedgerRuntime) -> None:
