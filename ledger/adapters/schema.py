@@ -17,8 +17,8 @@ from ledger.adapters.storage import Database
 # Raise when a release adds tables: every process then runs the (idempotent) set-up once more.
 # 2: the views' positions moved to the library's tracking table. 3: the run index beside the
 # events table (a run delivered again adds no version). 4: documents and their lines; the
-# typed interventions' columns.
-SCHEMA_VERSION = 4
+# typed interventions' columns. 5: the stale document lines' partial index.
+SCHEMA_VERSION = 5
 
 
 def schema_ready(database: Database) -> bool:
