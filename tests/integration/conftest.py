@@ -14,6 +14,7 @@ from typing import Any, Literal
 
 import pytest
 
+from ledger.cli import main
 from ledger.demo.samples import sample_bm_unit_ids, sample_party_ids, write_settlement_report
 from ledger.domain.runs import RunType
 from ledger.flows.idd import idd_checksum
@@ -214,6 +215,29 @@ def open_runtime(database_url: str) -> Iterator[Callable[[], LedgerRuntime]]:
 def runtime(open_runtime: Callable[[], LedgerRuntime]) -> LedgerRuntime:
     """A runtime on a fresh database (SQLite, then PostgreSQL), closed after the test."""
     return open_runtime()
+
+
+# ``ledger ARGS...`` run in-process on the test's database: (exit code, stdout, stderr).
+Cli = Callable[..., tuple[int, str, str]]
+
+
+@pytest.fixture
+def cli(
+    database_url: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> Cli:
+    """Runs ``ledger ARGS...``: (exit code, stdout, stderr)."""
+    monkeypatch.setenv("LEDGER_DATABASE_URL", database_url)
+    capsys.readouterr()
+
+    def run(*argv: str) -> tuple[int, str, str]:
+        try:
+            code = main(list(argv))
+        except SystemExit as exc:  # argparse rejects the command line
+            code = exc.code if isinstance(exc.code, int) else 1
+        out, err = capsys.readouterr()
+        return code, out, err
+
+    return run
 
 
 @pytest.fixture

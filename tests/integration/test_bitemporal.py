@@ -4,6 +4,7 @@ PostgreSQL). The CLI's shapes and refusals are here too; the API's in tests/api.
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -16,8 +17,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from integration.conftest import BM_UNITS, DAY, PARTY, PARTY_SUBJECT, SHORT_DAY, write_report
-from ledger.cli import main
+from integration.conftest import BM_UNITS, DAY, PARTY, PARTY_SUBJECT, SHORT_DAY, Cli, write_report
 from ledger.domain.errors import InvalidInstant, InvalidSettlementPeriod, UnknownRunType
 from ledger.domain.runs import RunType
 from ledger.service.read_models import PeriodView, VersionSummary
@@ -302,26 +302,11 @@ def test_refusals(runtime: LedgerRuntime, three_runs: list[datetime]) -> None:
 
 # --- the command line -----------------------------------------------------------------------
 
-Cli = Callable[..., tuple[int, str, str]]
-
 
 @pytest.fixture
-def cli(
-    database_url: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
-) -> Cli:
+def cli(cli: Cli) -> Cli:
     """Runs ``ledger --tenant acme ARGS...``: (exit code, stdout, stderr)."""
-    monkeypatch.setenv("LEDGER_DATABASE_URL", database_url)
-    capsys.readouterr()
-
-    def run(*argv: str) -> tuple[int, str, str]:
-        try:
-            code = main(["--tenant", TENANT, *argv])
-        except SystemExit as exc:  # argparse rejects the command line
-            code = exc.code if isinstance(exc.code, int) else 1
-        out, err = capsys.readouterr()
-        return code, out, err
-
-    return run
+    return functools.partial(cli, "--tenant", TENANT)
 
 
 def shown(cli: Cli, *argv: str) -> Any:

@@ -7,7 +7,6 @@ import hashlib
 import io
 import json
 import sqlite3
-from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -20,6 +19,7 @@ from integration.conftest import (
     PARTY_SUBJECT,
     S0141_PERIODS,
     S0142_PERIODS,
+    Cli,
     edit_lines,
     replace_once,
     write_report,
@@ -27,27 +27,7 @@ from integration.conftest import (
 from ledger.cli import main
 from ledger.service.ingestion import Ingestor, IngestResult
 
-Cli = Callable[..., tuple[int, str, str]]
 RESULT_KEYS = {"file", "flow", "status", "periods", "events", "reasons"}
-
-
-@pytest.fixture
-def cli(
-    database_url: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
-) -> Cli:
-    """Runs ``ledger ARGS...``: (exit code, stdout, stderr)."""
-    monkeypatch.setenv("LEDGER_DATABASE_URL", database_url)
-    capsys.readouterr()
-
-    def run(*argv: str) -> tuple[int, str, str]:
-        try:
-            code = main(list(argv))
-        except SystemExit as exc:  # argparse rejects the command line
-            code = exc.code if isinstance(exc.code, int) else 1
-        out, err = capsys.readouterr()
-        return code, out, err
-
-    return run
 
 
 def write_sha(path: Path) -> str:
@@ -418,7 +398,6 @@ def test_serve_refuses_a_port_that_is_not_one(cli: Cli, port: str) -> None:
 def test_layout_needs_no_database(
     capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from ledger.cli import main
 
     monkeypatch.setenv("LEDGER_DATABASE_URL", "postgresql://nobody@127.0.0.1:1/none")
     assert main(["layout", "S0141009", "APC"]) == 0

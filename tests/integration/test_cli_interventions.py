@@ -4,6 +4,7 @@ backends."""
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Callable
 from pathlib import Path
@@ -11,11 +12,9 @@ from typing import Any
 
 import pytest
 
-from integration.conftest import DAY, PARTY_SUBJECT, count_events, write_report
-from ledger.cli import main
+from integration.conftest import DAY, PARTY_SUBJECT, Cli, count_events, write_report
 from ledger.service.runtime import LedgerRuntime
 
-Cli = Callable[..., tuple[int, str, str]]
 TENANT = "acme"
 PERIOD = "7"
 WHERE = (PARTY_SUBJECT, DAY.isoformat(), PERIOD)
@@ -23,22 +22,9 @@ BY = ("--reason", "value disputed by the party", "--actor", "ops.lead")
 
 
 @pytest.fixture
-def cli(
-    database_url: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
-) -> Cli:
+def cli(cli: Cli) -> Cli:
     """Runs ``ledger --tenant acme ARGS...``: (exit code, stdout, stderr)."""
-    monkeypatch.setenv("LEDGER_DATABASE_URL", database_url)
-    capsys.readouterr()
-
-    def run(*argv: str) -> tuple[int, str, str]:
-        try:
-            code = main(["--tenant", TENANT, *argv])
-        except SystemExit as exc:  # argparse rejects the command line
-            code = exc.code if isinstance(exc.code, int) else 1
-        out, err = capsys.readouterr()
-        return code, out, err
-
-    return run
+    return functools.partial(cli, "--tenant", TENANT)
 
 
 @pytest.fixture
