@@ -72,6 +72,13 @@ from projections.runner import ProjectionRunner
 DEFAULT_TENANT = "default"
 
 
+def _issued_already(reference: str) -> DocumentRefused:
+    return DocumentRefused(
+        f"document {reference} was issued already: re-issue it (ledger documents reissue) "
+        "or use another reference"
+    )
+
+
 class LedgerRuntime:
     """One database, the application that writes to it and the views read from it.
 
@@ -368,10 +375,7 @@ class LedgerRuntime:
             check_settlement_period(settlement_date, period)
         with self._writing():
             if self.ledger.document(tenant, reference.strip()) is not None:
-                raise DocumentRefused(
-                    f"document {reference.strip()} was issued already: re-issue it "
-                    "(ledger documents reissue) or use another reference"
-                )
+                raise _issued_already(reference.strip())
             with self.database.transaction(write=False) as tx:
                 keys = [
                     (canonical, settlement_date, period, measure)
@@ -384,10 +388,7 @@ class LedgerRuntime:
             try:
                 self.ledger.save(issued)
             except IntegrityError:  # issued by another writer meanwhile
-                raise DocumentRefused(
-                    f"document {issued.reference} was issued already: re-issue it "
-                    "(ledger documents reissue) or use another reference"
-                ) from None
+                raise _issued_already(issued.reference) from None
         return self.document(issued.reference, tenant=tenant)
 
     def reissue_document(

@@ -494,10 +494,10 @@ def test_a_release_of_a_period_neither_held_nor_pinned_is_refused() -> None:
     assert period.collect_events() == []
 
 
-def test_a_conflicting_version_can_be_pinned_to_decide_the_conflict() -> None:
-    period = period_with_two_runs()
+def _conflicting_r1(period: SettlementPeriod, version: int) -> None:
+    """R1 delivered again with other values: a conflicting version of version 2's run."""
     SettlementPeriod.ConflictingValuesRecorded(
-        **_event_on(period, 3, 24),
+        **_event_on(period, version, 24),
         run_type="R1",
         run_number=1,
         maturity="settlement",
@@ -509,6 +509,11 @@ def test_a_conflicting_version_can_be_pinned_to_decide_the_conflict() -> None:
         record_position=9,
         conflicts_with=2,
     ).mutate(period)
+
+
+def test_a_conflicting_version_can_be_pinned_to_decide_the_conflict() -> None:
+    period = period_with_two_runs()
+    _conflicting_r1(period, 3)
     intervene(period, "pin", 3, reason="Elexon confirmed the later delivery")
     [event] = period.collect_events()
     assert isinstance(event, SettlementPeriod.VersionPinned) and event.version == 3
@@ -691,19 +696,7 @@ def test_a_further_source_and_a_conflicting_version_as_the_period_holds_them() -
         record_position=12,
     ).mutate(period)
     assert period.versions[1].further_sources == ["cd" * 32]
-    SettlementPeriod.ConflictingValuesRecorded(
-        **_event_on(period, 4, 24),
-        run_type="R1",
-        run_number=1,
-        maturity="settlement",
-        flow="S0142",
-        values=Measures({"bm_unit_cashflow": Decimal("1")}),
-        attributes={},
-        unconfirmed={},
-        source_sha256="ef" * 32,
-        record_position=9,
-        conflicts_with=2,
-    ).mutate(period)
+    _conflicting_r1(period, 4)
     latest = period.versions[-1]
     assert (latest.version, latest.kind, latest.conflicts_with) == (4, "conflicting run", 2)
 
