@@ -19,19 +19,31 @@ from ledger.domain.plain_text import excerpt
 
 
 class Maturity(StrEnum):
-    """How far a settlement value can be relied on.
+    """How far a value can be relied on.
 
     II is ``indicative``; SF, R1, R2 and R3 are ``settlement`` (invoiced, still reconciled);
-    RF and DF are ``final``.
+    RF and DF are ``final``. Values that come from no settlement run have their own:
+    ``published`` (system prices as Elexon publishes them, each publication a version),
+    ``estimated`` and ``actual`` (a data collector's half-hourly advances).
     """
 
+    PUBLISHED = "published"
+    ESTIMATED = "estimated"
+    ACTUAL = "actual"
     INDICATIVE = "indicative"
     SETTLEMENT = "settlement"
     FINAL = "final"
 
 
 class RunType(StrEnum):
-    """Settlement runs, from the first interim run to the dispute final."""
+    """Settlement runs, from the first interim run to the dispute final; then the kinds of
+    values that come from no settlement run, which rank below every run.
+
+    ``PUB`` is a publication of system prices (Elexon Insights, DISEBSP), ``EST`` and ``ACT``
+    a data collector's estimated and actual half-hourly advances (D0036). Their run number is
+    the publication or file creation instant written as ``YYYYMMDDHHMMSS``, so later ones rank
+    higher within their kind.
+    """
 
     II = "II"
     SF = "SF"
@@ -40,20 +52,26 @@ class RunType(StrEnum):
     R3 = "R3"
     RF = "RF"
     DF = "DF"
+    PUB = "PUB"
+    EST = "EST"
+    ACT = "ACT"
 
     @property
     def maturity_rank(self) -> int:
-        """Position in the order of maturity: II is 0, DF is 6."""
-        return _ORDER.index(self)
+        """Position in the order of maturity: II is 0, DF is 6; a publication is -3, an
+        estimate -2 and an actual advance -1 (below any settlement run)."""
+        return _RANK[self]
+
+    @property
+    def is_settlement_run(self) -> bool:
+        """Whether this is one of the SAA's settlement runs (II to DF)."""
+        return _RANK[self] >= 0
 
     @property
     def maturity(self) -> Maturity:
-        """Whether values from this run are indicative, settlement or final."""
-        if self is RunType.II:
-            return Maturity.INDICATIVE
-        if self in (RunType.RF, RunType.DF):
-            return Maturity.FINAL
-        return Maturity.SETTLEMENT
+        """Whether values from this run are indicative, settlement or final (or published,
+        estimated or actual, for values from no settlement run)."""
+        return _MATURITY.get(self, Maturity.SETTLEMENT)
 
     @classmethod
     def parse(cls, text: str) -> RunType:
@@ -66,8 +84,39 @@ class RunType(StrEnum):
                 f"unknown settlement run type {excerpt(text)}; expected one of {known}"
             ) from None
 
+    @classmethod
+    def parse_settlement_run(cls, text: str) -> RunType:
+        """A settlement run type (II to DF) as an SAA report names it; refused otherwise."""
+        run = cls.parse(text)
+        if not run.is_settlement_run:
+            known = ", ".join(SETTLEMENT_RUNS)
+            raise UnknownRunType(f"{run} is not a settlement run type; expected one of {known}")
+        return run
 
-_ORDER: tuple[RunType, ...] = tuple(RunType)
+
+_ORDER: tuple[RunType, ...] = (
+    RunType.PUB,
+    RunType.EST,
+    RunType.ACT,
+    RunType.II,
+    RunType.SF,
+    RunType.R1,
+    RunType.R2,
+    RunType.R3,
+    RunType.RF,
+    RunType.DF,
+)
+# Ranks are stored in the period view: II stays 0 as it always was.
+_RANK = {run: i - _ORDER.index(RunType.II) for i, run in enumerate(_ORDER)}
+SETTLEMENT_RUNS: tuple[RunType, ...] = tuple(run for run in _ORDER if _RANK[run] >= 0)
+_MATURITY = {
+    RunType.PUB: Maturity.PUBLISHED,
+    RunType.EST: Maturity.ESTIMATED,
+    RunType.ACT: Maturity.ACTUAL,
+    RunType.II: Maturity.INDICATIVE,
+    RunType.RF: Maturity.FINAL,
+    RunType.DF: Maturity.FINAL,
+}
 
 
 def best_run_key(
@@ -101,7 +150,7 @@ def _timetable(entry: Mapping[str, Any], source: str) -> Timetable:
     for run, n in days.items():
         if type(n) is not int or n < 0:
             raise ValueError(f"{source}: timetable {name!r} {run} must be a whole number >= 0")
-        working_days[RunType.parse(run)] = n
+        working_days[RunType.parse_settlement_run(run)] = n
     return Timetable(str(name), effective_from, MappingProxyType(working_days))
 
 

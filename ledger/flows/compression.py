@@ -17,7 +17,7 @@ from typing import IO
 
 from ledger.flows.idd import EnvelopeError
 
-__all__ = ["GZIP_MAGIC", "MAX_DECOMPRESSED_BYTES", "is_gzip", "readable"]
+__all__ = ["GZIP_MAGIC", "MAX_DECOMPRESSED_BYTES", "is_gzip", "readable", "rejoined"]
 
 GZIP_MAGIC = b"\x1f\x8b"
 # A real all-parties S0142 is about 100 MB unzipped; a "file" that inflates past this is not a
@@ -86,10 +86,16 @@ class _Inflating(io.RawIOBase):
         return n
 
 
+def rejoined(head: bytes, stream: IO[bytes]) -> IO[bytes]:
+    """``head`` (bytes already read from ``stream``, to recognise it) and then the rest of
+    ``stream``, as one buffered stream."""
+    return io.BufferedReader(_Prefixed(head, stream), buffer_size=_CHUNK)
+
+
 def readable(stream: IO[bytes], *, label: str = "file") -> IO[bytes]:
     """The file's content as a buffered stream: decompressed when its bytes are gzip's."""
     head = stream.read(2)
-    rejoined = io.BufferedReader(_Prefixed(head, stream), buffer_size=_CHUNK)
+    whole = rejoined(head, stream)
     if not is_gzip(head):
-        return rejoined
-    return io.BufferedReader(_Inflating(rejoined, label), buffer_size=_CHUNK)
+        return whole
+    return io.BufferedReader(_Inflating(whole, label), buffer_size=_CHUNK)

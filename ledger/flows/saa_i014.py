@@ -25,7 +25,7 @@ envelope (record count, checksum) is verified at the end.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal, InvalidOperation
@@ -37,6 +37,11 @@ from ledger.domain.measures import Measures
 from ledger.domain.plain_text import excerpt
 from ledger.domain.runs import RunType
 from ledger.domain.settlement_time import check_settlement_period, periods_in_day
+from ledger.flows.canonical import (
+    DailyValues,
+    PeriodValues,
+    UnplacedRecord,
+)
 from ledger.flows.compression import readable
 from ledger.flows.idd import (
     IddHeader,
@@ -105,44 +110,7 @@ class SettlementReportHeader:
     bsc_party_id: str | None
 
 
-@dataclass(frozen=True, slots=True)
-class PeriodValues:
-    """Values of one subject (``system``, ``party:X``, ``bmu:X``) for one settlement period.
-
-    ``unconfirmed`` keeps the records of the item that the ledger does not interpret (and
-    fields beyond a record's layout), keyed by record type and line (``"MVR@1234"``), with
-    their fields as received: preserved, never dropped.
-    """
-
-    subject: str
-    settlement_period: int
-    values: Mapping[str, Decimal]  # a Measures, as read: each value's text as the file wrote it
-    attributes: dict[str, str]
-    unconfirmed: dict[str, list[str]]
-    record_position: int
-
-
-@dataclass(frozen=True, slots=True)
-class DailyValues:
-    """Daily (account period) values of one subject, from an APC record."""
-
-    subject: str
-    values: Mapping[str, Decimal]  # a Measures, as read
-    unconfirmed: dict[str, list[str]]
-    record_position: int
-
-
-@dataclass(frozen=True, slots=True)
-class UnplacedRecord:
-    """A record that belongs to no item (an unknown type, or a known one outside the context
-    the IDD gives it, e.g. an MD1 before any SPI), kept as it was with its line."""
-
-    record_position: int
-    record_type: str
-    fields: list[str]
-
-
-ReportItem = PeriodValues | DailyValues | UnplacedRecord
+ReportItem = PeriodValues | DailyValues | UnplacedRecord  # what a report yields
 
 
 def _each_subject_period_once(flow: str, items: Iterator[ReportItem]) -> Iterator[ReportItem]:
@@ -217,6 +185,21 @@ class SettlementReport:
         return count
 
     @property
+    def description(self) -> FileDescription:
+        """What the report is: its flow, its settlement date and the run of every value in it."""
+        srh, header = self.srh, self.header
+        return FileDescription(
+            format=FORMAT.name,
+            flow=header.flow_id,
+            flow_version=header.flow_version,
+            file_creation_time=header.creation_time,
+            settlement_date=srh.settlement_date,
+            run=Run(srh.settlement_date, srh.run_type, srh.saa_run_number, header.creation_time),
+            bsc_party_id=srh.bsc_party_id,
+            sender=header.from_participant,
+        )
+
+    @property
     def checksum(self) -> int:
         """The file's verified checksum, once ``items()`` has been exhausted."""
         checksum = self._reader.checksum
@@ -284,7 +267,7 @@ class SettlementReport:
         sd = self._date(fields[0], "settlement date", rec)
         assert sd is not None
         try:
-            run_type = RunType.parse(fields[1])
+            run_type = RunType.parse_settlement_run(fields[1])
         except LedgerError as exc:
             raise self._error(rec.position, rec.record_type, str(exc), settlement_date=sd) from exc
         saa_run = self._int(fields[2], "SAA run number", rec, sd)
@@ -884,3 +867,20 @@ def parse_settlement_report(stream: IO[bytes], *, file_name: str | None = None) 
                 f"says {'; '.join(disagree)}"
             )
     return report
+
+
+class SettlementReportFormat:
+    """The SAA-I014 settlement reports (S0141, S0142, S0144): an IDD ``AAA`` header naming one
+    of them."""
+
+    name = "saa-i014"
+    _starts = tuple(f"AAA|{flow}".encode() for flow in FLOWS)
+
+    def recognises(self, head: bytes) -> bool:
+        return head.startswith(self._starts)
+
+    def read(self, stream: IO[bytes], *, file_name: str | None = None) -> SettlementReport:
+        return parse_settlement_report(stream, file_name=file_name)
+
+
+FORMAT = SettlementReportFormat()

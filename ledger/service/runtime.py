@@ -18,7 +18,7 @@ from ledger.adapters.storage import Database
 from ledger.domain.documents import Document, DocumentRefused
 from ledger.domain.errors import InvalidInstant, LedgerBusy, LedgerError
 from ledger.domain.identifiers import Subject, tenant_id
-from ledger.domain.runs import RunType, scheduled_run_date
+from ledger.domain.runs import SETTLEMENT_RUNS, RunType, scheduled_run_date
 from ledger.domain.selection import Rule
 from ledger.domain.settlement_time import (
     check_as_of,
@@ -529,7 +529,7 @@ class LedgerRuntime:
 def scheduled_runs(settlement_date: date) -> dict[str, date]:
     """When each run of this settlement day is due under the timetable in force."""
     try:
-        due = {run: scheduled_run_date(settlement_date, run) for run in RunType}
+        due = {run: scheduled_run_date(settlement_date, run) for run in SETTLEMENT_RUNS}
     except ValueError:  # a day before any configured timetable
         return {}
     return {str(run): day for run, day in due.items() if day is not None}
