@@ -87,11 +87,13 @@ class RunType(StrEnum):
     @classmethod
     def parse_settlement_run(cls, text: str) -> RunType:
         """A settlement run type (II to DF) as an SAA report names it; refused otherwise."""
-        run = cls.parse(text)
-        if not run.is_settlement_run:
+        found = cls._value2member_map_.get(text.strip().upper())
+        if found is None or not RunType(found).is_settlement_run:
             known = ", ".join(SETTLEMENT_RUNS)
-            raise UnknownRunType(f"{run} is not a settlement run type; expected one of {known}")
-        return run
+            raise UnknownRunType(
+                f"unknown settlement run type {excerpt(text)}; expected one of {known}"
+            )
+        return RunType(found)
 
 
 _ORDER: tuple[RunType, ...] = (

@@ -7,6 +7,7 @@ import pytest
 
 from ledger.domain.errors import UnknownRunType
 from ledger.domain.runs import (
+    SETTLEMENT_RUNS,
     Maturity,
     RunType,
     Timetable,
@@ -18,10 +19,25 @@ from ledger.domain.runs import (
 
 
 def test_maturity_order() -> None:
-    order = ["II", "SF", "R1", "R2", "R3", "RF", "DF"]
+    order = ["PUB", "EST", "ACT", "II", "SF", "R1", "R2", "R3", "RF", "DF"]
     assert sorted(RunType, key=lambda r: r.maturity_rank) == [RunType(r) for r in order]
+    # The period view stores ranks: the settlement runs keep theirs.
     assert RunType.II.maturity_rank == 0
     assert RunType.DF.maturity_rank == 6
+    assert [r.value for r in SETTLEMENT_RUNS] == order[3:]
+    assert not RunType.ACT.is_settlement_run
+
+
+def test_values_from_no_settlement_run_have_their_own_maturity() -> None:
+    assert RunType.PUB.maturity is Maturity.PUBLISHED
+    assert RunType.EST.maturity is Maturity.ESTIMATED
+    assert RunType.ACT.maturity is Maturity.ACTUAL
+
+
+def test_a_settlement_report_names_a_settlement_run() -> None:
+    assert RunType.parse_settlement_run("r3") is RunType.R3
+    with pytest.raises(UnknownRunType, match="unknown settlement run type .PUB.; expected one of II, SF"):
+        RunType.parse_settlement_run("PUB")
 
 
 def test_maturity_classes() -> None:

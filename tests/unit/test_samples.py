@@ -30,7 +30,7 @@ from ledger.demo.samples import (
     write_settlement_report,
 )
 from ledger.domain.identifiers import bm_unit_id, bsc_party_id
-from ledger.domain.runs import RunType
+from ledger.domain.runs import SETTLEMENT_RUNS, RunType
 from ledger.flows.idd import IddReader
 from ledger.flows.portal_names import portal_name
 from ledger.flows.record_layouts import RecordLayout, layout_for
@@ -335,7 +335,7 @@ def test_the_daily_so_cashflow_belongs_to_the_system_operator() -> None:
 
 
 def test_default_run_numbers_count_every_run_of_the_day() -> None:
-    assert [default_run_number(r) for r in RunType] == [1, 2, 3, 4, 5, 6, 7]
+    assert [default_run_number(r) for r in SETTLEMENT_RUNS] == [1, 2, 3, 4, 5, 6, 7]
     assert default_run_number("R3") == 5
 
 
