@@ -39,7 +39,9 @@ from ledger.domain.runs import RunType
 from ledger.domain.settlement_time import check_settlement_period, periods_in_day
 from ledger.flows.canonical import (
     DailyValues,
+    FileDescription,
     PeriodValues,
+    Run,
     UnplacedRecord,
 )
 from ledger.flows.compression import readable

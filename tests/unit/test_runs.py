@@ -36,7 +36,8 @@ def test_values_from_no_settlement_run_have_their_own_maturity() -> None:
 
 def test_a_settlement_report_names_a_settlement_run() -> None:
     assert RunType.parse_settlement_run("r3") is RunType.R3
-    with pytest.raises(UnknownRunType, match="unknown settlement run type .PUB.; expected one of II, SF"):
+    expected = "unknown settlement run type .PUB.; expected one of II, SF"
+    with pytest.raises(UnknownRunType, match=expected):
         RunType.parse_settlement_run("PUB")
 
 
