@@ -87,13 +87,13 @@ class RunType(StrEnum):
     @classmethod
     def parse_settlement_run(cls, text: str) -> RunType:
         """A settlement run type (II to DF) as an SAA report names it; refused otherwise."""
-        found = cls._value2member_map_.get(text.strip().upper())
-        if found is None or not RunType(found).is_settlement_run:
+        found = _BY_NAME.get(text.strip().upper())
+        if found is None or not found.is_settlement_run:
             known = ", ".join(SETTLEMENT_RUNS)
             raise UnknownRunType(
                 f"unknown settlement run type {excerpt(text)}; expected one of {known}"
             )
-        return RunType(found)
+        return found
 
 
 _ORDER: tuple[RunType, ...] = (
@@ -110,6 +110,7 @@ _ORDER: tuple[RunType, ...] = (
 )
 # Ranks are stored in the period view: II stays 0 as it always was.
 _RANK = {run: i - _ORDER.index(RunType.II) for i, run in enumerate(_ORDER)}
+_BY_NAME = {run.value: run for run in RunType}
 SETTLEMENT_RUNS: tuple[RunType, ...] = tuple(run for run in _ORDER if _RANK[run] >= 0)
 _MATURITY = {
     RunType.PUB: Maturity.PUBLISHED,
