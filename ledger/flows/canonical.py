@@ -143,6 +143,7 @@ class FileDescription:
     run: Run | None = None
     bsc_party_id: str | None = None
     sender: str | None = None  # the sending market participant or role, when the file says
+    subject: str | None = None  # the market id a whole message is about (``mpan:<core>``)
     not_interpreted: str | None = None
 
 
