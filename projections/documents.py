@@ -125,7 +125,8 @@ class DocumentsProjection:
                 f" settlement_date {t['DATE']} NOT NULL, settlement_period INTEGER NOT NULL,"
                 " measure TEXT NOT NULL, rule TEXT NOT NULL, can_go_stale INTEGER NOT NULL,"
                 " used_version INTEGER NOT NULL, used_value TEXT NOT NULL,"
-                " used_kind TEXT NOT NULL, run_type TEXT NOT NULL, run_number INTEGER NOT NULL,"
+                " used_kind TEXT NOT NULL, run_type TEXT NOT NULL,"
+                f" run_number {t['BIGINT']} NOT NULL,"
                 " source_sha256 TEXT, now_version INTEGER, now_value TEXT,"
                 " stale INTEGER NOT NULL, PRIMARY KEY (tenant, reference, line))"
             )
@@ -141,6 +142,8 @@ class DocumentsProjection:
                 "CREATE INDEX IF NOT EXISTS document_lines_stale_by_reference ON document_lines"
                 " (tenant, reference, line) WHERE stale = 1"
             )
+            # Run numbers of values from no settlement run are instants (schema 6).
+            database.widen_to_bigint(tx, "document_lines", "run_number")
 
     def clear(self, tx: Tx) -> None:
         tx.execute("DELETE FROM documents")

@@ -45,6 +45,9 @@ class FlowRow:
     stages: list[StageRow]
 
 
+_OUTCOMES = (ReceivedFile.Rejected, ReceivedFile.DuplicateReceived, ReceivedFile.NotInterpreted)
+
+
 class FlowsProjection:
     """Builds ``flows`` and ``flow_stages`` from flow events."""
 
@@ -59,7 +62,7 @@ class FlowsProjection:
                 " flow_id TEXT PRIMARY KEY, tenant TEXT NOT NULL, sha256 TEXT NOT NULL,"
                 f" file_name TEXT NOT NULL, size {t['BIGINT']} NOT NULL, channel TEXT NOT NULL,"
                 " status TEXT NOT NULL, flow TEXT, settlement_date TEXT, run_type TEXT,"
-                f" run_number INTEGER, bsc_party_id TEXT, received_at {t['TS']} NOT NULL,"
+                f" run_number {t['BIGINT']}, bsc_party_id TEXT, received_at {t['TS']} NOT NULL,"
                 " receipts INTEGER NOT NULL, periods INTEGER NOT NULL,"
                 " reasons_json TEXT NOT NULL, warnings_json TEXT NOT NULL)"
             )
@@ -70,6 +73,8 @@ class FlowsProjection:
                 f" at {t['TS']} NOT NULL, detail_json TEXT NOT NULL,"
                 " PRIMARY KEY (flow_id, version))"
             )
+            # Run numbers of values from no settlement run are instants (schema 6).
+            database.widen_to_bigint(tx, "flows", "run_number")
 
     def clear(self, tx: Tx) -> None:
         tx.execute("DELETE FROM flows")
@@ -81,7 +86,14 @@ class FlowsProjection:
                 event, ReceivedFile.Received | ReceivedFile.Validated | ReceivedFile.Interpreted
             ):
                 self._apply_progress(tx, event)
-            elif isinstance(event, ReceivedFile.Rejected | ReceivedFile.DuplicateReceived):
+            elif isinstance(event, ReceivedFile.Mapped | ReceivedFile.Published):
+                self._apply_step(tx, event)
+            elif isinstance(
+                event,
+                ReceivedFile.Rejected
+                | ReceivedFile.DuplicateReceived
+                | ReceivedFile.NotInterpreted,
+            ):
                 self._apply_outcome(tx, event)
 
     def _apply_progress(self, tx: Tx, event: Any) -> None:
@@ -114,7 +126,7 @@ class FlowsProjection:
                 " WHERE flow_id = ?",
                 (
                     event.flow,
-                    event.settlement_date.isoformat(),
+                    _iso(event.settlement_date),
                     event.run_type,
                     event.run_number,
                     event.bsc_party_id,
@@ -123,13 +135,15 @@ class FlowsProjection:
                 ),
             )
             detail = {
+                "format": event.format,
                 "flow": event.flow,
                 "flow_version": event.flow_version,
-                "settlement_date": event.settlement_date.isoformat(),
+                "settlement_date": _iso(event.settlement_date),
                 "run_type": event.run_type,
                 "run_number": event.run_number,
                 "bsc_party_id": event.bsc_party_id,
-                "file_creation_time": event.file_creation_time.isoformat(),
+                "sender": event.sender,
+                "file_creation_time": _iso(event.file_creation_time),
                 "record_count": event.record_count,
                 "warnings": event.warnings,
             }
@@ -147,9 +161,34 @@ class FlowsProjection:
             }
             self._stage(tx, event, "interpreted", detail)
 
+    def _apply_step(self, tx: Tx, event: Any) -> None:
+        """A stage that changes no column of the flow: mapped, published."""
+        if isinstance(event, ReceivedFile.Mapped):
+            detail: dict[str, Any] = {
+                "market_ids": event.market_ids,
+                "unmapped": event.unmapped,
+            }
+            self._stage(tx, event, "mapped", detail)
+        else:
+            detail = {
+                "new_versions": event.new_versions,
+                "further_sources": event.further_sources,
+                "conflicting_versions": event.conflicting_versions,
+                "readings": event.readings,
+            }
+            self._stage(tx, event, "published", detail)
+
     def _apply_outcome(self, tx: Tx, event: Any) -> None:
         key = str(event.originator_id)
-        if isinstance(event, ReceivedFile.Rejected):
+        if isinstance(event, ReceivedFile.NotInterpreted):
+            tx.execute(
+                "UPDATE flows SET status = 'not interpreted', flow = ?, reasons_json = ?"
+                " WHERE flow_id = ?",
+                (event.flow, json.dumps([event.reason]), key),
+            )
+            detail = {"format": event.format, "reason": event.reason}
+            self._stage(tx, event, "not_interpreted", detail)
+        elif isinstance(event, ReceivedFile.Rejected):
             tx.execute(
                 "UPDATE flows SET status = 'rejected', flow = ?, reasons_json = ?"
                 " WHERE flow_id = ?",
@@ -174,6 +213,10 @@ class FlowsProjection:
                 json.dumps(detail),
             ),
         )
+
+
+def _iso(value: date | datetime | None) -> str | None:
+    return value.isoformat() if value is not None else None
 
 
 _FLOW_COLUMNS = (

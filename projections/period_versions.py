@@ -56,7 +56,7 @@ _PG_TYPES = (
     "text",
     "text",
     "int4",
-    "int4",
+    "int8",  # run_number: an instant as YYYYMMDDHHMMSS for values from no settlement run
     "timestamptz",
     "timestamptz",
     "text",
@@ -127,7 +127,7 @@ class PeriodVersionsProjection:
                 f" settlement_date {t['DATE']} NOT NULL, settlement_period INTEGER NOT NULL,"
                 " version INTEGER NOT NULL, kind TEXT NOT NULL, run_type TEXT NOT NULL,"
                 " maturity TEXT NOT NULL, maturity_rank INTEGER NOT NULL,"
-                f" run_number INTEGER NOT NULL, file_creation_time {t['TS']} NOT NULL,"
+                f" run_number {t['BIGINT']} NOT NULL, file_creation_time {t['TS']} NOT NULL,"
                 f" recorded_at {t['TS']} NOT NULL, values_json TEXT NOT NULL,"
                 " attributes_json TEXT NOT NULL, unconfirmed_json TEXT NOT NULL,"
                 " flow TEXT, source_sha256 TEXT, record_position INTEGER,"
@@ -161,6 +161,8 @@ class PeriodVersionsProjection:
             for column, sql_type in (("action", "TEXT"), ("pinned_version", "INTEGER")):
                 if not database.has_column(tx, "period_interventions", column):
                     tx.execute(f"ALTER TABLE period_interventions ADD COLUMN {column} {sql_type}")
+            # Run numbers of values from no settlement run are instants (schema 6).
+            database.widen_to_bigint(tx, "period_versions", "run_number")
 
     def clear(self, tx: Tx) -> None:
         for table in ("period_versions", "period_sources", "period_interventions"):

@@ -22,7 +22,7 @@ from eventsourcing.postgres import (
     PostgresTrackingRecorder,
 )
 from psycopg.rows import DictRow, dict_row
-from psycopg.sql import SQL, Identifier
+from psycopg.sql import SQL, Identifier, Literal
 
 from ledger.adapters.event_store import AppendWaiter, EventRow, EventStore, RunRow, ViewTracking
 from ledger.domain.errors import ConfigurationError
@@ -32,7 +32,9 @@ if TYPE_CHECKING:
 
 # The events table's columns as the library creates them (``notification_id`` is a bigserial).
 _COPY_TYPES = ["uuid", "int8", "text", "bytea"]
-_RUN_TYPES = ["uuid", "text", "int4", "int4", "text"]
+# The run index's: a run number is an SAA run number or, for values from no settlement run,
+# an instant written as YYYYMMDDHHMMSS (schema 6 widened it to bigint).
+_RUN_TYPES = ["uuid", "text", "int8", "int4", "text"]
 
 
 class PostgresEventStore(PostgresApplicationRecorder, EventStore):
@@ -67,10 +69,21 @@ class PostgresEventStore(PostgresApplicationRecorder, EventStore):
         self.sql_create_statements.append(
             SQL(
                 "CREATE TABLE IF NOT EXISTS {} (originator_id uuid NOT NULL,"
-                " run_type text NOT NULL, run_number integer NOT NULL,"
+                " run_type text NOT NULL, run_number bigint NOT NULL,"
                 " originator_version integer NOT NULL, values_digest text NOT NULL,"
                 " PRIMARY KEY (originator_id, run_type, run_number, originator_version))"
             ).format(runs)
+        )
+        # A run index created before schema 6 has integer run numbers: widened once.
+        self.sql_create_statements.append(
+            SQL(
+                "DO $$ BEGIN IF EXISTS (SELECT 1 FROM information_schema.columns"
+                " WHERE table_schema = {} AND table_name = {} AND column_name = 'run_number'"
+                " AND data_type = 'integer') THEN"
+                " ALTER TABLE {} ALTER COLUMN run_number TYPE bigint; END IF; END $$"
+            ).format(
+                Literal(datastore.schema or "public"), Literal(f"{events_table_name}_runs"), runs
+            )
         )
         self._run_versions = SQL(
             "SELECT originator_id, originator_version, values_digest FROM {}"

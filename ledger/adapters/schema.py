@@ -17,8 +17,10 @@ from ledger.adapters.storage import Database
 # Raise when a release adds tables: every process then runs the (idempotent) set-up once more.
 # 2: the views' positions moved to the library's tracking table. 3: the run index beside the
 # events table (a run delivered again adds no version). 4: documents and their lines; the
-# typed interventions' columns. 5: the stale document lines' partial index.
-SCHEMA_VERSION = 5
+# typed interventions' columns. 5: the stale document lines' partial index. 6: run numbers
+# widened to 64 bits (instants as YYYYMMDDHHMMSS); the exception queue, identity mappings and
+# meter readings.
+SCHEMA_VERSION = 6
 
 
 def schema_ready(database: Database) -> bool:

@@ -485,6 +485,20 @@ class Database:
         ).fetchone()
         return row is not None and int(row[0]) > 0
 
+    def widen_to_bigint(self, tx: Tx, table: str, column: str) -> None:
+        """Make an integer column of a table set up by an earlier release a 64-bit one (on
+        PostgreSQL; SQLite's integers are 64-bit already). A no-op once done."""
+        if self.kind == "sqlite":
+            return
+        row = tx.execute(
+            "SELECT data_type FROM information_schema.columns WHERE table_schema = current_schema"
+            " AND table_name = ? AND column_name = ?",
+            (table, column),
+        ).fetchone()
+        if row is not None and row[0] == "integer":
+            # The names are the ledger's own, never input.
+            tx.execute(f"ALTER TABLE {table} ALTER COLUMN {column} TYPE bigint")
+
     def eventsourcing_env(self) -> dict[str, str]:
         """Settings for the eventsourcing library's infrastructure factory."""
         if self.kind == "sqlite":

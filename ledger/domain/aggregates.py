@@ -513,9 +513,11 @@ class SettlementPeriod(Aggregate):
 class ReceivedFile(Aggregate):
     """One received file, identified by its content: every stage it went through.
 
-    Its status goes ``received`` -> ``validated`` -> ``accepted``, or to ``rejected`` from
-    ``received`` or ``validated``. ``accepted`` and ``rejected`` are verdicts: final, one per
-    file. Another receipt of the same bytes is recorded as a duplicate whatever the status.
+    Its status goes ``received`` -> ``validated`` -> ``mapped`` -> ``accepted`` (interpreted,
+    then published), or to ``rejected`` from ``received``, ``validated`` or ``mapped``, or to
+    ``not interpreted`` when no format reads it or its format keeps it without interpreting
+    it. ``accepted``, ``rejected`` and ``not interpreted`` are verdicts: final, one per file.
+    Another receipt of the same bytes is recorded as a duplicate whatever the status.
     """
 
     def __init__(self, tenant: str, sha256: str, size: int, channel: str, file_name: str) -> None:
@@ -546,21 +548,46 @@ class ReceivedFile(Aggregate):
 
     @dataclass(frozen=True)
     class Validated(Aggregate.Event):
-        """The file's envelope and content passed validation; what it is."""
+        """The file's envelope and content passed validation; what it is.
 
+        Version 2 added ``format`` (the format module that read it) and ``sender``; the
+        settlement date and run are None when the file has no single one (a page of published
+        prices, a meter data file whose values each have their own)."""
+
+        class_version: ClassVar[int] = 2
+
+        format: str
         flow: str
         flow_version: str
-        settlement_date: date
-        run_type: str
-        run_number: int
+        settlement_date: date | None
+        run_type: str | None
+        run_number: int | None
         bsc_party_id: str | None
-        file_creation_time: datetime
+        sender: str | None
+        file_creation_time: datetime | None
         record_count: int
         warnings: list[str]
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, Any]) -> None:
+            state["format"] = "saa-i014"
+            state["sender"] = None
 
         def apply(self, aggregate: Any) -> None:
             aggregate.status = "validated"
             aggregate.flow = self.flow
+
+    @dataclass(frozen=True)
+    class Mapped(Aggregate.Event):
+        """The market ids the file's values are about, against the tenant's own ids: how many
+        it carries, and those with no mapping on their settlement date (their data lands all
+        the same; each is raised as an exception)."""
+
+        market_ids: int
+        unmapped: list[str]
+
+        def apply(self, aggregate: Any) -> None:
+            aggregate.status = "mapped"
 
     @dataclass(frozen=True)
     class Interpreted(Aggregate.Event):
@@ -588,6 +615,31 @@ class ReceivedFile(Aggregate):
             aggregate.reasons = list(self.reasons)
 
     @dataclass(frozen=True)
+    class Published(Aggregate.Event):
+        """What the accepted file changed, now visible to the views and the feed: new
+        versions, further sources of versions already held, conflicting versions, readings."""
+
+        new_versions: int
+        further_sources: int
+        conflicting_versions: int
+        readings: int
+
+    @dataclass(frozen=True)
+    class NotInterpreted(Aggregate.Event):
+        """The file is kept, but the ledger does not interpret it: no format recognises it, or
+        its format (a flow the ledger has no reader for) keeps it as it is. ``format`` and
+        ``flow`` are what was recognised, if anything."""
+
+        format: str | None
+        flow: str | None
+        reason: str
+
+        def apply(self, aggregate: Any) -> None:
+            aggregate.status = "not interpreted"
+            aggregate.flow = self.flow
+            aggregate.reasons = [self.reason]
+
+    @dataclass(frozen=True)
     class DuplicateReceived(Aggregate.Event):
         """The same bytes arrived again: a harmless duplicate, never a second version."""
 
@@ -606,9 +658,9 @@ class ReceivedFile(Aggregate):
 
     @property
     def has_verdict(self) -> bool:
-        """Whether the file was accepted or rejected: nothing more can happen to it but
-        duplicate receipts."""
-        return self.status in ("accepted", "rejected")
+        """Whether the file was accepted, rejected or kept not interpreted: nothing more can
+        happen to it but duplicate receipts."""
+        return self.status in ("accepted", "rejected", "not interpreted")
 
     @property
     def was_rejected(self) -> bool:
@@ -621,13 +673,15 @@ class ReceivedFile(Aggregate):
     def validate(
         self,
         *,
+        format: str = "saa-i014",
         flow: str,
         flow_version: str,
-        settlement_date: date,
-        run_type: str,
-        run_number: int,
+        settlement_date: date | None,
+        run_type: str | None,
+        run_number: int | None,
         bsc_party_id: str | None,
-        file_creation_time: datetime,
+        sender: str | None = None,
+        file_creation_time: datetime | None,
         record_count: int,
         warnings: Sequence[str] = (),
     ) -> None:
@@ -635,16 +689,23 @@ class ReceivedFile(Aggregate):
         self._require("validated", "received")
         self.trigger_event(
             self.Validated,
+            format=format,
             flow=flow,
             flow_version=flow_version,
             settlement_date=settlement_date,
             run_type=run_type,
             run_number=run_number,
             bsc_party_id=bsc_party_id,
+            sender=sender,
             file_creation_time=file_creation_time,
             record_count=record_count,
             warnings=list(warnings),
         )
+
+    def map(self, market_ids: int, unmapped: Sequence[str]) -> None:
+        """Record how the file's market ids map to the tenant's own ids."""
+        self._require("mapped", "validated")
+        self.trigger_event(self.Mapped, market_ids=market_ids, unmapped=list(unmapped))
 
     def interpret(
         self,
@@ -654,8 +715,8 @@ class ReceivedFile(Aggregate):
         daily_values: Sequence[dict[str, Any]],
         unplaced_records: Sequence[dict[str, Any]],
     ) -> None:
-        """Record what the validated file produced: the file is accepted."""
-        self._require("interpreted", "validated")
+        """Record what the validated (and mapped) file produced: the file is accepted."""
+        self._require("interpreted", "validated", "mapped")
         self.trigger_event(
             self.Interpreted,
             periods=periods,
@@ -664,16 +725,34 @@ class ReceivedFile(Aggregate):
             unplaced_records=list(unplaced_records),
         )
 
+    def publish(
+        self, *, new_versions: int, further_sources: int, conflicting_versions: int, readings: int
+    ) -> None:
+        """Record what the accepted file changed, as its events are published."""
+        self._require("published", "accepted")
+        self.trigger_event(
+            self.Published,
+            new_versions=new_versions,
+            further_sources=further_sources,
+            conflicting_versions=conflicting_versions,
+            readings=readings,
+        )
+
+    def keep_uninterpreted(self, reason: str, *, format: str | None, flow: str | None) -> None:
+        """Keep the file without interpreting it, saying why (a verdict)."""
+        self._require("kept not interpreted", "received", "validated")
+        self.trigger_event(self.NotInterpreted, format=format, flow=flow, reason=reason)
+
     def reject(self, reasons: Sequence[str], *, flow: str | None = None) -> None:
         """The file cannot enter the ledger, for these reasons; ``flow`` is its message type
         when known. The stage named is the one the file failed: the next one it was due."""
-        self._require("rejected", "received", "validated")
+        self._require("rejected", "received", "validated", "mapped")
         if not reasons:
             raise StageRefused(f"{self._described()} cannot be rejected without a reason")
         self.trigger_event(
             self.Rejected,
             flow=flow if flow is not None else self.flow,
-            stage="validation" if self.status == "received" else "interpretation",
+            stage=_FAILED_STAGE[self.status],
             reasons=list(reasons),
         )
 
@@ -691,9 +770,13 @@ class ReceivedFile(Aggregate):
 _WHY_REFUSED = {
     "received": "it has not been validated",
     "validated": "it was already validated",
+    "mapped": "it was already mapped",
     "accepted": "it was already accepted",
     "rejected": "it was already rejected",
+    "not interpreted": "it was kept without being interpreted",
 }
+# The stage a file failed, by the status it had: the next one it was due.
+_FAILED_STAGE = {"received": "validation", "validated": "mapping", "mapped": "interpretation"}
 
 
 # Stored events name their classes by topic. Before the domain became a package these classes

@@ -79,7 +79,7 @@ class RunType(StrEnum):
         try:
             return cls(text.strip().upper())
         except ValueError:
-            known = ", ".join(_ORDER)
+            known = ", ".join(cls)
             raise UnknownRunType(
                 f"unknown settlement run type {excerpt(text)}; expected one of {known}"
             ) from None

@@ -19,7 +19,6 @@ from uuid import UUID
 import psycopg
 from psycopg_pool import PoolTimeout
 
-from ledger.adapters.event_batch import PeriodEventEncoder
 from ledger.adapters.raw_payloads import Spool, open_stored_apart, store, verify
 from ledger.adapters.storage import (
     DATABASE_INTERRUPTIONS,
@@ -28,30 +27,26 @@ from ledger.adapters.storage import (
     translate_connection_errors,
 )
 from ledger.domain.aggregates import (
-    Delivery,
     ReceivedFile,
-    classify_delivery,
     received_file_id,
-    settlement_period_ids,
-    values_digest,
 )
 from ledger.domain.errors import LedgerBusy, LedgerError, LedgerUnavailable
 from ledger.domain.plain_text import plain_text
-from ledger.flows.saa_i014 import (
+from ledger.flows.canonical import (
     DailyValues,
+    FileDescription,
+    MeterReading,
+    ParsedFile,
     PeriodValues,
-    SettlementReport,
-    SettlementReportHeader,
     UnplacedRecord,
-    parse_settlement_report,
 )
+from ledger.flows.formats import detect, looks_like
 from ledger.service.application import Ledger
+from ledger.service.period_writer import BATCH_SIZE, PeriodWriter
 from ledger.service.read_ahead import ReadAhead
 from projections.runner import InlineViews, ProjectionRunner
 
-BATCH_SIZE = 8000
-
-Status = Literal["accepted", "duplicate", "rejected"]
+Status = Literal["accepted", "duplicate", "rejected", "not interpreted"]
 
 
 @dataclass
@@ -70,40 +65,15 @@ class IngestResult:
     run_type: str | None = None
     run_number: int | None = None
     bsc_party_id: str | None = None
+    format: str | None = None
+    readings: int = 0
+    unmapped: list[str] = field(default_factory=list)
     new_versions: int = 0
     further_sources: int = 0
     conflicting_versions: int = 0
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
-
-
-@dataclass
-class _Deliveries:
-    """How a file's subject-periods compare with what the ledger holds of the same run."""
-
-    run: str
-    new: int = 0
-    same: int = 0
-    conflicting: int = 0
-    first_conflict: str | None = None
-
-    def conflict(self, item: PeriodValues, conflicts_with: int) -> None:
-        self.conflicting += 1
-        if self.first_conflict is None:
-            self.first_conflict = (
-                f"{item.subject} period {item.settlement_period} on line "
-                f"{item.record_position}, against version {conflicts_with}"
-            )
-
-    def warnings(self) -> list[str]:
-        if not self.conflicting:
-            return []
-        return [
-            f"{self.conflicting} subject-periods of run {self.run} were delivered before with "
-            f"other values (first: {self.first_conflict}); they are kept as conflicting "
-            "versions, out of the best view until someone decides"
-        ]
 
 
 @dataclass(frozen=True)
@@ -123,6 +93,12 @@ def _as_duplicate(received: ReceivedFile, result: IngestResult) -> IngestResult:
         result.status = "rejected"
         result.reasons = [
             f"the same bytes were received before and rejected: {r}" for r in received.reasons
+        ]
+    elif received.status == "not interpreted":
+        result.status = "not interpreted"
+        result.reasons = [
+            f"the same bytes were received before and kept without being interpreted: {r}"
+            for r in received.reasons
         ]
     else:
         result.status = "duplicate"
@@ -167,19 +143,43 @@ def _interrupted_message(file_name: str, exc: Exception) -> str:
     )
 
 
-def _describe(report: SettlementReport, result: IngestResult) -> None:
-    srh = report.srh
-    result.flow = report.header.flow_id
-    result.settlement_date = srh.settlement_date.isoformat()
-    result.run_type = str(srh.run_type)
-    result.run_number = srh.saa_run_number
-    result.bsc_party_id = srh.bsc_party_id
+def _describe(description: FileDescription, result: IngestResult) -> None:
+    result.format = description.format
+    result.flow = description.flow
+    date = description.settlement_date
+    result.settlement_date = date.isoformat() if date is not None else None
+    run = description.run
+    result.run_type = str(run.run_type) if run is not None else None
+    result.run_number = run.run_number if run is not None else None
+    result.bsc_party_id = description.bsc_party_id
+
+
+def _validated_fields(description: FileDescription) -> dict[str, Any]:
+    """What the file's Validated event records of its description."""
+    run = description.run
+    return {
+        "format": description.format,
+        "flow": description.flow,
+        "flow_version": description.flow_version,
+        "settlement_date": description.settlement_date,
+        "run_type": str(run.run_type) if run is not None else None,
+        "run_number": run.run_number if run is not None else None,
+        "bsc_party_id": description.bsc_party_id,
+        "sender": description.sender,
+        "file_creation_time": description.file_creation_time,
+    }
 
 
 def _decided_elsewhere(received: ReceivedFile, result: IngestResult) -> IngestResult:
     """The outcome of recovering a file that another process completed meanwhile."""
     result.flow = received.flow
-    result.status = "rejected" if received.was_rejected else "accepted"
+    result.status = (
+        "rejected"
+        if received.was_rejected
+        else "not interpreted"
+        if received.status == "not interpreted"
+        else "accepted"
+    )
     result.reasons = list(received.reasons)
     result.warnings = ["another process completed this file meanwhile; nothing was added"]
     return result
@@ -208,15 +208,18 @@ def _other_item(
         )
 
 
-def _context(report: SettlementReport | None, file_name: str) -> str:
-    if report is None:
+def _context(description: FileDescription | None, file_name: str) -> str:
+    if description is None:
         return f"file {file_name}"
-    srh = report.srh
-    party = srh.bsc_party_id or "all parties"
-    return (
-        f"{report.header.flow_id} file {file_name} (BSC Party {party}, settlement date "
-        f"{srh.settlement_date.isoformat()}, run {srh.run_type} {srh.saa_run_number})"
-    )
+    what = f"{description.flow} file {file_name}"
+    facts = []
+    if description.bsc_party_id is not None or description.run is not None:
+        facts.append(f"BSC Party {description.bsc_party_id or 'all parties'}")
+    if description.settlement_date is not None:
+        facts.append(f"settlement date {description.settlement_date.isoformat()}")
+    if description.run is not None:
+        facts.append(f"run {description.run.run_type} {description.run.run_number}")
+    return f"{what} ({', '.join(facts)})" if facts else what
 
 
 class Ingestor:
@@ -311,7 +314,7 @@ class Ingestor:
         """Stages 2 to 4 on the stored copy: validate, interpret and publish, whole or not at
         all. Every verdict on the file is recorded; only an interrupted database leaves the
         file ``received``, for its next receipt or ``ledger recover`` to complete."""
-        report: SettlementReport | None = None
+        description: FileDescription | None = None
         try:
             with self.database.transaction() as tx:
                 self._lock_events(tx)
@@ -323,10 +326,21 @@ class Ingestor:
                 stream = open_stored_apart(self.database, receipt.tenant, receipt.sha256)
                 if stream is None:
                     raise LedgerError("its original bytes were not kept, so it cannot be read")
-                report = parse_settlement_report(stream, file_name=receipt.file_name)
-                _describe(report, result)
+                detected = detect(stream, label=receipt.file_name)
+                if not detected.head.strip():
+                    raise LedgerError("the file is empty: there is nothing to read in it")
                 views = InlineViews(self.views, tx) if self.views is not None else None
-                self._publish(tx, received, report, result, views)
+                if detected.format is None:
+                    reason = (
+                        f"file {receipt.file_name}: no format the ledger reads recognises it "
+                        f"({looks_like(detected.head)}); its bytes are kept as received"
+                    )
+                    self._keep(tx, received, result, reason, views)
+                    return result
+                parsed = detected.format.read(detected.content, file_name=receipt.file_name)
+                description = parsed.description
+                _describe(description, result)
+                self._publish(tx, received, parsed, result, views)
         except (LedgerError, UnicodeDecodeError) as exc:
             reason = str(exc)
         except (sqlite3.IntegrityError, psycopg.errors.UniqueViolation):
@@ -342,7 +356,31 @@ class Ingestor:
             )
         else:
             return result
-        return self._reject(receipt, result, [f"{_context(report, receipt.file_name)}: {reason}"])
+        context = _context(description, receipt.file_name)
+        return self._reject(receipt, result, [f"{context}: {reason}"])
+
+    def _keep(
+        self,
+        tx: Tx,
+        received: ReceivedFile,
+        result: IngestResult,
+        reason: str,
+        views: InlineViews | None,
+        description: FileDescription | None = None,
+    ) -> None:
+        """Keep the file without interpreting it (a verdict), saying why."""
+        received.keep_uninterpreted(
+            reason,
+            format=description.format if description is not None else None,
+            flow=description.flow if description is not None else None,
+        )
+        pending = received.collect_events()
+        self._insert_events(tx, pending)
+        if views is not None:
+            views.follow(tx, pending)
+        result.status = "not interpreted"
+        result.reasons = [reason]
+        result.events += len(pending)
 
     def _received_file(self, key: UUID) -> ReceivedFile:
         received = self.ledger.received_file(key)
@@ -387,122 +425,66 @@ class Ingestor:
         self,
         tx: Tx,
         flow: ReceivedFile,
-        report: SettlementReport,
+        parsed: ParsedFile,
         result: IngestResult,
         views: InlineViews | None,
     ) -> None:
-        now = datetime.now(UTC)
-        srh = report.srh
-        header = report.header
-        encoder = PeriodEventEncoder(
+        description = parsed.description
+        writer = PeriodWriter(
+            tx,
+            self.event_store,
             self.ledger.mapper,
-            {
-                "timestamp": now,
-                "tenant": flow.tenant,
-                "settlement_date": srh.settlement_date,
-                "run_type": str(srh.run_type),
-                "run_number": srh.saa_run_number,
-                "maturity": str(srh.run_type.maturity),
-                "flow": header.flow_id,
-                "file_creation_time": header.creation_time,
-                "source_sha256": flow.sha256,
-            },
+            (flow.tenant, flow.sha256, description),
+            views,
+            datetime.now(UTC),
         )
         daily: list[dict[str, Any]] = []
         unplaced: list[dict[str, Any]] = []
-        periods = 0
-        batch: list[PeriodValues] = []
-        deliveries = _Deliveries(f"{srh.run_type} {srh.saa_run_number}")
-
-        def flush() -> None:
-            nonlocal periods
-            self._write_period_events(tx, flow.tenant, srh, batch, encoder, deliveries, views)
-            periods += len(batch)
-            batch.clear()
-
+        readings: list[MeterReading] = []
         # The parse runs ahead in a thread while the database takes each batch.
-        with ReadAhead(report.items(), batch=BATCH_SIZE // 4, depth=8) as parsed:
-            for items in parsed:
+        with ReadAhead(parsed.items(), batch=BATCH_SIZE // 4, depth=8) as chunks:
+            for items in chunks:
                 for item in items:
                     if isinstance(item, PeriodValues):
-                        batch.append(item)
-                        if len(batch) >= BATCH_SIZE:
-                            flush()
+                        writer.add(item)
+                    elif isinstance(item, MeterReading):
+                        readings.append(item)
                     else:
                         _other_item(item, daily, unplaced)
-        flush()
-
+        writer.flush()
+        warnings = [*parsed.warnings, *writer.deliveries.warnings()]
         flow.validate(
-            flow=header.flow_id,
-            flow_version=header.flow_version,
-            settlement_date=srh.settlement_date,
-            run_type=str(srh.run_type),
-            run_number=srh.saa_run_number,
-            bsc_party_id=srh.bsc_party_id,
-            file_creation_time=header.creation_time,
-            record_count=report.record_count,
-            warnings=[*report.warnings, *deliveries.warnings()],
+            **_validated_fields(description), record_count=parsed.record_count, warnings=warnings
         )
-        # One event per period, then the file's own two: validated and interpreted.
+        result.warnings = warnings
+        if description.not_interpreted is not None:
+            self._keep(tx, flow, result, description.not_interpreted, views, description)
+            return
+        flow.map(sum(len(ids) for ids in writer.subjects.values()), [])
+        # One event per period, then the file's own: validated, mapped, interpreted, published.
         flow.interpret(
-            periods=periods, events=periods + 2, daily_values=daily, unplaced_records=unplaced
+            periods=writer.periods,
+            events=writer.periods + 4,
+            daily_values=daily,
+            unplaced_records=unplaced,
+        )
+        deliveries = writer.deliveries
+        flow.publish(
+            new_versions=deliveries.new,
+            further_sources=deliveries.same,
+            conflicting_versions=deliveries.conflicting,
+            readings=len(readings),
         )
         pending = flow.collect_events()
         self._insert_events(tx, pending)
         if views is not None:
             views.follow(tx, pending)
-        result.periods = periods
-        result.events += periods + 2
-        result.warnings = [*report.warnings, *deliveries.warnings()]
+        result.periods = writer.periods
+        result.events += writer.periods + len(pending)
+        result.readings = len(readings)
         result.new_versions = deliveries.new
         result.further_sources = deliveries.same
         result.conflicting_versions = deliveries.conflicting
-
-    def _write_period_events(
-        self,
-        tx: Tx,
-        tenant: str,
-        srh: SettlementReportHeader,
-        items: Sequence[PeriodValues],
-        encoder: PeriodEventEncoder,
-        deliveries: _Deliveries,
-        views: InlineViews | None,
-    ) -> None:
-        """One event per subject-period: new values, a further source of values already held
-        from the same run, or values conflicting with them (the rule is the domain's)."""
-        if not items:
-            return
-        store = self.event_store
-        run_type, run_number = str(srh.run_type), srh.saa_run_number
-        keys = settlement_period_ids(
-            tenant, srh.settlement_date, [(i.subject, i.settlement_period) for i in items]
-        )
-        current = store.current_versions(tx, keys)
-        held = [key for key in keys if key in current]
-        known = store.run_versions(tx, held, run_type, run_number) if held else {}
-        rows = []
-        runs = []
-        outcomes: list[tuple[UUID, int, PeriodValues, Delivery, int | None]] = []
-        for key, item in zip(keys, items, strict=True):
-            version = current.get(key, 0) + 1
-            digest = values_digest(item.values)
-            outcome, other = classify_delivery(known.get(key, ()), digest)
-            rows.append(encoder.encoded(key, version, item, outcome, other))
-            outcomes.append((key, version, item, outcome, other))
-            if outcome is Delivery.SAME:
-                deliveries.same += 1
-                continue
-            if outcome is Delivery.CONFLICTING:
-                assert other is not None
-                deliveries.conflict(item, other)
-            else:
-                deliveries.new += 1
-            runs.append((key, run_type, run_number, version, digest))
-        store.append_rows(tx, rows)
-        if runs:
-            store.record_runs(tx, runs)
-        if views is not None:
-            views.follow(tx, [encoder.event(*outcome) for outcome in outcomes])
 
     def _insert_events(self, tx: Tx, events: Sequence[Any]) -> None:
         """Append domain events to the event store, inside the open transaction."""

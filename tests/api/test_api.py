@@ -132,7 +132,13 @@ def test_upload_accepted_then_duplicate(client: TestClient) -> None:
     assert body["settlement_date"] == DAY.isoformat()
     assert (body["run_type"], body["run_number"]) == ("SF", 1)
     assert body["periods"] > 0 and body["reasons"] == []
-    assert stages(client, sha(data)) == ["received", "validated", "interpreted"]
+    assert stages(client, sha(data)) == [
+        "received",
+        "validated",
+        "mapped",
+        "interpreted",
+        "published",
+    ]
 
     again = upload(client, data, "s0142_sf1_again.txt")
     assert again.status_code == 200, again.text
@@ -148,7 +154,9 @@ def test_upload_accepted_then_duplicate(client: TestClient) -> None:
     assert [s["stage"] for s in flow["stages"]] == [
         "received",
         "validated",
+        "mapped",
         "interpreted",
+        "published",
         "duplicate_received",
     ]
     assert flow["stages"][-1]["detail"]["file_name"] == "s0142_sf1_again.txt"

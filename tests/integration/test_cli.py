@@ -60,7 +60,7 @@ def test_ingest_prints_one_json_object_per_file(cli: Cli, files: Path) -> None:
     assert [r["flow"] for r in results] == ["S0142", "S0141"]
     assert [r["status"] for r in results] == ["accepted", "accepted"]
     assert [r["periods"] for r in results] == [S0142_PERIODS, S0141_PERIODS]
-    assert [r["events"] for r in results] == [S0142_PERIODS + 3, S0141_PERIODS + 3]
+    assert [r["events"] for r in results] == [S0142_PERIODS + 5, S0141_PERIODS + 5]
     assert [r["reasons"] for r in results] == [[], []]
     assert results[0]["sha256"] == ii.sha256
 
@@ -166,8 +166,8 @@ def test_rebuild(cli: Cli, files: Path) -> None:
     code, out, err = cli("rebuild")
     assert code == 0, err
     rebuilt = json.loads(out)
-    assert rebuilt["rebuilt"] == ["period_versions", "flows", "documents"]
-    assert rebuilt["events"] == 2 * (S0142_PERIODS + 3)
+    assert rebuilt["rebuilt"] == ["period_versions", "flows", "documents", "exceptions"]
+    assert rebuilt["events"] == 2 * (S0142_PERIODS + 5)
     _, after, _ = cli("period", PARTY_SUBJECT, DAY.isoformat(), "48")
     assert after == before
 
@@ -194,7 +194,13 @@ def test_flow(cli: Cli, files: Path) -> None:
     assert code == 0
     flow = json.loads(out)
     assert (flow["status"], flow["flow"], flow["periods"]) == ("accepted", "S0142", S0142_PERIODS)
-    assert [s["stage"] for s in flow["stages"]] == ["received", "validated", "interpreted"]
+    assert [s["stage"] for s in flow["stages"]] == [
+        "received",
+        "validated",
+        "mapped",
+        "interpreted",
+        "published",
+    ]
 
 
 def test_malformed_tenant_is_refused_and_nothing_is_written(cli: Cli, files: Path) -> None:

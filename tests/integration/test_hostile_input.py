@@ -17,6 +17,7 @@ import pytest
 from ledger.demo.samples import sample_bm_unit_ids, sample_party_ids
 from ledger.domain.aggregates import ReceivedFile
 from ledger.domain.plain_text import InvalidText
+from ledger.flows import saa_i014
 from ledger.flows.idd import MAX_LINE_BYTES
 from ledger.service import ingestion
 from ledger.service.application import Ledger
@@ -170,7 +171,7 @@ def test_an_unexpected_failure_still_records_a_verdict(
     def broken(*_: object, **__: object) -> None:
         raise ZeroDivisionError("a defect in the ledger")
 
-    monkeypatch.setattr("ledger.service.ingestion.parse_settlement_report", broken)
+    monkeypatch.setattr(saa_i014.FORMAT, "read", broken)
     result = runtime.ingest(report.path)
     assert result.status == "rejected"
     assert "could not read it (ZeroDivisionError)" in result.reasons[0]

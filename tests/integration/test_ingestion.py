@@ -54,8 +54,8 @@ def test_accepted_s0142(runtime: LedgerRuntime, files: Path) -> None:
     assert result.status == "accepted"
     assert result.flow == "S0142"
     assert result.periods == S0142_PERIODS
-    # Received, one event per subject-period, Validated, Interpreted.
-    assert result.events == S0142_PERIODS + 3
+    # Received, one event per subject-period, Validated, Mapped, Interpreted, Published.
+    assert result.events == S0142_PERIODS + 5
     assert result.reasons == []
     assert result.sha256 == report.sha256
     assert (result.settlement_date, result.run_type, result.run_number) == (
@@ -96,7 +96,13 @@ def test_accepted_s0142(runtime: LedgerRuntime, files: Path) -> None:
     flow = runtime.flow(report.sha256)
     assert flow is not None
     assert (flow.status, flow.flow, flow.periods, flow.receipts) == ("accepted", "S0142", 288, 1)
-    assert [s.stage for s in flow.stages] == ["received", "validated", "interpreted"]
+    assert [s.stage for s in flow.stages] == [
+        "received",
+        "validated",
+        "mapped",
+        "interpreted",
+        "published",
+    ]
 
 
 def test_accepted_s0141(runtime: LedgerRuntime, files: Path) -> None:
@@ -106,7 +112,7 @@ def test_accepted_s0141(runtime: LedgerRuntime, files: Path) -> None:
     assert result.status == "accepted"
     assert result.flow == "S0141"
     assert result.periods == S0141_PERIODS
-    assert result.events == S0141_PERIODS + 3
+    assert result.events == S0141_PERIODS + 5
     assert result.reasons == []
     assert result.bsc_party_id == PARTY
 
@@ -292,7 +298,9 @@ def test_duplicate_bytes_add_a_receipt_not_a_version(runtime: LedgerRuntime, fil
     assert [s.stage for s in flow.stages] == [
         "received",
         "validated",
+        "mapped",
         "interpreted",
+        "published",
         "duplicate_received",
     ]
     assert flow.stages[-1].detail["file_name"] == copy.name

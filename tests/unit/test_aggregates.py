@@ -45,7 +45,7 @@ from ledger.domain.plain_text import MAX_REASON_LENGTH, InvalidText
 TENANT = "t"
 SHA256 = "ab" * 32
 FILE_NAME = "S0142_20260506_SF_20260522220000.txt"
-STATUSES = ("received", "validated", "accepted", "rejected")
+STATUSES = ("received", "validated", "mapped", "accepted", "rejected", "not interpreted")
 
 
 # --- Received files -------------------------------------------------------------------------
@@ -78,6 +78,18 @@ def interpret(received: ReceivedFile) -> None:
     )
 
 
+def map_ids(received: ReceivedFile) -> None:
+    received.map(3, ["mpan:1014568234275"])
+
+
+def publish(received: ReceivedFile) -> None:
+    received.publish(new_versions=40, further_sources=8, conflicting_versions=0, readings=0)
+
+
+def keep(received: ReceivedFile) -> None:
+    received.keep_uninterpreted("no format recognises it", format=None, flow=None)
+
+
 def reject(received: ReceivedFile) -> None:
     received.reject(["the trailer's record count is 99, the file has 100 records"])
 
@@ -89,6 +101,9 @@ def duplicate(received: ReceivedFile) -> None:
 COMMANDS: dict[str, Callable[[ReceivedFile], None]] = {
     "validate": validate,
     "interpret": interpret,
+    "map": map_ids,
+    "publish": publish,
+    "keep": keep,
     "reject": reject,
     "duplicate": duplicate,
 }
@@ -98,8 +113,14 @@ COMMANDS: dict[str, Callable[[ReceivedFile], None]] = {
 ALLOWED: dict[tuple[str, str], tuple[str, type[Any]]] = {
     ("received", "validate"): ("validated", ReceivedFile.Validated),
     ("received", "reject"): ("rejected", ReceivedFile.Rejected),
+    ("received", "keep"): ("not interpreted", ReceivedFile.NotInterpreted),
     ("validated", "interpret"): ("accepted", ReceivedFile.Interpreted),
+    ("validated", "map"): ("mapped", ReceivedFile.Mapped),
+    ("validated", "keep"): ("not interpreted", ReceivedFile.NotInterpreted),
     ("validated", "reject"): ("rejected", ReceivedFile.Rejected),
+    ("mapped", "interpret"): ("accepted", ReceivedFile.Interpreted),
+    ("mapped", "reject"): ("rejected", ReceivedFile.Rejected),
+    ("accepted", "publish"): ("accepted", ReceivedFile.Published),
     **{(s, "duplicate"): (s, ReceivedFile.DuplicateReceived) for s in STATUSES},
 }
 
@@ -107,8 +128,10 @@ ALLOWED: dict[tuple[str, str], tuple[str, type[Any]]] = {
 PATHS: dict[str, tuple[str, ...]] = {
     "received": (),
     "validated": ("validate",),
-    "accepted": ("validate", "interpret"),
+    "mapped": ("validate", "map"),
+    "accepted": ("validate", "map", "interpret"),
     "rejected": ("reject",),
+    "not interpreted": ("keep",),
 }
 
 
@@ -221,8 +244,14 @@ def test_a_rejection_names_the_stage_that_failed_and_keeps_the_reasons() -> None
     validated.reject(["a period twice"])
     [event] = validated.collect_events()
     assert isinstance(event, ReceivedFile.Rejected)
-    assert (event.stage, event.flow) == ("interpretation", "S0142")
+    assert (event.stage, event.flow) == ("mapping", "S0142")
     assert validated.status == "rejected"
+
+    mapped = file_in("mapped")
+    mapped.reject(["a period twice"])
+    [event] = mapped.collect_events()
+    assert isinstance(event, ReceivedFile.Rejected)
+    assert (event.stage, event.flow) == ("interpretation", "S0142")
 
 
 def test_a_rejection_needs_a_reason() -> None:

@@ -1,0 +1,72 @@
+"""Any other IDD pipe file (an ``AAA`` header, a ``ZZZ`` trailer): kept, not interpreted.
+
+The BSC Central Systems send many flows in the IDD's pipe format besides the settlement
+reports (CDCA, SVAA, ECVAA flows such as E0041 or P0210). The ledger validates their envelope
+(the header, the record count and the XOR checksum in the trailer: ``../DOMAIN.md`` section
+"IDD pipe files", as :mod:`ledger.flows.idd` reads them) and keeps them as received, raised as
+not interpreted, so that nothing the market sends is lost or taken for garbage. The SAA-I014
+settlement reports have a format of their own (:mod:`ledger.flows.saa_i014`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import IO
+
+from ledger.flows.canonical import FileDescription, Item
+from ledger.flows.idd import IddReader
+from ledger.flows.saa_i014 import FORMAT as SETTLEMENT_REPORTS
+
+
+class IddFile:
+    """An IDD file the ledger keeps without interpreting: its envelope, then its records
+    read through once to verify the count and checksum."""
+
+    def __init__(self, reader: IddReader) -> None:
+        self._reader = reader
+        header = reader.header
+        reader.flow_label = f"{header.flow_id} file"
+        self.warnings: list[str] = []
+        self._description = FileDescription(
+            format=FORMAT.name,
+            flow=header.flow_id,
+            flow_version=header.flow_version,
+            file_creation_time=header.creation_time,
+            sender=f"{header.from_role} {header.from_participant}".strip(),
+            not_interpreted=(
+                f"{header.flow_id} (version {header.flow_version}) is an IDD flow the ledger "
+                "keeps as received but does not interpret"
+            ),
+        )
+
+    @property
+    def description(self) -> FileDescription:
+        return self._description
+
+    @property
+    def record_count(self) -> int:
+        count = self._reader.record_count
+        if count is None:
+            raise RuntimeError("the record count is known only once items() is exhausted")
+        return count
+
+    def items(self) -> Iterator[Item]:
+        for _record in self._reader:
+            pass
+        return
+        yield  # an iterator that yields nothing: the file is validated, not interpreted
+
+
+class IddFileFormat:
+    """Files that open with an IDD ``AAA`` header naming no settlement report."""
+
+    name = "idd"
+
+    def recognises(self, head: bytes) -> bool:
+        return head.startswith(b"AAA") and not SETTLEMENT_REPORTS.recognises(head)
+
+    def read(self, stream: IO[bytes], *, file_name: str | None = None) -> IddFile:
+        return IddFile(IddReader(stream, flow_label=file_name or "IDD file"))
+
+
+FORMAT = IddFileFormat()
