@@ -17,7 +17,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from psycopg_pool import PoolTimeout
 
-from api.routers import documents, feed, finance, operations
+from api.routers import documents, exceptions, feed, finance, mappings, operations
 from api.schemas import Health
 from api.uploads import UploadGate
 from ledger.adapters.raw_payloads import PayloadTooLarge
@@ -108,4 +108,6 @@ def create_app(
     app.include_router(operations.router)
     app.include_router(feed.router)
     app.include_router(documents.router)
+    app.include_router(exceptions.router)
+    app.include_router(mappings.router)
     return app

@@ -18,7 +18,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from ledger import cli_documents, cli_interventions, cli_queries
+from ledger import cli_documents, cli_exceptions, cli_interventions, cli_mappings, cli_queries
 from ledger.adapters.storage import (
     DATABASE_INTERRUPTIONS,
     interruption_summary,
@@ -62,7 +62,10 @@ def _parser() -> argparse.ArgumentParser:
 
     rebuild = commands.add_parser("rebuild", help="rebuild views from the event log")
     rebuild.add_argument(
-        "views", nargs="*", metavar="VIEW", help="period_versions, flows, documents (default: all)"
+        "views",
+        nargs="*",
+        metavar="VIEW",
+        help="period_versions, flows, documents, exceptions, identity_mappings (default: all)",
     )
     commands.add_parser(
         "verify",
@@ -101,6 +104,8 @@ def _parser() -> argparse.ArgumentParser:
 
     cli_interventions.add_parsers(commands)
     cli_documents.add_parser(commands)
+    cli_exceptions.add_parser(commands)
+    cli_mappings.add_parser(commands)
     cli_queries.add_parser(commands)
 
     layout = commands.add_parser(
@@ -176,14 +181,22 @@ def _check_arguments(args: argparse.Namespace) -> None:
         check_page(args.after, args.limit)
     elif args.command == "project" and not args.poll > 0:
         raise ConfigurationError(f"--poll {args.poll}: give a positive number of seconds")
-    elif args.command == "documents":
-        cli_documents.check_arguments(args)
+    elif args.command in _GROUP_CHECKS:
+        _GROUP_CHECKS[args.command](args)
     elif args.command in cli_queries.COMMANDS:
         cli_queries.check_arguments(args)
     elif args.command in cli_interventions.COMMANDS:
         cli_interventions.check_arguments(args)
     elif args.command == "ingest" and args.files.count(STDIN) > 1:
         raise ConfigurationError("standard input (-) can be ingested once per command only")
+
+
+# The command groups that check their own arguments (each ``ledger <group> <action> ...``).
+_GROUP_CHECKS: dict[str, Callable[[argparse.Namespace], None]] = {
+    "documents": cli_documents.check_arguments,
+    "exceptions": cli_exceptions.check_arguments,
+    "mappings": cli_mappings.check_arguments,
+}
 
 
 def _port(text: str) -> int:
@@ -392,6 +405,8 @@ _COMMANDS: dict[str, Callable[[LedgerRuntime, argparse.Namespace], int]] = {
     "correct": cli_interventions.correct,
     "intervene": cli_interventions.intervene,
     "documents": cli_documents.run,
+    "exceptions": cli_exceptions.run,
+    "mappings": cli_mappings.run,
     "history": cli_queries.run,
     "day": cli_queries.run,
     "serve": _serve_command,

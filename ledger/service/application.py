@@ -21,6 +21,7 @@ from ledger.domain.errors import ConfigurationError, LedgerBusy, LedgerError
 from ledger.domain.identifiers import Subject
 from ledger.domain.measures import MeasuresAsText
 from ledger.domain.plain_text import InvalidText
+from ledger.domain.readings import MeterReadings, meter_readings_id
 from ledger.domain.settlement_time import check_settlement_period
 
 
@@ -199,6 +200,15 @@ class Ledger(Application[UUID]):
         except AggregateNotFoundError:
             return None
         assert isinstance(found, Document)
+        return found
+
+    def meter_readings(self, tenant: str, mpan: str, meter: str) -> MeterReadings | None:
+        """A tenant's readings of one meter, rebuilt from their events; None when none."""
+        try:
+            found: MeterReadings = self.repository.get(meter_readings_id(tenant, mpan, meter))
+        except AggregateNotFoundError:
+            return None
+        assert isinstance(found, MeterReadings)
         return found
 
     def received_file(self, key: UUID) -> ReceivedFile | None:

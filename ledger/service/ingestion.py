@@ -9,9 +9,10 @@ recorded afterwards with its reasons; the bytes stay.
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
 from pathlib import Path
 from typing import Any, BinaryIO, Literal, cast
 from uuid import UUID
@@ -30,8 +31,12 @@ from ledger.domain.aggregates import (
     ReceivedFile,
     received_file_id,
 )
+from ledger.domain.checks import PartyTotals, movements
 from ledger.domain.errors import LedgerBusy, LedgerError, LedgerUnavailable
+from ledger.domain.exception_queue import Category, Problem
 from ledger.domain.plain_text import plain_text
+from ledger.domain.readings import readings_by_meter, record_readings
+from ledger.domain.selection import best_of
 from ledger.flows.canonical import (
     DailyValues,
     FileDescription,
@@ -41,9 +46,16 @@ from ledger.flows.canonical import (
     UnplacedRecord,
 )
 from ledger.flows.formats import detect, looks_like
+from ledger.service import file_problems
 from ledger.service.application import Ledger
+from ledger.service.exceptions import ExceptionQueue
+from ledger.service.file_problems import FileFacts
+from ledger.service.mappings import unmapped_by_date
 from ledger.service.period_writer import BATCH_SIZE, PeriodWriter
 from ledger.service.read_ahead import ReadAhead
+from ledger.service.settings import movement_threshold
+from projections.mappings import mapped_kinds
+from projections.period_versions import day_versions
 from projections.runner import InlineViews, ProjectionRunner
 
 Status = Literal["accepted", "duplicate", "rejected", "not interpreted"]
@@ -222,6 +234,65 @@ def _context(description: FileDescription | None, file_name: str) -> str:
     return f"{what} ({', '.join(facts)})" if facts else what
 
 
+def _read_items(
+    parsed: ParsedFile, writer: PeriodWriter, totals: PartyTotals
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[MeterReading]]:
+    """Stream the file's items to the writer; keep its daily values, unplaced records and
+    readings. The parse runs ahead in a thread while the database takes each batch."""
+    daily: list[dict[str, Any]] = []
+    unplaced: list[dict[str, Any]] = []
+    readings: list[MeterReading] = []
+    with ReadAhead(parsed.items(), batch=BATCH_SIZE // 4, depth=8) as chunks:
+        for items in chunks:
+            for item in items:
+                if isinstance(item, PeriodValues):
+                    writer.add(item)
+                    totals.period(item.subject, item.settlement_period, item.values)
+                elif isinstance(item, MeterReading):
+                    readings.append(item)
+                else:
+                    if isinstance(item, DailyValues):
+                        totals.daily(item.subject, item.values)
+                    _other_item(item, daily, unplaced)
+    writer.flush()
+    return daily, unplaced, readings
+
+
+def _party_sums_before(
+    tx: Tx, tenant: str, settlement_date: date, totals: PartyTotals, now: datetime
+) -> dict[str, dict[str, Decimal]]:
+    """Each party's charges summed over the file's periods, as the best versions the ledger
+    held before this file stood (parties with a period it held nothing for are left out)."""
+    before = now - timedelta(microseconds=1)
+    sums: dict[str, dict[str, Decimal]] = {}
+    for subject, periods in totals.periods().items():
+        held = day_versions(tx, tenant, subject, settlement_date, as_of=before)
+        best = [best_of(held.get(period, [])) for period in periods]
+        if not best or any(b is None for b in best):
+            continue
+        summed: dict[str, Decimal] = {}
+        for version in best:
+            assert version is not None
+            for name, value in version.values.items():
+                summed[name] = summed.get(name, Decimal(0)) + value
+        sums[subject] = summed
+    return sums
+
+
+def _facts(sha256: str, file_name: str, result: IngestResult) -> FileFacts:
+    """What a problem about the file says of it: what it is, as far as it was read."""
+    run = f"{result.run_type} {result.run_number}" if result.run_type else None
+    day = result.settlement_date
+    return FileFacts(
+        sha256=sha256,
+        file_name=file_name,
+        flow=result.flow,
+        settlement_date=date.fromisoformat(day) if day else None,
+        run=run,
+        party=result.bsc_party_id,
+    )
+
+
 class Ingestor:
     """Runs received files through the stages and records every outcome as events."""
 
@@ -234,6 +305,10 @@ class Ingestor:
         # How long a file waits for another file's ingestion is the event store's lock
         # timeout (storage.POSTGRES_LOCK_WAIT, storage.SQLITE_WAIT).
         self.event_store = ledger.event_store
+        # What the pipeline finds wrong or suspicious goes to the exception queue, in the
+        # same transaction as what it records of the file.
+        self.exceptions = ExceptionQueue(ledger)
+        self.movement_threshold = movement_threshold()
 
     def ingest_path(self, path: Path | str, *, tenant: str, channel: str = "cli") -> IngestResult:
         with Path(path).open("rb") as stream:
@@ -374,8 +449,11 @@ class Ingestor:
             format=description.format if description is not None else None,
             flow=description.flow if description is not None else None,
         )
-        pending = received.collect_events()
+        pending: list[Any] = list(received.collect_events())
         self._insert_events(tx, pending)
+        facts = _facts(received.sha256, received.file_name, result)
+        problem = file_problems.not_interpreted(facts, reason, recognised=description is not None)
+        pending += self.exceptions.raise_problems(tx, received.tenant, [problem])
         if views is not None:
             views.follow(tx, pending)
         result.status = "not interpreted"
@@ -410,6 +488,9 @@ class Ingestor:
                 return _as_duplicate(received, result)
             received.reject(reasons, flow=result.flow)
             self._insert_events(tx, received.collect_events())
+            facts = _facts(receipt.sha256, receipt.file_name, result)
+            problem = file_problems.rejected(facts, reasons)
+            self.exceptions.raise_problems(tx, receipt.tenant, [problem])
         result.status = "rejected"
         result.reasons = reasons
         result.periods = 0
@@ -429,29 +510,16 @@ class Ingestor:
         result: IngestResult,
         views: InlineViews | None,
     ) -> None:
+        now = datetime.now(UTC)
+        provenance = (flow.tenant, flow.sha256, parsed.description)
+        writer = PeriodWriter(tx, self.event_store, self.ledger.mapper, provenance, views, now)
+        totals = PartyTotals()
+        daily, unplaced, readings = _read_items(parsed, writer, totals)
+        # Some of the description is known only once the whole file is read (the one
+        # settlement date of a meter data file).
         description = parsed.description
-        writer = PeriodWriter(
-            tx,
-            self.event_store,
-            self.ledger.mapper,
-            (flow.tenant, flow.sha256, description),
-            views,
-            datetime.now(UTC),
-        )
-        daily: list[dict[str, Any]] = []
-        unplaced: list[dict[str, Any]] = []
-        readings: list[MeterReading] = []
-        # The parse runs ahead in a thread while the database takes each batch.
-        with ReadAhead(parsed.items(), batch=BATCH_SIZE // 4, depth=8) as chunks:
-            for items in chunks:
-                for item in items:
-                    if isinstance(item, PeriodValues):
-                        writer.add(item)
-                    elif isinstance(item, MeterReading):
-                        readings.append(item)
-                    else:
-                        _other_item(item, daily, unplaced)
-        writer.flush()
+        _describe(description, result)
+        result.events += self._record_readings(tx, flow, description.flow, readings, views)
         warnings = [*parsed.warnings, *writer.deliveries.warnings()]
         flow.validate(
             **_validated_fields(description), record_count=parsed.record_count, warnings=warnings
@@ -460,7 +528,12 @@ class Ingestor:
         if description.not_interpreted is not None:
             self._keep(tx, flow, result, description.not_interpreted, views, description)
             return
-        flow.map(sum(len(ids) for ids in writer.subjects.values()), [])
+        facts = _facts(flow.sha256, flow.file_name, result)
+        unmapped = self._unmapped(tx, flow.tenant, writer.subjects)
+        flow.map(
+            sum(len(ids) for ids in writer.subjects.values()),
+            sorted(set().union(*unmapped.values())),
+        )
         # One event per period, then the file's own: validated, mapped, interpreted, published.
         flow.interpret(
             periods=writer.periods,
@@ -475,16 +548,90 @@ class Ingestor:
             conflicting_versions=deliveries.conflicting,
             readings=len(readings),
         )
-        pending = flow.collect_events()
+        pending: list[Any] = list(flow.collect_events())
         self._insert_events(tx, pending)
+        problems = file_problems.unmapped(facts, unmapped)
+        problems += self._suspicious(tx, flow.tenant, facts, writer, totals, now)
+        pending += self.exceptions.resolve_by_ledger(
+            tx,
+            flow.tenant,
+            file_problems.identity_keys(facts),
+            flow=flow.sha256,
+            reason=f"{facts.described} was accepted in its place",
+        )
+        pending += self.exceptions.raise_problems(tx, flow.tenant, problems)
         if views is not None:
             views.follow(tx, pending)
         result.periods = writer.periods
         result.events += writer.periods + len(pending)
         result.readings = len(readings)
+        result.unmapped = sorted(set().union(*unmapped.values()))
         result.new_versions = deliveries.new
         result.further_sources = deliveries.same
         result.conflicting_versions = deliveries.conflicting
+
+    def _unmapped(
+        self, tx: Tx, tenant: str, subjects: Mapping[date, set[str]]
+    ) -> dict[date, set[str]]:
+        """The market ids, by settlement date, of the kinds the tenant maps that have no
+        mapping on that date (a tenant mapping no id of a kind expects none)."""
+        kinds = mapped_kinds(tx, tenant)
+        if not kinds:
+            return {}
+        wanted = {
+            day: {s for s in ids if s.partition(":")[0] in kinds} for day, ids in subjects.items()
+        }
+        return unmapped_by_date(tx, tenant, {day: ids for day, ids in wanted.items() if ids})
+
+    def _suspicious(
+        self,
+        tx: Tx,
+        tenant: str,
+        facts: FileFacts,
+        writer: PeriodWriter,
+        totals: PartyTotals,
+        now: datetime,
+    ) -> list[Problem]:
+        """Conflicting deliveries, totals that do not add up, run-to-run movements."""
+        deliveries = writer.deliveries
+        problems = []
+        if deliveries.conflicting:
+            first = deliveries.first_conflict or ""
+            problems.append(file_problems.conflicts(facts, deliveries.conflicting, first))
+        flow = facts.flow or "file"
+        found = totals.findings(flow)
+        problems += file_problems.findings(facts, "totals", Category.TOTALS_MISMATCH, found)
+        if facts.settlement_date is not None and facts.run is not None and totals.sums():
+            before = _party_sums_before(tx, tenant, facts.settlement_date, totals, now)
+            moved = movements(before, totals.sums(), self.movement_threshold, f"run {facts.run}")
+            problems += file_problems.findings(
+                facts, "movement", Category.SUSPICIOUS_MOVEMENT, moved
+            )
+        return problems
+
+    def _record_readings(
+        self,
+        tx: Tx,
+        received: ReceivedFile,
+        flow: str,
+        readings: Sequence[MeterReading],
+        views: InlineViews | None,
+    ) -> int:
+        """Each meter's readings from the file, one event on the meter's own history; how
+        many events that made."""
+        tenant, sha256 = received.tenant, received.sha256
+        events = 0
+        for (mpan, meter), group in readings_by_meter(readings).items():
+            existing = self.ledger.meter_readings(tenant, mpan, meter)
+            meter_readings = record_readings(tenant, sha256, flow, group, existing)
+            if meter_readings is None:
+                continue
+            pending = meter_readings.collect_events()
+            self._insert_events(tx, pending)
+            if views is not None:
+                views.follow(tx, pending)
+            events += len(pending)
+        return events
 
     def _insert_events(self, tx: Tx, events: Sequence[Any]) -> None:
         """Append domain events to the event store, inside the open transaction."""

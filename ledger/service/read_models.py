@@ -73,6 +73,13 @@ class Source(ReadModel):
     record_position: int | None
 
 
+class InternalId(ReadModel):
+    """A tenant's own id (``ledger mappings``) that a market id stands for on a date."""
+
+    kind: str = Field(description="customer, site, meter or asset")
+    id: str
+
+
 class Version(ReadModel):
     """One version of a settlement period's values."""
 
@@ -106,6 +113,13 @@ class Version(ReadModel):
     supersedes: int | None
     reason: str | None
     actor: str | None
+    internal_ids: list[InternalId] | None = Field(
+        default=None,
+        description="in a period's view, the tenant's own ids mapped to the subject on the "
+        "settlement date (as the mappings stood at as_of, if given), by kind; empty when none "
+        "is; null where not looked up (a period's history)",
+        examples=[[{"kind": "customer", "id": "C-100"}]],
+    )
 
     @classmethod
     def of(

@@ -35,8 +35,10 @@ from ledger.service.documents import (
     resolve_lines,
     use_of,
 )
+from ledger.service.exceptions import ExceptionQueue
 from ledger.service.feed import check_page, read_feed
 from ledger.service.ingestion import Ingestor, IngestResult
+from ledger.service.mappings import IdentityMappings, with_internal_ids
 from ledger.service.projector import DEFAULT_POLL_SECONDS, keep_views_current
 from ledger.service.read_models import (
     DayView,
@@ -57,7 +59,10 @@ from ledger.service.read_models import (
 )
 from projections.documents import DocumentsProjection, lines_using, stale_lines
 from projections.documents import document as document_rows
+from projections.exceptions import ExceptionsProjection
 from projections.flows import FlowsProjection, find_flow, list_flows, unfinished_flows
+from projections.mappings import MappingsProjection
+from projections.meter_readings import MeterReadingsProjection
 from projections.period_versions import (
     PeriodVersionsProjection,
     day_interventions,
@@ -107,7 +112,14 @@ class LedgerRuntime:
                 self.database,
                 self.ledger.mapper,
                 # Documents after periods: a document's staleness reads the periods' views.
-                [PeriodVersionsProjection(), FlowsProjection(), DocumentsProjection()],
+                [
+                    PeriodVersionsProjection(),
+                    FlowsProjection(),
+                    DocumentsProjection(),
+                    ExceptionsProjection(),
+                    MappingsProjection(),
+                    MeterReadingsProjection(),
+                ],
                 event_store=self.ledger.event_store,
                 tracking=self.ledger.view_tracking,
             )
@@ -264,7 +276,9 @@ class LedgerRuntime:
                 tx, tenant, canonical, settlement_date, settlement_period, as_of=as_of
             )
             freshness = self.runner.freshness(tx)
-        versions = versions_of(rows, sources)
+            versions = with_internal_ids(
+                tx, tenant, canonical, settlement_date, versions_of(rows, sources), as_of=as_of
+            )
         # The hold and the pin as they stand now, or as they stood at the as-of instant.
         standing = standing_of(interventions)
         return PeriodView(
@@ -524,6 +538,18 @@ class LedgerRuntime:
         """The original bytes of a received file, whole (small files and tests)."""
         chunks = self.raw_stream(sha256, tenant=tenant)
         return None if chunks is None else b"".join(chunks)
+
+    @property
+    def exceptions(self) -> ExceptionQueue:
+        """The exception queue: a person's commands (each brings the views up to date before
+        it returns) and the queries, by tenant."""
+        return ExceptionQueue(self.ledger, views=self.runner)
+
+    @property
+    def mappings(self) -> IdentityMappings:
+        """Identity mappings: a tenant's own ids to market ids over settlement dates; each
+        command applies its event to the views before it returns."""
+        return IdentityMappings(self.ledger, self.runner)
 
 
 def scheduled_runs(settlement_date: date) -> dict[str, date]:

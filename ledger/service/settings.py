@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
 
+from ledger.domain.checks import DEFAULT_MOVEMENT_THRESHOLD
 from ledger.domain.errors import ConfigurationError
 
 DEFAULT_MAX_UPLOAD_BYTES = 1 << 30  # a gzipped all-parties S0142 is well under this
@@ -44,4 +46,21 @@ def _positive(name: str, default: float) -> float:
         value = -1.0
     if not value > 0:
         raise ConfigurationError(f"{name}={text!r} must be a positive number")
+    return value
+
+
+def movement_threshold() -> Decimal:
+    """``LEDGER_MOVEMENT_THRESHOLD``: the share (0.05 is 5%) by which a party's charges for a
+    day may move from one run to the next before the move is raised as suspicious."""
+    text = os.environ.get("LEDGER_MOVEMENT_THRESHOLD")
+    if text is None or not text.strip():
+        return DEFAULT_MOVEMENT_THRESHOLD
+    try:
+        value = Decimal(text.strip())
+    except InvalidOperation:
+        value = Decimal(-1)
+    if not (value.is_finite() and value > 0):
+        raise ConfigurationError(
+            f"LEDGER_MOVEMENT_THRESHOLD={text!r} must be a positive share, e.g. 0.05 for 5%"
+        )
     return value

@@ -160,7 +160,7 @@ def test_upload_accepted_then_duplicate(client: TestClient) -> None:
         "duplicate_received",
     ]
     assert flow["stages"][-1]["detail"]["file_name"] == "s0142_sf1_again.txt"
-    assert [s["version"] for s in flow["stages"]] == [1, 2, 3, 4]
+    assert [s["version"] for s in flow["stages"]] == [1, 2, 3, 4, 5, 6]
     # The hash is matched case-insensitively.
     assert client.get(f"/tenants/a/flows/{sha(data).upper()}").json()["sha256"] == sha(data)
 
@@ -469,6 +469,14 @@ def test_openapi(client: TestClient) -> None:
         "/tenants/{tenant}/documents/stale",
         "/tenants/{tenant}/documents/{reference}",
         "/tenants/{tenant}/documents/{reference}/{change}",
+        "/tenants/{tenant}/exceptions",
+        "/tenants/{tenant}/exceptions/{exception}",
+        "/tenants/{tenant}/exceptions/{exception}/assign",
+        "/tenants/{tenant}/exceptions/{exception}/{change}",
+        "/tenants/{tenant}/mappings",
+        "/tenants/{tenant}/mappings/{mapping_id}",
+        "/tenants/{tenant}/mappings/{mapping_id}/end",
+        "/tenants/{tenant}/mappings/{mapping_id}/correct",
         "/tenants/{tenant}/periods/{subject}/{settlement_date}/{settlement_period}/documents",
         "/tenants/{tenant}/periods/{subject}/{settlement_date}/{settlement_period}/history",
         "/tenants/{tenant}/days/{subject}/{settlement_date}",

@@ -36,7 +36,7 @@ DAY = date(2026, 5, 6)
 PARTY = sample_party_ids(1)[0]
 PARTY_SUBJECT = f"party:{PARTY}"
 PERIOD = 7
-EVENTS_PER_FILE = 48 * 3 + 3  # system, the party and its BM Unit; the file's own three
+EVENTS_PER_FILE = 48 * 3 + 5  # system, the party and its BM Unit; the file's own five
 
 
 def report(run_type: str) -> bytes:
@@ -134,9 +134,11 @@ def test_another_tenants_events_never_appear(two_files: TestClient) -> None:
     assert not {e["position"] for e in ours} & {e["position"] for e in theirs}
     assert {e["payload"]["tenant"] for e in ours if "tenant" in e["payload"]} == {TENANT}
     # The file's later stages name no tenant; they are still the receiving tenant's alone.
-    assert [e["type"] for e in theirs][-2:] == [
+    assert [e["type"] for e in theirs][-4:] == [
         "ReceivedFile.Validated",
+        "ReceivedFile.Mapped",
         "ReceivedFile.Interpreted",
+        "ReceivedFile.Published",
     ]
     assert page(two_files, "nobody")["events"] == []
 

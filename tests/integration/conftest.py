@@ -290,6 +290,9 @@ VIEW_TABLES = {
     "flow_stages": "flow_id, version",
     "documents": "tenant, reference",
     "document_lines": "tenant, reference, line",
+    "exceptions": "exception_id",
+    "exception_history": "exception_id, version",
+    "meter_readings": "readings_id, version, line",
 }
 
 

@@ -166,7 +166,14 @@ def test_rebuild(cli: Cli, files: Path) -> None:
     code, out, err = cli("rebuild")
     assert code == 0, err
     rebuilt = json.loads(out)
-    assert rebuilt["rebuilt"] == ["period_versions", "flows", "documents", "exceptions"]
+    assert rebuilt["rebuilt"] == [
+        "period_versions",
+        "flows",
+        "documents",
+        "exceptions",
+        "identity_mappings",
+        "meter_readings",
+    ]
     assert rebuilt["events"] == 2 * (S0142_PERIODS + 5)
     _, after, _ = cli("period", PARTY_SUBJECT, DAY.isoformat(), "48")
     assert after == before

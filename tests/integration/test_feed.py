@@ -377,5 +377,5 @@ def test_cli_follow_prints_new_events_until_interrupted(
     assert (code, err) == (0, "")
     assert len(waits) == 2
     everything = as_json(read_on(reader(log.runtime), [1000]))
-    assert len(everything) == len(before) + 147
+    assert len(everything) == len(before) + 149
     assert events == everything[len(before) - 9 :]

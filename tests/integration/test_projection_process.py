@@ -68,7 +68,13 @@ def test_verify_finds_the_views_equal_and_leaves_nothing_behind(
     before = dump_views(runtime)
     found = runtime.verify()
     assert found.equal
-    assert set(found.views) == {"period_versions", "flows", "documents"}
+    assert set(found.views) == {
+        "period_versions",
+        "flows",
+        "documents",
+        "exceptions",
+        "meter_readings",
+    }
     assert set(found.views["documents"].tables) == {"documents", "document_lines"}
     assert dump_views(runtime) == before
     assert runtime.verify() == found  # the scratch tables are gone: it runs again

@@ -27,7 +27,7 @@ from integration.conftest import (
 from ledger.adapters import storage
 from ledger.demo.samples import sample_bm_unit_ids, sample_party_ids
 from ledger.domain.errors import LedgerBusy
-from ledger.service import ingestion
+from ledger.service import period_writer
 from ledger.service.runtime import LedgerRuntime
 
 
@@ -183,11 +183,11 @@ def test_a_file_lands_whole_or_not_at_all(
     runtime: LedgerRuntime, files: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # More subject-periods than one write batch, so some were written before the trailer.
-    monkeypatch.setattr(ingestion, "BATCH_SIZE", 500)
+    monkeypatch.setattr(period_writer, "BATCH_SIZE", 500)
     parties = sample_party_ids(21)
     units = {p: sample_bm_unit_ids(p, 1) for p in parties}
     periods = 48 * (1 + 2 * len(parties))
-    assert periods > ingestion.BATCH_SIZE
+    assert periods > period_writer.BATCH_SIZE
 
     bad = write_report(files, parties=parties, bm_units=units, name="bad.txt")
     good = write_report(files, parties=parties, bm_units=units, name="good.txt")

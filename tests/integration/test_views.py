@@ -160,7 +160,14 @@ def test_catch_up_is_idempotent(runtime: LedgerRuntime, files: Path) -> None:
     assert dump_views(runtime) == before
     with runtime.database.transaction() as tx:
         positions = runtime.runner.positions(tx)
-    assert set(positions) == {"period_versions", "flows", "documents", "exceptions"}
+    assert set(positions) == {
+        "period_versions",
+        "flows",
+        "documents",
+        "exceptions",
+        "identity_mappings",
+        "meter_readings",
+    }
     assert len(set(positions.values())) == 1
 
 

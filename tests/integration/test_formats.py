@@ -1,0 +1,172 @@
+"""Every format through one pipeline: settlement reports, DTC flows, published prices, MHHS
+messages and files no format reads, each visibly through the same stages (both backends)."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from pathlib import Path
+
+from integration.conftest import write_report
+from ledger.demo.dtc_samples import (
+    SampleReading,
+    d0010_file,
+    d0036_file,
+    d0036_value,
+    other_flow_file,
+    sample_mpan,
+)
+from ledger.demo.json_samples import dip_message, disebsp_day, disebsp_page, mpan_for
+from ledger.service.runtime import LedgerRuntime
+from projections.meter_readings import meter_readings
+
+DAY = date(2026, 5, 1)
+MPAN = sample_mpan(1)
+CREATED = datetime(2026, 5, 2, 9, 0, tzinfo=UTC)
+ACCEPTED_STAGES = ["received", "validated", "mapped", "interpreted", "published"]
+
+
+def stages(runtime: LedgerRuntime, sha256: str) -> list[str]:
+    flow = runtime.flow(sha256)
+    assert flow is not None
+    return [s.stage for s in flow.stages]
+
+
+def ingest(runtime: LedgerRuntime, files: Path, name: str, data: bytes) -> dict[str, object]:
+    path = files / name
+    path.write_bytes(data)
+    return runtime.ingest(path).as_dict()
+
+
+def test_d0036_lands_as_mpan_versions_and_an_actual_replaces_an_estimate(
+    runtime: LedgerRuntime, files: Path
+) -> None:
+    estimated = d0036_file(
+        mpans=[MPAN], settlement_dates=[DAY], creation_time=CREATED, estimated={1, 2}
+    )
+    first = ingest(runtime, files, "estimated.d0036", estimated)
+    assert (first["status"], first["format"], first["flow"]) == ("accepted", "dtc", "D0036")
+    assert first["settlement_date"] == DAY.isoformat()
+    assert stages(runtime, str(first["sha256"])) == ACCEPTED_STAGES
+
+    view = runtime.period(f"mpan:{MPAN}", DAY, 1)
+    assert view.best is not None
+    assert (view.best.run_type, view.best.maturity) == ("EST", "estimated")
+    expected = d0036_value(MPAN, "AI", DAY, 1)
+    assert [Decimal(v) for v in view.best.values.values()] == [expected]
+    assert runtime.period(f"mpan:{MPAN}", DAY, 3).best.maturity == "actual"  # type: ignore[union-attr]
+
+    later = datetime(2026, 5, 3, 9, 0, tzinfo=UTC)
+    actual = d0036_file(mpans=[MPAN], settlement_dates=[DAY], creation_time=later, file_id="F2")
+    second = ingest(runtime, files, "actual.d0036", actual)
+    assert second["status"] == "accepted"
+    view = runtime.period(f"mpan:{MPAN}", DAY, 1)
+    assert [v.run_type for v in view.versions] == ["EST", "ACT"]
+    assert view.best is not None and view.best.run_type == "ACT"
+    # Period 3 was actual in both files with the same values: each file is its own delivery.
+    assert len(runtime.period(f"mpan:{MPAN}", DAY, 3).versions) == 2
+
+    # An estimate arriving after the actual never takes its place.
+    latest = datetime(2026, 5, 4, 9, 0, tzinfo=UTC)
+    again = d0036_file(
+        mpans=[MPAN], settlement_dates=[DAY], creation_time=latest, estimated={1}, file_id="F3"
+    )
+    assert ingest(runtime, files, "late-estimate.d0036", again)["status"] == "accepted"
+    best = runtime.period(f"mpan:{MPAN}", DAY, 1).best
+    assert best is not None and best.run_type == "ACT"
+
+
+def test_d0010_readings_are_kept_per_mpan_and_meter(runtime: LedgerRuntime, files: Path) -> None:
+    read_at = datetime(2026, 5, 1, 8, 0, tzinfo=UTC)
+    readings = [
+        SampleReading(MPAN, "M1", "01", read_at, Decimal("56311.0")),
+        SampleReading(MPAN, "M2", "01", read_at, Decimal("120.5")),
+    ]
+    result = ingest(runtime, files, "reads.d0010", d0010_file(readings, creation_time=CREATED))
+    assert (result["status"], result["flow"], result["readings"]) == ("accepted", "D0010", 2)
+    assert stages(runtime, str(result["sha256"])) == ACCEPTED_STAGES
+    with runtime.database.transaction(write=False) as tx:
+        kept = meter_readings(tx, "default", MPAN)
+        only_m2 = meter_readings(tx, "default", MPAN, "M2")
+    assert sorted((r.meter, r.reading) for r in kept) == [
+        ("M1", Decimal("56311.0")),
+        ("M2", Decimal("120.5")),
+    ]
+    assert [r.reading for r in only_m2] == [Decimal("120.5")]
+
+
+def test_another_d_flow_is_kept_not_interpreted_with_its_envelope_checked(
+    runtime: LedgerRuntime, files: Path
+) -> None:
+    result = ingest(
+        runtime, files, "d0012.txt", other_flow_file(mpans=[MPAN], creation_time=CREATED)
+    )
+    assert result["status"] == "not interpreted"
+    assert "does not interpret" in str(result["reasons"])
+    assert stages(runtime, str(result["sha256"])) == ["received", "validated", "not_interpreted"]
+    assert runtime.raw_bytes(str(result["sha256"])) == other_flow_file(
+        mpans=[MPAN], creation_time=CREATED
+    )
+
+
+def test_published_prices_rank_below_any_settlement_run_whatever_the_order(
+    runtime: LedgerRuntime, files: Path
+) -> None:
+    report = write_report(files, run_type="SF")
+    assert runtime.ingest(report.path).status == "accepted"
+    published = datetime(2026, 5, 1, 23, 44, tzinfo=UTC)
+    page = disebsp_page(disebsp_day(DAY, published))
+    result = ingest(runtime, files, "prices.json", page)
+    assert (result["status"], result["format"], result["flow"]) == (
+        "accepted",
+        "insights-disebsp",
+        "DISEBSP",
+    )
+    assert stages(runtime, str(result["sha256"])) == ACCEPTED_STAGES
+    view = runtime.period("system", DAY, 1)
+    assert sorted(v.run_type for v in view.versions) == ["PUB", "SF"]
+    assert view.best is not None and view.best.run_type == "SF"
+
+    # A later publication is a new version, still below the run; the same one again is not.
+    later = disebsp_page(disebsp_day(DAY, datetime(2026, 5, 2, 6, 0, tzinfo=UTC), revision=1))
+    assert ingest(runtime, files, "prices-later.json", later)["status"] == "accepted"
+    again = ingest(runtime, files, "prices-again.json", page.replace(b"\n", b"\r\n"))
+    assert (again["status"], again["new_versions"], again["further_sources"]) == (
+        "accepted",
+        0,
+        48,
+    )
+    view = runtime.period("system", DAY, 1)
+    assert sorted(v.run_type for v in view.versions) == ["PUB", "PUB", "SF"]
+    assert view.best is not None and view.best.run_type == "SF"
+
+
+def test_an_mhhs_message_is_kept_and_mapped_to_its_metering_system(
+    runtime: LedgerRuntime, files: Path
+) -> None:
+    mpan = mpan_for("_A")
+    message = json.dumps(dip_message(mpan=mpan)).encode()
+    result = ingest(runtime, files, "if021.json", message)
+    assert (result["status"], result["format"], result["flow"]) == (
+        "not interpreted",
+        "mhhs-dip",
+        "IF-021",
+    )
+    assert stages(runtime, str(result["sha256"])) == ["received", "validated", "not_interpreted"]
+    flow = runtime.flow(str(result["sha256"]))
+    assert flow is not None
+    assert flow.stages[1].detail["format"] == "mhhs-dip"
+
+
+def test_a_file_no_format_reads_is_kept_and_said_so(runtime: LedgerRuntime, files: Path) -> None:
+    garbage = bytes(range(256)) * 4
+    result = ingest(runtime, files, "mystery.bin", garbage)
+    assert result["status"] == "not interpreted"
+    assert "no format the ledger reads recognises it (it is not text" in str(result["reasons"])
+    assert stages(runtime, str(result["sha256"])) == ["received", "not_interpreted"]
+    assert runtime.raw_bytes(str(result["sha256"])) == garbage
+    # The same bytes again: a duplicate receipt of a file kept, no second verdict.
+    again = ingest(runtime, files, "mystery-again.bin", garbage)
+    assert again["status"] == "not interpreted"
+    assert "received before and kept" in str(again["reasons"])

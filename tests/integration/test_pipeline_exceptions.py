@@ -1,0 +1,147 @@
+"""What the pipeline raises in the exception queue, with its impact, and how a corrected file
+resolves what its predecessor caused (both backends)."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from pathlib import Path
+
+from integration.conftest import (
+    DAY,
+    PARTY,
+    edit_lines,
+    replace_once,
+    rewrite,
+    write_report,
+)
+from ledger.demo.dtc_samples import d0036_file, other_flow_file, sample_mpan
+from ledger.service.exceptions import ExceptionView
+from ledger.service.runtime import LedgerRuntime
+
+CREATED = datetime(2026, 5, 2, 9, 0, tzinfo=UTC)
+
+
+def queue(runtime: LedgerRuntime, **filters: str) -> list[ExceptionView]:
+    return runtime.exceptions.find(tenant="default", **filters)
+
+
+def test_a_rejected_file_blocks_billing_until_the_corrected_file_resolves_it(
+    runtime: LedgerRuntime, files: Path
+) -> None:
+    report = write_report(files, run_type="SF")
+    good = report.path.read_bytes()
+    broken = edit_lines(report.path, replace_once(b"ZZZ|", b"ZZZ|9"))
+    result = runtime.ingest(broken)
+    assert result.status == "rejected"
+    [raised] = queue(runtime)
+    assert (raised.category, raised.impact, raised.status) == (
+        "rejected_file",
+        "blocks_billing",
+        "open",
+    )
+    assert raised.flow == result.sha256
+    assert raised.settlement_date == DAY
+    assert "was rejected and none of its values entered the ledger" in raised.message
+    assert "corrected file" in raised.message
+
+    fixed = files / "fixed.txt"
+    fixed.write_bytes(good)
+    accepted = runtime.ingest(fixed)
+    assert accepted.status == "accepted"
+    [resolved] = queue(runtime)
+    assert resolved.status == "resolved"
+    assert resolved.resolved_by_flow == accepted.sha256
+    assert [step.actor for step in resolved.history][-1] == "ledger"
+
+
+def test_files_kept_not_interpreted_are_raised_by_what_they_are(
+    runtime: LedgerRuntime, files: Path
+) -> None:
+    other = files / "d0012.txt"
+    other.write_bytes(other_flow_file(mpans=[sample_mpan(1)], creation_time=CREATED))
+    garbage = files / "garbage.bin"
+    garbage.write_bytes(bytes(range(256)))
+    assert runtime.ingest(other).status == "not interpreted"
+    assert runtime.ingest(garbage).status == "not interpreted"
+    by_impact = {e.impact: e for e in queue(runtime, category="not_interpreted")}
+    assert set(by_impact) == {"informational", "data_quality"}
+    assert "D0012" in by_impact["informational"].message
+    assert "damaged or misdirected" in by_impact["data_quality"].message
+
+
+def test_a_run_delivered_again_with_other_values_blocks_billing(
+    runtime: LedgerRuntime, files: Path
+) -> None:
+    first = write_report(files, run_type="SF", run_number=2, revision=0)
+    other = write_report(files, run_type="SF", run_number=2, revision=5, name="again.txt")
+    assert runtime.ingest(first.path).status == "accepted"
+    result = runtime.ingest(other.path)
+    assert result.conflicting_versions > 0
+    [raised] = queue(runtime, category="conflicting_delivery")
+    assert raised.impact == "blocks_billing"
+    assert "ledger intervene pin" in raised.message
+
+
+def test_unmapped_metering_systems_are_raised_once_the_tenant_maps_mpans(
+    runtime: LedgerRuntime, files: Path
+) -> None:
+    mapped, unmapped = sample_mpan(1), sample_mpan(2)
+    d0036 = d0036_file(mpans=[mapped, unmapped], settlement_dates=[DAY], creation_time=CREATED)
+    path = files / "advances.d0036"
+    path.write_bytes(d0036)
+    runtime.mappings.add(
+        kind="customer",
+        internal="C-100",
+        market=f"mpan:{mapped}",
+        valid_from=date(2026, 1, 1),
+        actor="ana",
+        reason="new customer",
+        tenant="default",
+    )
+    result = runtime.ingest(path)
+    assert result.status == "accepted"
+    assert result.unmapped == [f"mpan:{unmapped}"]
+    [raised] = queue(runtime, category="unmapped_id")
+    assert (raised.subject, raised.impact) == (f"mpan:{unmapped}", "blocks_billing")
+    flow = runtime.flow(result.sha256)
+    assert flow is not None
+    mapped_stage = next(s for s in flow.stages if s.stage == "mapped")
+    assert mapped_stage.detail == {"market_ids": 2, "unmapped": [f"mpan:{unmapped}"]}
+    # The data landed all the same.
+    assert runtime.period(f"mpan:{unmapped}", DAY, 1).best is not None
+
+
+def test_period_charges_that_do_not_add_up_to_the_daily_total_are_raised(
+    runtime: LedgerRuntime, files: Path
+) -> None:
+    report = write_report(files, flow="S0141", run_type="SF")
+
+    def inflate_daily(lines: list[bytes]) -> list[bytes]:
+        out = []
+        for line in lines:
+            if line.startswith(b"APC|"):
+                fields = line.split(b"|")
+                fields[2] = str(Decimal(fields[2].decode() or "0") + 1000).encode()
+                line = b"|".join(fields)
+            out.append(line)
+        return out
+
+    edited = rewrite(report.path, inflate_daily)
+    result = runtime.ingest(edited)
+    assert result.status == "accepted", result.reasons
+    [raised] = queue(runtime, category="totals_mismatch")
+    assert (raised.impact, raised.party) == ("data_quality", PARTY)
+    assert "daily total" in raised.message
+
+
+def test_a_big_move_from_one_run_to_the_next_is_raised(runtime: LedgerRuntime, files: Path) -> None:
+    sf = write_report(files, run_type="SF")
+    r1 = write_report(files, run_type="R1")
+    assert runtime.ingest(sf.path).status == "accepted"
+    assert queue(runtime, category="suspicious_movement") == []
+    assert runtime.ingest(r1.path).status == "accepted"
+    moved = queue(runtime, category="suspicious_movement")
+    assert moved, "sample runs move each party's charges by more than 5%"
+    assert all(e.impact == "data_quality" for e in moved)
+    assert "run R1" in moved[0].message
