@@ -74,6 +74,7 @@ def test_verify_finds_the_views_equal_and_leaves_nothing_behind(
         "documents",
         "exceptions",
         "meter_readings",
+        "identity_mappings",
     }
     assert set(found.views["documents"].tables) == {"documents", "document_lines"}
     assert dump_views(runtime) == before
