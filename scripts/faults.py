@@ -66,7 +66,7 @@ from psycopg import sql
 from ledger.adapters.storage import Database
 from ledger.demo.samples import write_settlement_report
 from ledger.domain.aggregates import ReceivedFile, SettlementPeriod, received_file_id
-from ledger.domain.runs import RunType
+from ledger.domain.runs import SETTLEMENT_RUNS, RunType
 from ledger.service.application import Ledger
 from ledger.service.runtime import LedgerRuntime
 
@@ -160,7 +160,7 @@ class Files:
                     out,
                     flow="S0142",
                     settlement_date=SETTLEMENT_DATE,
-                    run_type=list(RunType)[revision % len(RunType)],
+                    run_type=SETTLEMENT_RUNS[revision % len(SETTLEMENT_RUNS)],
                     run_number=1 + revision // len(RunType),
                     parties=parties,
                     bm_units=bm_units,

@@ -64,7 +64,7 @@ def log(runtime: LedgerRuntime, files: Path) -> Log:
     assert runtime.ingest(ii.path, tenant=TENANT).status == "accepted"
     assert runtime.ingest(ii.path, tenant=OTHER).status == "accepted"
     assert runtime.ingest(sf.path, tenant=TENANT).status == "accepted"
-    junk = runtime.ingest_bytes(b"not a settlement report\n", file_name="junk", tenant=OTHER)
+    junk = runtime.ingest_bytes(b"AAA|S0142013|D|\n", file_name="junk", tenant=OTHER)
     assert junk.status == "rejected"
     version = runtime.correct(
         PARTY_SUBJECT,
@@ -182,7 +182,9 @@ def test_another_tenants_events_never_appear(log: Log) -> None:
     assert [e.type for e in theirs if e.type.startswith("ReceivedFile.")] == [
         "ReceivedFile.Received",
         "ReceivedFile.Validated",
+        "ReceivedFile.Mapped",
         "ReceivedFile.Interpreted",
+        "ReceivedFile.Published",
         "ReceivedFile.Received",
         "ReceivedFile.Rejected",
     ]
@@ -232,7 +234,7 @@ def test_events_carry_their_fields_as_json_without_floats(log: Log) -> None:
         assert payload["file_creation_time"] == original.file_creation_time.isoformat()
         assert "originator_id" not in payload and "timestamp" not in payload
     validated = next(e for e in events if e.type == "ReceivedFile.Validated")
-    assert validated.schema_version == 1 and validated.payload["flow"] == "S0141"
+    assert validated.schema_version == 2 and validated.payload["flow"] == "S0141"
 
 
 def floats_in(value: Any) -> Any:
@@ -377,5 +379,5 @@ def test_cli_follow_prints_new_events_until_interrupted(
     assert (code, err) == (0, "")
     assert len(waits) == 2
     everything = as_json(read_on(reader(log.runtime), [1000]))
-    assert len(everything) == len(before) + 149
+    assert len(everything) == len(before) + 150  # the R3 file, and the move it made raised
     assert events == everything[len(before) - 9 :]
