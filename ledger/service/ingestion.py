@@ -530,10 +530,8 @@ class Ingestor:
             return
         facts = _facts(flow.sha256, flow.file_name, result)
         unmapped = self._unmapped(tx, flow.tenant, writer.subjects)
-        flow.map(
-            sum(len(ids) for ids in writer.subjects.values()),
-            sorted(set().union(*unmapped.values())),
-        )
+        unmapped_ids = sorted(set().union(*unmapped.values()))
+        flow.map(sum(len(ids) for ids in writer.subjects.values()), unmapped_ids)
         # One event per period, then the file's own: validated, mapped, interpreted, published.
         flow.interpret(
             periods=writer.periods,
@@ -565,7 +563,7 @@ class Ingestor:
         result.periods = writer.periods
         result.events += writer.periods + len(pending)
         result.readings = len(readings)
-        result.unmapped = sorted(set().union(*unmapped.values()))
+        result.unmapped = unmapped_ids
         result.new_versions = deliveries.new
         result.further_sources = deliveries.same
         result.conflicting_versions = deliveries.conflicting
