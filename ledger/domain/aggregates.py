@@ -118,9 +118,7 @@ def values_digest(values: Mapping[str, Decimal]) -> str:
     S0142 of the same run name them alike. Attributes are not part of it: an all-parties
     report carries text fields a party's own report has not.
     """
-    texts = Measures.of(values).as_text()
-    text = "\n".join([f"{name}={value}" for name, value in sorted(texts.items())])
-    return hashlib.blake2b(text.encode(), digest_size=16).hexdigest()
+    return Measures.of(values).digest()
 
 
 # The kind of a version that a run delivered again with other values: never best.

@@ -6,6 +6,7 @@ passing through binary floating point, and without re-encoding each value one by
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Iterator, Mapping
 from decimal import Decimal
@@ -16,11 +17,14 @@ from eventsourcing.persistence import Transcoding
 class Measures(Mapping[str, Decimal]):
     """An immutable mapping of measure name (snake_case) to an exact ``Decimal``."""
 
-    __slots__ = ("_json", "_text")
+    # Either the text or the JSON is always there; each is made from the other when first
+    # needed, and the digest when first asked for.
+    __slots__ = ("_digest", "_json", "_text")
 
     def __init__(self, values: Mapping[str, Decimal] | None = None) -> None:
-        self._text: dict[str, str] = {k: str(v) for k, v in (values or {}).items()}
+        self._text: dict[str, str] | None = {k: str(v) for k, v in (values or {}).items()}
         self._json: str | None = None
+        self._digest: str | None = None
 
     @classmethod
     def of(cls, values: Mapping[str, Decimal]) -> Measures:
@@ -33,11 +37,39 @@ class Measures(Mapping[str, Decimal]):
         measures = cls.__new__(cls)
         measures._text = dict(text)
         measures._json = None
+        measures._digest = None
         return measures
+
+    @classmethod
+    def from_json(cls, text: str, digest: str | None = None) -> Measures:
+        """Measures from the JSON :meth:`as_json` wrote (and its :meth:`digest`, when known),
+        read only when a value is asked for: measures handed over whole, from a parse in
+        another process to the events and views that only copy them, are never decoded."""
+        measures = cls.__new__(cls)
+        measures._text = None
+        measures._json = text
+        measures._digest = digest
+        return measures
+
+    def _texts(self) -> dict[str, str]:
+        text = self._text
+        if text is None:
+            assert self._json is not None
+            text = self._text = json.loads(self._json)
+        return text
 
     def as_text(self) -> dict[str, str]:
         """Measure name to exact decimal text, in the order the measures were recorded."""
-        return dict(self._text)
+        return dict(self._texts())
+
+    def digest(self) -> str:
+        """What identifies these values whatever their order: a hash of each measure's name
+        and exact text, sorted by name (see :func:`ledger.domain.aggregates.values_digest`)."""
+        if self._digest is None:
+            texts = self._texts()
+            text = "\n".join([f"{name}={texts[name]}" for name in sorted(texts)])
+            self._digest = hashlib.blake2b(text.encode(), digest_size=16).hexdigest()
+        return self._digest
 
     def as_json(self) -> str:
         """The measures as one JSON object of decimal strings (compact, in their order).
@@ -48,7 +80,7 @@ class Measures(Mapping[str, Decimal]):
         Written once: the event and the views it feeds share it (measures never change).
         """
         if self._json is None:
-            text = self._text
+            text = self._texts()
             if text.keys() <= _PLAIN_NAMES or all(map(_plain, text)):
                 pairs = [f'"{name}":"{value}"' for name, value in text.items()]
                 self._json = "{" + ",".join(pairs) + "}"
@@ -57,16 +89,16 @@ class Measures(Mapping[str, Decimal]):
         return self._json
 
     def __getitem__(self, name: str) -> Decimal:
-        return Decimal(self._text[name])
+        return Decimal(self._texts()[name])
 
     def __iter__(self) -> Iterator[str]:
-        return iter(self._text)
+        return iter(self._texts())
 
     def __len__(self) -> int:
-        return len(self._text)
+        return len(self._texts())
 
     def __repr__(self) -> str:
-        return f"Measures({self._text!r})"
+        return f"Measures({self._texts()!r})"
 
 
 _COMPACT = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
