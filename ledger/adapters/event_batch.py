@@ -10,7 +10,7 @@ per event, which is what makes a 100,000-period file cheap to write.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, TypeVar
 from uuid import UUID
 
 from eventsourcing.persistence import Mapper
@@ -42,6 +42,7 @@ _SOURCE_SHARED = (
     "file_creation_time",
 )
 _PERIOD_TOPIC = get_topic(SettlementPeriod)
+E = TypeVar("E", bound=SettlementPeriod.PeriodEvent)
 
 
 class _Template:
@@ -75,6 +76,25 @@ class _Template:
         self.parts.append(state)
 
 
+def _assembled(cls: type[E], fields: dict[str, Any]) -> E:
+    """An event of ``cls`` with exactly ``fields``, as its constructor makes it, without the
+    constructor's cost (a frozen dataclass sets each field through ``object.__setattr__``,
+    a tenth of a file's encoding). Checked against the constructor for every class, once
+    (:func:`_check_assembly`); the fields come from the encoder, and the id is a UUID."""
+    event = object.__new__(cls)
+    event.__dict__.update(fields)
+    return event
+
+
+def _check_assembly(cls: type[E], fields: dict[str, Any]) -> None:
+    """Refuse to assemble ``cls`` unless an assembled event equals a constructed one in every
+    field and in what it encodes to (a library whose events stop being plain dataclasses)."""
+    built = cls(**fields)
+    assembled = _assembled(cls, dict(fields))
+    if vars(built) != vars(assembled) or built != assembled:
+        raise AssertionError(f"{cls.__name__} cannot be assembled field by field")
+
+
 class PeriodEventEncoder:
     """Encodes the period events of one file into stored-event rows: values recorded (the first
     version or a later one), values conflicting with a run already held, a further source."""
@@ -105,6 +125,21 @@ class PeriodEventEncoder:
             mapper,
             {name: shared[name] for name in _SOURCE_SHARED},
             _PER_SOURCE,
+        )
+        sample = {
+            **self._shared,
+            "originator_id": UUID(int=0),
+            "originator_version": 1,
+            "subject": "system",
+            "settlement_period": 1,
+            "record_position": 1,
+            "values": Measures(),
+            "attributes": {},
+            "unconfirmed": {},
+        }
+        _check_assembly(SettlementPeriod.ValuesRecorded, sample)
+        _check_assembly(
+            SettlementPeriod.FirstValuesRecorded, {**sample, "originator_topic": _PERIOD_TOPIC}
         )
 
     def encoded(
@@ -146,8 +181,9 @@ class PeriodEventEncoder:
             assert other is not None
             return SettlementPeriod.ConflictingValuesRecorded(**values, conflicts_with=other)
         if version == 1:
-            return SettlementPeriod.FirstValuesRecorded(**values, originator_topic=_PERIOD_TOPIC)
-        return SettlementPeriod.ValuesRecorded(**values)
+            values["originator_topic"] = _PERIOD_TOPIC
+            return _assembled(SettlementPeriod.FirstValuesRecorded, values)
+        return _assembled(SettlementPeriod.ValuesRecorded, values)
 
     def row(self, key: UUID, version: int, item: PeriodValues) -> tuple[UUID, int, str, bytes]:
         """The stored-event row (id, version, topic, state) for one period's values."""
