@@ -139,6 +139,14 @@ def chunk_count(tx: Tx, tenant: str, sha256: str) -> int | None:
     return None if row is None else int(row[0])
 
 
+def stored_size(tx: Tx, tenant: str, sha256: str) -> int | None:
+    """How many bytes are kept under the address, or None when the tenant has no such bytes."""
+    row = tx.execute(
+        "SELECT size FROM raw_payloads WHERE tenant = ? AND sha256 = ?", (tenant, sha256)
+    ).fetchone()
+    return None if row is None else int(row[0])
+
+
 def _chunk(tx: Tx, tenant: str, sha256: str, seq: int) -> bytes:
     row = tx.execute(
         "SELECT data FROM raw_payload_chunks WHERE tenant = ? AND sha256 = ? AND seq = ?",

@@ -552,7 +552,14 @@ class Database:
         """One connection for several transactions in turn (what one leaves in the
         connection's temporary tables, the next sees); closed or returned to its pool after."""
         if self.kind == "sqlite":
-            conn = sqlite3.connect(self.sqlite_path, isolation_level=None, timeout=SQLITE_WAIT)
+            # A session is used by one thread at a time, though not always the one that
+            # opened it (a writer's database work runs behind it in a thread of its own).
+            conn = sqlite3.connect(
+                self.sqlite_path,
+                isolation_level=None,
+                timeout=SQLITE_WAIT,
+                check_same_thread=False,
+            )
             try:
                 yield Session("sqlite", conn)
             finally:

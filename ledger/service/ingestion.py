@@ -9,7 +9,8 @@ recorded afterwards with its reasons; the bytes stay.
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
@@ -20,7 +21,14 @@ from uuid import UUID
 import psycopg
 from psycopg_pool import PoolTimeout
 
-from ledger.adapters.raw_payloads import Spool, open_stored_apart, store, verify
+from ledger.adapters.raw_payloads import (
+    Spool,
+    open_stored_apart,
+    store,
+    stored_size,
+    stream_stored,
+    verify,
+)
 from ledger.adapters.storage import (
     DATABASE_INTERRUPTIONS,
     Tx,
@@ -45,15 +53,16 @@ from ledger.flows.canonical import (
     PeriodValues,
     UnplacedRecord,
 )
-from ledger.flows.formats import detect, looks_like
+from ledger.flows.formats import Detected, detect, looks_like
 from ledger.service import file_problems
 from ledger.service.application import Ledger
 from ledger.service.exceptions import ExceptionQueue
 from ledger.service.file_problems import FileFacts
 from ledger.service.mappings import unmapped_by_date
+from ledger.service.parse_apart import ParsedApart, could_not_read, possible
 from ledger.service.period_writer import BATCH_SIZE, PeriodWriter
 from ledger.service.read_ahead import ReadAhead
-from ledger.service.settings import movement_threshold
+from ledger.service.settings import movement_threshold, parse_apart_bytes
 from projections.mappings import mapped_kinds
 from projections.period_versions import day_versions
 from projections.runner import InlineViews, ProjectionRunner
@@ -254,7 +263,7 @@ def _read_items(
                     if isinstance(item, DailyValues):
                         totals.daily(item.subject, item.values)
                     _other_item(item, daily, unplaced)
-    writer.flush()
+    writer.finish()
     return daily, unplaced, readings
 
 
@@ -309,6 +318,8 @@ class Ingestor:
         # same transaction as what it records of the file.
         self.exceptions = ExceptionQueue(ledger)
         self.movement_threshold = movement_threshold()
+        # From what size a file is read in a process of its own (None: never).
+        self.parse_apart_bytes = parse_apart_bytes()
 
     def ingest_path(self, path: Path | str, *, tenant: str, channel: str = "cli") -> IngestResult:
         with Path(path).open("rb") as stream:
@@ -412,10 +423,12 @@ class Ingestor:
                     )
                     self._keep(tx, received, result, reason, views)
                     return result
-                parsed = detected.format.read(detected.content, file_name=receipt.file_name)
-                description = parsed.description
-                _describe(description, result)
-                self._publish(tx, received, parsed, result, views)
+                with self._read(tx, receipt, detected) as parsed:
+                    description = parsed.description
+                    _describe(description, result)
+                    self._publish(tx, received, parsed, result, views)
+        except (LedgerBusy, LedgerUnavailable):
+            raise  # nothing is wrong with the file: it stays received
         except (LedgerError, UnicodeDecodeError) as exc:
             reason = str(exc)
         except (sqlite3.IntegrityError, psycopg.errors.UniqueViolation):
@@ -425,14 +438,26 @@ class Ingestor:
             # ledger recover to complete.
             raise
         except Exception as exc:  # a verdict must be recorded whatever went wrong
-            reason = (
-                f"the ledger could not read it ({type(exc).__name__}); the file is kept "
-                "unchanged: report this to the ledger's maintainers"
-            )
+            reason = could_not_read(type(exc).__name__)
         else:
             return result
         context = _context(description, receipt.file_name)
         return self._reject(receipt, result, [f"{context}: {reason}"])
+
+    @contextmanager
+    def _read(self, tx: Tx, receipt: _Receipt, detected: Detected) -> Iterator[ParsedFile]:
+        """The file as its format reads it: in this process, or in a process of its own when
+        it is large and a core is free to read it while this one writes (see parse_apart)."""
+        assert detected.format is not None
+        threshold = self.parse_apart_bytes
+        size = stored_size(tx, receipt.tenant, receipt.sha256) or 0
+        if threshold is None or size < threshold or not possible():
+            yield detected.format.read(detected.content, file_name=receipt.file_name)
+            return
+        chunks = stream_stored(self.database, receipt.tenant, receipt.sha256)
+        assert chunks is not None, "the bytes were found above"
+        with ParsedApart(chunks, file_name=receipt.file_name) as parsed:
+            yield parsed
 
     def _keep(
         self,
@@ -512,9 +537,11 @@ class Ingestor:
     ) -> None:
         now = datetime.now(UTC)
         provenance = (flow.tenant, flow.sha256, parsed.description)
-        writer = PeriodWriter(tx, self.event_store, self.ledger.mapper, provenance, views, now)
         totals = PartyTotals()
-        daily, unplaced, readings = _read_items(parsed, writer, totals)
+        with PeriodWriter(
+            tx, self.event_store, self.ledger.mapper, provenance, views, now
+        ) as writer:
+            daily, unplaced, readings = _read_items(parsed, writer, totals)
         # Some of the description is known only once the whole file is read (the one
         # settlement date of a meter data file).
         description = parsed.description

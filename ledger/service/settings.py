@@ -12,6 +12,9 @@ from ledger.domain.errors import ConfigurationError
 DEFAULT_MAX_UPLOAD_BYTES = 1 << 30  # a gzipped all-parties S0142 is well under this
 DEFAULT_INGESTS = 2
 DEFAULT_INGEST_WAIT = 5.0
+# From this size (stored bytes, compressed as received) a file is read in a process of its
+# own: about 30 MB of report text gzipped, where the parse outweighs starting a process.
+DEFAULT_PARSE_APART_BYTES = 4 << 20
 
 
 @dataclass(frozen=True)
@@ -64,3 +67,21 @@ def movement_threshold() -> Decimal:
             f"LEDGER_MOVEMENT_THRESHOLD={text!r} must be a positive share, e.g. 0.05 for 5%"
         )
     return value
+
+
+def parse_apart_bytes() -> int | None:
+    """``LEDGER_PARSE_APART_BYTES``: the stored size (in bytes) from which a file is read in a
+    process of its own, beside the writer (see :mod:`ledger.service.parse_apart`); ``never``
+    reads every file in the ingesting process. None when no file is to be read apart."""
+    text = os.environ.get("LEDGER_PARSE_APART_BYTES")
+    if text is None or not text.strip():
+        return DEFAULT_PARSE_APART_BYTES
+    text = text.strip()
+    if text.lower() == "never":
+        return None
+    if not text.isdigit():
+        raise ConfigurationError(
+            f"LEDGER_PARSE_APART_BYTES={text!r} must be a whole number of bytes (0 reads every "
+            "file apart) or never"
+        )
+    return int(text)
