@@ -33,10 +33,16 @@ def _iso(value: date) -> str:
     return value.isoformat()
 
 
-# A decimal is never a JSON number (so never rounded): ``str(Decimal)``, exactly as received.
+def _fixed_point(value: Decimal) -> str:
+    """A decimal in plain digits, as the market's files write them: ``0.000000000000000000``
+    for a zero published with 18 places (``str`` would give ``0E-18``), ``-22000.94`` as is."""
+    return format(value, "f")
+
+
+# A decimal is never a JSON number (so never rounded): fixed-point text, exactly as received.
 DecimalString = Annotated[
     Decimal,
-    PlainSerializer(str, return_type=str, when_used="json"),
+    PlainSerializer(_fixed_point, return_type=str, when_used="json"),
     Field(
         description="an exact decimal, as a string (never a JSON number, so never rounded)",
         examples=["-22000.94"],

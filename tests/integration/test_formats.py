@@ -8,7 +8,7 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
 
-from integration.conftest import write_report
+from integration.conftest import period_json, write_report
 from ledger.demo.dtc_samples import (
     SampleReading,
     d0010_file,
@@ -170,3 +170,17 @@ def test_a_file_no_format_reads_is_kept_and_said_so(runtime: LedgerRuntime, file
     again = ingest(runtime, files, "mystery-again.bin", garbage)
     assert again["status"] == "not interpreted"
     assert "received before and kept" in str(again["reasons"])
+
+
+def test_published_values_show_as_written_in_plain_digits(
+    runtime: LedgerRuntime, files: Path
+) -> None:
+    """The live API writes 18 decimal places: a zero shows as those 18 zeros, not 0E-18."""
+    record = disebsp_day(DAY, datetime(2026, 5, 1, 23, 44, tzinfo=UTC))[0]
+    record["reserveScarcityPrice"] = Decimal("0.000000000000000000")
+    record["systemSellPrice"] = Decimal("344.249492314814801830")
+    assert ingest(runtime, files, "prices.json", disebsp_page([record]))["status"] == "accepted"
+    shown = period_json(runtime, "system", DAY, record["settlementPeriod"])
+    values = shown["best"]["values"]
+    assert values["reserve_scarcity_price"] == "0.000000000000000000"
+    assert values["system_sell_price"] == "344.249492314814801830"
