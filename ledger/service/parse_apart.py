@@ -4,7 +4,9 @@ An ingestion's Python work is the parse and the writer's encoding. In one proces
 turns on the interpreter's lock, so a market-size report costs their sum (for an all-parties
 S0142, about 9 s of parse and 12 s of writing). On a machine with more than one core, a file
 of at least ``LEDGER_PARSE_APART_BYTES`` stored bytes is read in a child process instead, and
-the two run at once:
+the two run at once. The child is a program of its own (``python -m`` this module), not a
+copy of the ingesting program, so nothing of that program (the CLI, the API, a user's script
+without a main guard) runs again in it; it starts in about a tenth of a second.
 
 - a feeder thread of the ingesting process sends the child the stored bytes, as kept
   (compressed when received compressed), chunk by chunk;
@@ -24,10 +26,12 @@ which stays received for its next receipt or ``ledger recover``.
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import io
-import multiprocessing
 import os
+import subprocess
+import sys
 import threading
 from collections.abc import Iterable, Iterator
 from multiprocessing.connection import Connection
@@ -58,13 +62,12 @@ def could_not_read(error_type: str) -> str:
 
 
 def possible() -> bool:
-    """Whether reading apart can help and can be done: a second core to read on, and a
-    process allowed to start one (a daemonic process may not)."""
+    """Whether reading apart can help: a second core to read on."""
     try:
         cores = len(os.sched_getaffinity(0))
     except AttributeError:  # not on Linux
         cores = os.cpu_count() or 1
-    return cores > 1 and not multiprocessing.current_process().daemon
+    return cores > 1
 
 
 class ParsedApart:
@@ -77,42 +80,20 @@ class ParsedApart:
 
     def __init__(self, chunks: Iterable[bytes], *, file_name: str) -> None:
         self.file_name = file_name
-        context = multiprocessing.get_context("spawn")
-        child_in, self._to_child = context.Pipe(duplex=False)
-        self._from_child, child_out = context.Pipe(duplex=False)
-        _widen(self._to_child)
-        _widen(self._from_child)
-        self.process = context.Process(
-            target=_child_main,
-            args=(child_in, child_out, file_name),
-            name="ledger-parse",
-            daemon=True,
-        )
+        self._chunks = chunks
+        self.process: subprocess.Popen[bytes] | None = None
+        self._to_child: Connection | None = None
+        self._from_child: Connection | None = None
         self._feed_error: BaseException | None = None
-        self._feeder = threading.Thread(
-            target=self._feed, args=(chunks,), name="ledger-parse-feeder", daemon=True
-        )
+        self._feeder = threading.Thread(target=self._feed, name="ledger-parse-feeder", daemon=True)
         self._description: FileDescription | None = None
         self._warnings: list[str] = []
         self._record_count: int | None = None
-        self._started = False
-        self._child_ends = (child_in, child_out)
 
     def __enter__(self) -> ParsedApart:
         try:
-            self.process.start()
-        except OSError as exc:  # no process could be started: the machine, not the file
-            self.close()
-            raise LedgerUnavailable(
-                f"no process could be started to read {self.file_name} ({exc.strerror or exc}); "
-                "nothing of the file was recorded: send it again or run ledger recover"
-            ) from exc
-        self._started = True
-        # The child holds its own ends now; closing ours lets each side see the other leave.
-        for end in self._child_ends:
-            end.close()
-        self._feeder.start()
-        try:
+            self._start()
+            self._feeder.start()
             kind, payload = self._receive()
             if kind != "description":
                 raise AssertionError(f"the parse process sent {kind!r} before a description")
@@ -121,6 +102,35 @@ class ParsedApart:
             self.close()
             raise
         return self
+
+    def _start(self) -> None:
+        """Start the child as a program of its own (``python -m`` this module), not a copy
+        of the ingesting program: whatever program ingests (the CLI, the API, a user's
+        script), nothing of it runs again in the child."""
+        child_in, to_child = os.pipe()
+        from_child, child_out = os.pipe()
+        self._to_child = Connection(to_child, readable=False)
+        self._from_child = Connection(from_child, writable=False)
+        for end in (to_child, from_child):
+            _widen(end)
+        # The child finds the ledger where this process found it.
+        path = os.pathsep.join(entry for entry in sys.path if entry)
+        try:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", __name__, str(child_in), str(child_out), self.file_name],
+                pass_fds=(child_in, child_out),
+                stdin=subprocess.DEVNULL,
+                env={**os.environ, "PYTHONPATH": path},
+            )
+        except OSError as exc:  # no process could be started: the machine, not the file
+            raise LedgerUnavailable(
+                f"no process could be started to read {self.file_name} ({exc.strerror or exc}); "
+                "nothing of the file was recorded: send it again or run ledger recover"
+            ) from exc
+        finally:
+            # The child holds its own ends now; closing ours lets each side see the other go.
+            os.close(child_in)
+            os.close(child_out)
 
     def __exit__(self, *exc_info: object) -> None:
         self.close()
@@ -154,21 +164,25 @@ class ParsedApart:
 
     def close(self) -> None:
         """Stop the child (if it is still reading) and the feeder; wait for both."""
-        if self._started:
-            if self.process.is_alive():
+        if self.process is not None:
+            if self.process.poll() is None:
                 self.process.terminate()
-            self.process.join(_STOP_SECONDS)
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                self.process.wait(_STOP_SECONDS)
         # With the child gone, a feeder blocked on the pipe is released.
         if self._feeder.is_alive():
             self._feeder.join()
-        for end in (self._from_child, self._to_child, *self._child_ends):
-            end.close()
+        for end in (self._from_child, self._to_child):
+            if end is not None:
+                end.close()
 
-    def _feed(self, chunks: Iterable[bytes]) -> None:
+    def _feed(self) -> None:
         """Send the stored bytes, then an empty message for their end. A child that left
         (refusing the file half way) is no error; a failure to read the bytes is kept, to be
         raised instead of what the child makes of bytes that stop short."""
-        source = iter(chunks)
+        sink = self._to_child
+        assert sink is not None, "the feeder starts after the child"
+        source = iter(self._chunks)
         try:
             while True:
                 try:
@@ -177,26 +191,28 @@ class ParsedApart:
                     self._feed_error = exc
                     return
                 if chunk is None:
-                    self._to_child.send_bytes(b"")
+                    sink.send_bytes(b"")
                     return
                 if chunk:
-                    self._to_child.send_bytes(chunk)
+                    sink.send_bytes(chunk)
         except OSError:
             return  # the child has left
         finally:
-            self._to_child.close()
+            sink.close()
 
     def _receive(self) -> tuple[str, Any]:
+        assert self._from_child is not None and self.process is not None
         try:
             kind, payload = self._from_child.recv()
         except EOFError:
             self._feeder.join()
-            self.process.join(_STOP_SECONDS)
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                self.process.wait(_STOP_SECONDS)
             if self._feed_error is not None:
                 raise self._feed_error from None
             raise LedgerUnavailable(
                 f"the process reading {self.file_name} ended without a verdict (exit code "
-                f"{self.process.exitcode}); nothing of the file was recorded: send it again "
+                f"{self.process.returncode}); nothing of the file was recorded: send it again "
                 "or run ledger recover"
             ) from None
         if kind == "failed":
@@ -208,7 +224,7 @@ class ParsedApart:
         return kind, payload
 
 
-def _widen(end: Connection) -> None:
+def _widen(end: int) -> None:
     """Let the pipe hold a whole message where the system allows (Linux: ``F_SETPIPE_SZ``, up
     to ``/proc/sys/fs/pipe-max-size``). A message larger than the pipe crosses in several
     reads, and each read gives up the interpreter's lock and waits to take it back from the
@@ -218,7 +234,7 @@ def _widen(end: Connection) -> None:
         return
     for size in (_PIPE_BYTES, _PIPE_BYTES // 4):
         try:
-            fcntl.fcntl(end.fileno(), set_size, size)
+            fcntl.fcntl(end, set_size, size)
         except OSError:
             continue  # above the system's limit: try a smaller size
         return
@@ -325,3 +341,9 @@ def _send_failure(results: Connection, message: str) -> None:
         results.send(("failed", message))
     except OSError:
         pass  # the ingesting process has left: nobody waits for the verdict
+
+
+if __name__ == "__main__":
+    # python -m ledger.service.parse_apart SOURCE_FD RESULTS_FD FILE_NAME
+    _in, _out, _name = sys.argv[1:4]
+    _child_main(Connection(int(_in), writable=False), Connection(int(_out), readable=False), _name)

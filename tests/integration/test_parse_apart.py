@@ -8,7 +8,10 @@ from __future__ import annotations
 
 import gzip
 import io
-import multiprocessing
+import os
+import signal
+import subprocess
+import sys
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -131,10 +134,18 @@ def test_bytes_that_could_not_be_read_raise_the_reading_error_not_a_verdict(
 
 
 def kill_the_reader() -> None:
-    for child in multiprocessing.active_children():
-        if child.name == "ledger-parse":
-            child.kill()
-            child.join()
+    """Kill this process's child reading a file apart, found as an operator would find it:
+    by its command line."""
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            command = (entry / "cmdline").read_bytes().split(b"\0")
+            parent = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+        except (OSError, ValueError, IndexError):
+            continue  # gone meanwhile
+        if parent == os.getpid() and b"ledger.service.parse_apart" in command:
+            os.kill(int(entry.name), signal.SIGKILL)
 
 
 def kill_the_reader_after_the_first_chunk(chunks: Iterator[bytes]) -> Iterator[bytes]:
@@ -163,7 +174,7 @@ def test_leaving_early_stops_the_reader(tmp_path: Path) -> None:
     with ParsedApart(chunked(data), file_name="sample") as parsed:
         next(parsed.items())
         process = parsed.process
-    assert not process.is_alive()
+    assert process is not None and process.poll() is not None
 
 
 # --- Through the pipeline, on both backends ---------------------------------------------------
@@ -264,3 +275,35 @@ def test_a_reader_killed_mid_file_leaves_it_received_for_the_next_receipt(
     again = runtime.ingest(report.path)
     assert again.status == "accepted"
     assert len(versions(runtime, "default")) == again.periods > 0
+
+
+def test_a_program_without_a_main_guard_runs_once_and_its_large_file_lands(
+    tmp_path: Path,
+) -> None:
+    """The reader is a program of its own: nothing of the ingesting program (a user's script
+    with no ``if __name__ == "__main__"``) runs again in it."""
+    report = write_report(tmp_path, parties=MARKET_PARTIES[:3])
+    ran = tmp_path / "ran"
+    script = tmp_path / "ingest_all.py"
+    script.write_text(
+        "from pathlib import Path\n"
+        "from ledger.service.parse_apart import ParsedApart\n"
+        "from ledger.service.runtime import LedgerRuntime\n"
+        f"with Path({str(ran)!r}).open('a') as runs:\n"
+        "    runs.write('ran\\n')\n"
+        "apart, enter = [], ParsedApart.__enter__\n"
+        "ParsedApart.__enter__ = lambda self: apart.append(1) or enter(self)\n"
+        f"runtime = LedgerRuntime('sqlite:///{tmp_path}/ledger.db')\n"
+        f"print(runtime.ingest({str(report.path)!r}).status, len(apart))\n"
+        "runtime.close()\n"
+    )
+    done = subprocess.run(
+        [sys.executable, str(script)],
+        env={**os.environ, "LEDGER_PARSE_APART_BYTES": "0"},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert (done.returncode, done.stdout.strip()) == (0, "accepted 1"), done.stderr
+    assert ran.read_text() == "ran\n"
