@@ -56,6 +56,7 @@ from ledger.flows.canonical import (
 from ledger.flows.formats import Detected, detect, looks_like
 from ledger.service import file_problems
 from ledger.service.application import Ledger
+from ledger.service.collection import collection_paused
 from ledger.service.exceptions import ExceptionQueue
 from ledger.service.file_problems import FileFacts
 from ledger.service.mappings import unmapped_by_date
@@ -538,9 +539,8 @@ class Ingestor:
         now = datetime.now(UTC)
         provenance = (flow.tenant, flow.sha256, parsed.description)
         totals = PartyTotals()
-        with PeriodWriter(
-            tx, self.event_store, self.ledger.mapper, provenance, views, now
-        ) as writer:
+        writer = PeriodWriter(tx, self.event_store, self.ledger.mapper, provenance, views, now)
+        with collection_paused(), writer:
             daily, unplaced, readings = _read_items(parsed, writer, totals)
         # Some of the description is known only once the whole file is read (the one
         # settlement date of a meter data file).
