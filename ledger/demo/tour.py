@@ -1,15 +1,26 @@
 """The demo: sample settlement reports as the portal delivers them (gzipped all-parties S0142
 files named ``S0142_<date>_<run>_<created>.gz``) over several days (a clock change among them),
 runs II to R1 arriving out of order, a re-sent file, the same report re-sent unzipped and a
-broken one, ingested and summarised."""
+broken one; then the other flows through the same pipeline (published system prices, a
+supplier's half-hourly metered data estimated then actual, a meter reading, an MHHS message,
+a flow kept without being read, a file nobody recognises), ingested and summarised."""
 
 from __future__ import annotations
 
 import gzip
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
 from pathlib import Path
 
+from ledger.demo.dtc_samples import (
+    SampleReading,
+    d0010_file,
+    d0036_file,
+    other_flow_file,
+    sample_mpan,
+)
+from ledger.demo.json_samples import dip_message, disebsp_day, disebsp_page, mpan_for, to_json
 from ledger.demo.samples import (
     sample_bm_unit_ids,
     sample_party_ids,
@@ -85,7 +96,85 @@ def write_demo_files(data_dir: Path) -> list[SampleFile]:
     lines[at] = lines[at].replace(b"PPC|0|", b"PPC|7|", 1)
     broken.write_bytes(b"\n".join(lines))
     files.append(SampleFile(broken, "an S0141 altered in transit"))
+    return files + _other_flows(data_dir)
+
+
+# A metering system of the demo (a valid MPAN core) and the day its half hours are metered.
+DEMO_MPAN = sample_mpan(1)
+_PUBLISHED = datetime(2026, 5, 6, 23, 44, tzinfo=UTC)
+_READ = datetime(2026, 5, 7, 9, 0, tzinfo=UTC)
+
+
+def _other_flows(data_dir: Path) -> list[SampleFile]:
+    """One file of every other format the ledger reads, and two it only keeps."""
+    day = DEMO_DAYS[1]
+    written = [
+        (
+            "DISEBSP_20260506.json",
+            disebsp_page(disebsp_day(day, _PUBLISHED)),
+            "system prices published before any run: ranked below them",
+        ),
+        (
+            "D0036_estimated.txt",
+            d0036_file(
+                mpans=[DEMO_MPAN], settlement_dates=[day], creation_time=_READ, estimated={1, 2}
+            ),
+            "a supplier's half hours, the first two estimated",
+        ),
+        (
+            "D0036_actual.txt",
+            d0036_file(
+                mpans=[DEMO_MPAN],
+                settlement_dates=[day],
+                creation_time=_READ + timedelta(days=2),
+                file_id="DTC0000002",
+            ),
+            "the same half hours, all actual: they replace the estimates",
+        ),
+        (
+            "D0010.txt",
+            d0010_file(
+                [SampleReading(DEMO_MPAN, "M1", "01", _READ, Decimal("12345.6"))],
+                creation_time=_READ,
+            ),
+            "a meter reading",
+        ),
+        (
+            "IF-021.json",
+            to_json(dip_message(mpan=mpan_for("_A"))).encode(),
+            "an MHHS message: validated, kept, not interpreted",
+        ),
+        (
+            "D0012.txt",
+            other_flow_file(mpans=[DEMO_MPAN], creation_time=_READ),
+            "a flow the ledger keeps without reading",
+        ),
+        ("notes.txt", b"meeting notes, sent by mistake\n", "a file nobody recognises"),
+    ]
+    files = []
+    for name, data, note in written:
+        path = data_dir / name
+        path.write_bytes(data)
+        files.append(SampleFile(path, note))
     return files
+
+
+def _show_other_flows(runtime: LedgerRuntime, tenant: str) -> None:
+    """What the other flows made: ranks below the runs, an actual over an estimate, and the
+    exception queue."""
+    day = DEMO_DAYS[1]
+    system = runtime.period("system", day, 14, tenant=tenant)
+    runs = ", ".join(f"v{v.version} {v.run_type}" for v in system.versions)
+    best = system.best.run_type if system.best else "none"
+    print(f"\nsystem on {day} period 14: {runs}; best available: {best}")
+    metered = runtime.period(f"mpan:{DEMO_MPAN}", day, 1, tenant=tenant)
+    steps = ", ".join(f"v{v.version} {v.maturity}" for v in metered.versions)
+    kept = metered.best.maturity if metered.best else "none"
+    print(f"mpan:{DEMO_MPAN} on {day} period 1: {steps}; best available: {kept}")
+    raised = runtime.exceptions.find(tenant=tenant, status=None, impact=None)
+    print(f"\nThe exception queue holds {len(raised)} exceptions, most at risk first:")
+    for view in raised[:5]:
+        print(f"  {view.impact:<16} {view.category:<22} {view.message[:70]}")
 
 
 def run_demo(runtime: LedgerRuntime, *, data_dir: str | Path, tenant: str) -> None:
@@ -94,13 +183,15 @@ def run_demo(runtime: LedgerRuntime, *, data_dir: str | Path, tenant: str) -> No
     print(f"Ingesting {len(files)} sample files from {data_dir}/ into {runtime.database.url}\n")
     for sample in files:
         result = runtime.ingest(sample.path, tenant=tenant)
-        line = f"  {result.status:<9} {sample.path.name:<38} {result.periods:>5} periods"
+        line = f"  {result.status:<15} {sample.path.name:<38} {result.periods:>5} periods"
+        if result.readings:
+            line += f", {result.readings} meter readings"
         if result.further_sources:
             line += f", {result.further_sources} already held (the same run again)"
         line += f"  ({sample.note})"
         print(line)
         for reason in result.reasons:
-            print(f"            {reason}")
+            print(f"                  {reason}")
     subject = f"party:{sample_party_ids(1)[0]}"
     view = runtime.period(subject, DEMO_DAYS[1], 14, tenant=tenant)
     print(f"\n{subject} on {DEMO_DAYS[1]} period 14, every version the ledger holds:")
@@ -113,12 +204,15 @@ def run_demo(runtime: LedgerRuntime, *, data_dir: str | Path, tenant: str) -> No
     best = view.best
     if best:
         print(f"  best available: v{best.version} ({best.run_type})")
+    _show_other_flows(runtime, tenant)
     autumn = runtime.period("system", DEMO_DAYS[2], 50, tenant=tenant)
     print(
         f"\nThe autumn clock-change day {DEMO_DAYS[2]} has period 50 "
         f"(starts {autumn.period_start.isoformat()}): {len(autumn.versions)} versions."
     )
     print("\nTry:")
+    print(f"  .venv/bin/ledger exceptions --tenant {tenant}")
+    print(f"  .venv/bin/ledger period mpan:{DEMO_MPAN} {DEMO_DAYS[1]} 1")
     print(f"  .venv/bin/ledger period {subject} {DEMO_DAYS[1]} 14")
     if best:
         print(
