@@ -79,7 +79,7 @@ def parse_apart_bytes() -> int | None:
     text = text.strip()
     if text.lower() == "never":
         return None
-    if not text.isdigit():
+    if not (text.isascii() and text.isdigit()):
         raise ConfigurationError(
             f"LEDGER_PARSE_APART_BYTES={text!r} must be a whole number of bytes (0 reads every "
             "file apart) or never"

@@ -29,7 +29,7 @@ def test_the_size_from_which_files_are_read_apart(
     assert parse_apart_bytes() == expected
 
 
-@pytest.mark.parametrize("text", ["-1", "4MiB", "1e6", "always"])
+@pytest.mark.parametrize("text", ["-1", "4MiB", "1e6", "always", "²"])
 def test_a_size_that_is_no_whole_number_of_bytes_is_refused_by_name(
     monkeypatch: pytest.MonkeyPatch, text: str
 ) -> None:
