@@ -319,8 +319,9 @@ class Ingestor:
         # same transaction as what it records of the file.
         self.exceptions = ExceptionQueue(ledger)
         self.movement_threshold = movement_threshold()
-        # From what size a file is read in a process of its own (None: never).
-        self.parse_apart_bytes = parse_apart_bytes()
+        # From what size a file is read in a process of its own (None: never, as on a machine
+        # with one core, where the two processes would only take turns).
+        self.parse_apart_bytes = parse_apart_bytes() if possible() else None
 
     def ingest_path(self, path: Path | str, *, tenant: str, channel: str = "cli") -> IngestResult:
         with Path(path).open("rb") as stream:
@@ -451,8 +452,7 @@ class Ingestor:
         it is large and a core is free to read it while this one writes (see parse_apart)."""
         assert detected.format is not None
         threshold = self.parse_apart_bytes
-        size = stored_size(tx, receipt.tenant, receipt.sha256) or 0
-        if threshold is None or size < threshold or not possible():
+        if threshold is None or (stored_size(tx, receipt.tenant, receipt.sha256) or 0) < threshold:
             yield detected.format.read(detected.content, file_name=receipt.file_name)
             return
         chunks = stream_stored(self.database, receipt.tenant, receipt.sha256)
