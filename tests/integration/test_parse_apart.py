@@ -6,6 +6,7 @@ so that a feeder failure or a killed child falls half way through a file.
 
 from __future__ import annotations
 
+import errno
 import gzip
 import io
 import os
@@ -307,3 +308,29 @@ def test_a_program_without_a_main_guard_runs_once_and_its_large_file_lands(
     )
     assert (done.returncode, done.stdout.strip()) == (0, "accepted 1"), done.stderr
     assert ran.read_text() == "ran\n"
+
+
+def test_a_reader_that_cannot_start_leaves_the_file_received(
+    reads_apart: list[str],
+    runtime: LedgerRuntime,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+) -> None:
+    """The machine refuses a new process (too many, out of memory): nothing is wrong with the
+    file, which stays received for its next receipt."""
+    report = write_report(tmp_path, parties=MARKET_PARTIES[:3])
+
+    def refused(*args: Any, **kwargs: Any) -> None:
+        raise BlockingIOError(errno.EAGAIN, "Resource temporarily unavailable")
+
+    started = subprocess.Popen
+    monkeypatch.setattr(subprocess, "Popen", refused)
+    with pytest.raises(LedgerUnavailable, match="no process could be started to read .*"):
+        runtime.ingest(report.path)
+    flow = runtime.flow(report.sha256)
+    assert flow is not None and flow.status == "received"
+    assert versions(runtime, "default") == []
+
+    monkeypatch.setattr(subprocess, "Popen", started)
+    assert runtime.ingest(report.path).status == "accepted"
+    assert reads_apart == [report.path.name, report.path.name]
