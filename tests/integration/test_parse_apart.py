@@ -22,7 +22,7 @@ from typing import Any
 import psycopg
 import pytest
 
-from integration.conftest import DAY, write_report
+from integration.conftest import DAY, Report, write_report
 from ledger.adapters import raw_payloads
 from ledger.demo.dtc_samples import SampleReading, d0010_file, d0036_file, sample_mpan
 from ledger.demo.json_samples import dip_message, disebsp_day, disebsp_page, to_json
@@ -252,6 +252,15 @@ def test_a_file_refused_apart_is_refused_alike_and_leaves_no_version(
     assert flow is not None and flow.status == "rejected"
 
 
+def ingested_without_a_verdict(runtime: LedgerRuntime, report: Report, match: str) -> None:
+    """The ingestion is interrupted (``match``): the file stays received, with no version."""
+    with pytest.raises(LedgerUnavailable, match=match):
+        runtime.ingest(report.path)
+    flow = runtime.flow(report.sha256)
+    assert flow is not None and flow.status == "received"
+    assert versions(runtime, "default") == []
+
+
 def test_a_reader_killed_mid_file_leaves_it_received_for_the_next_receipt(
     reads_apart: list[str],
     runtime: LedgerRuntime,
@@ -266,11 +275,7 @@ def test_a_reader_killed_mid_file_leaves_it_received_for_the_next_receipt(
         return None if chunks is None else kill_the_reader_first(chunks)
 
     monkeypatch.setattr(ingestion, "stream_stored", killing)
-    with pytest.raises(LedgerUnavailable, match="ended without a verdict"):
-        runtime.ingest(report.path)
-    flow = runtime.flow(report.sha256)
-    assert flow is not None and flow.status == "received"
-    assert versions(runtime, "default") == []
+    ingested_without_a_verdict(runtime, report, "ended without a verdict")
 
     monkeypatch.setattr(ingestion, "stream_stored", stored)
     again = runtime.ingest(report.path)
@@ -325,11 +330,7 @@ def test_a_reader_that_cannot_start_leaves_the_file_received(
 
     started = subprocess.Popen
     monkeypatch.setattr(subprocess, "Popen", refused)
-    with pytest.raises(LedgerUnavailable, match="no process could be started to read .*"):
-        runtime.ingest(report.path)
-    flow = runtime.flow(report.sha256)
-    assert flow is not None and flow.status == "received"
-    assert versions(runtime, "default") == []
+    ingested_without_a_verdict(runtime, report, "no process could be started to read .*")
 
     monkeypatch.setattr(subprocess, "Popen", started)
     assert runtime.ingest(report.path).status == "accepted"
