@@ -7,8 +7,9 @@ hand, each naming who and why. Each prints the period's view afterwards, the JSO
     ledger intervene SUBJECT DATE PERIOD hold|release|pin [--version N]
         --reason TEXT --actor NAME
 
-A refusal (no person or reason, a version the period lacks, a period already held, a value
-that is not a decimal...) is one line on standard error and exit status 2; nothing is written.
+A refusal (no person or reason, a version the period lacks or one already corrected, a measure
+the version lacks, a period already held, a value that is not a decimal...) is one line on
+standard error and exit status 2; nothing is written.
 """
 
 from __future__ import annotations
@@ -34,7 +35,11 @@ def add_parsers(commands: Any) -> None:
     )
     _period_arguments(correct)
     correct.add_argument(
-        "--version", type=int, metavar="N", help="the version the correction supersedes"
+        "--version",
+        type=int,
+        metavar="N",
+        help="the version the correction supersedes (a version already corrected is refused: "
+        "correct its latest correction instead)",
     )
     correct.add_argument(
         "--set",

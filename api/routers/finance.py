@@ -116,7 +116,8 @@ _CHANGE_REFUSED: dict[int | str, dict[str, Any]] = {
     400: {
         "model": Problem,
         "description": "refused, saying why, and nothing written: no person or reason, a "
-        "version the period lacks, a value that is not a decimal, an intervention the "
+        "version the period lacks or one already corrected (correct its correction), a measure "
+        "the version lacks, a value that is not a decimal, an intervention the "
         "period's state does not allow; or no such subject, settlement date or period",
     },
     404: {"model": Problem, "description": "the tenant has no values for that period"},

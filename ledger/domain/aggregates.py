@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import hashlib
 import re
 from collections.abc import Iterable, Mapping, Sequence
@@ -121,6 +122,9 @@ def values_digest(values: Mapping[str, Decimal]) -> str:
     return Measures.of(values).digest()
 
 
+# How many of a version's measures a refused correction lists (a system period has about 50).
+_MEASURES_LISTED = 20
+
 # The kind of a version that a run delivered again with other values: never best.
 CONFLICTING_RUN = "conflicting run"
 
@@ -166,6 +170,7 @@ class PeriodVersion:
     supersedes: int | None = None
     conflicts_with: int | None = None
     further_sources: list[str] = field(default_factory=list)
+    actor: str | None = None  # who made it, for a correction
 
 
 class InterventionKind(Enum):
@@ -335,6 +340,7 @@ class SettlementPeriod(Aggregate):
                     recorded_at=self.timestamp,
                     source_sha256=None,
                     supersedes=self.supersedes,
+                    actor=self.actor,
                 )
             )
 
@@ -425,7 +431,9 @@ class SettlementPeriod(Aggregate):
     ) -> None:
         """Correct values of one of this period's versions, naming who did it and why: the
         new version holds the corrected version's values with ``values`` set over them (a
-        correction names what it changes; every other measure carries over)."""
+        correction names what it changes; every other measure carries over). Only measures the
+        version has can be set, and a version is corrected once (a second change corrects the
+        correction, so the first change is never dropped)."""
         actor, reason = _attribution(actor, reason, "a correction")
         corrected = next((v for v in self.versions if v.version == supersedes), None)
         if corrected is None:
@@ -437,6 +445,8 @@ class SettlementPeriod(Aggregate):
             raise InvalidCorrection(
                 f"a correction of {self._described()} version {supersedes} needs at least one value"
             )
+        self._refuse_if_corrected(corrected)
+        self._refuse_unknown_measures(corrected, values)
         self.trigger_event(
             self.CorrectionApplied,
             **self._identity(),
@@ -445,6 +455,53 @@ class SettlementPeriod(Aggregate):
             reason=reason,
             actor=actor,
         )
+
+    def _refuse_unknown_measures(
+        self, corrected: PeriodVersion, values: Mapping[str, Decimal]
+    ) -> None:
+        """A correction sets measures the corrected version has: a name it lacks is a typing
+        mistake far more often than a new measure (a correction of a run keeps its layout)."""
+        unknown = sorted(set(values) - set(corrected.values))
+        if not unknown:
+            return
+        name = unknown[0]
+        known = sorted(corrected.values)
+        close = difflib.get_close_matches(name, known, n=1)
+        hint = f" (did you mean {close[0]}?)" if close else ""
+        others = f" (and {len(unknown) - 1} more it lacks)" if len(unknown) > 1 else ""
+        listed = ", ".join(known[:_MEASURES_LISTED])
+        if len(known) > _MEASURES_LISTED:
+            listed += f" and {len(known) - _MEASURES_LISTED} more"
+        raise InvalidCorrection(
+            f"{self._described()} version {corrected.version} has no measure "
+            f"{excerpt(name)}{hint}{others}: a correction sets measures the version has "
+            f"({listed or 'none'})"
+        )
+
+    def _refuse_if_corrected(self, corrected: PeriodVersion) -> None:
+        """A version is corrected once: a second correction of it would start from its
+        values and silently drop the first correction's. The correction to correct instead is
+        named (the latest of the chain), with who made it and when: its values carry the
+        earlier corrections'."""
+        later = self._correction_of(corrected.version)
+        if later is None:
+            return
+        chain = [later]
+        while (next_one := self._correction_of(chain[-1].version)) is not None:
+            chain.append(next_one)
+        latest = chain[-1]
+        then = "".join(f", and that in turn by version {v.version}" for v in chain[1:])
+        raise InvalidCorrection(
+            f"{self._described()} version {corrected.version} was already corrected by version "
+            f"{later.version}{then} ({latest.actor}, {latest.recorded_at.isoformat()}): correct "
+            f"version {latest.version} instead, whose values carry "
+            f"{'that correction' if len(chain) == 1 else 'those corrections'}"
+        )
+
+    def _correction_of(self, version: int) -> PeriodVersion | None:
+        """The latest correction that supersedes ``version`` directly, if any."""
+        found = [v for v in self.versions if v.kind == "correction" and v.supersedes == version]
+        return found[-1] if found else None
 
     def intervene(self, action: str, version: int | None, actor: str, reason: str) -> None:
         """A typed intervention as a person names it (:meth:`InterventionKind.parse`): hold,

@@ -33,7 +33,8 @@ class StageRefused(LedgerError):
 
 
 class InvalidCorrection(LedgerError, ValueError):
-    """A correction names a version the settlement period does not have, or no values."""
+    """A correction names a version the settlement period does not have or one already
+    corrected, a measure that version does not have, or no values."""
 
 
 class InterventionRefused(LedgerError, ValueError):

@@ -166,6 +166,15 @@ def test_hold_pin_and_release(client: TestClient) -> None:
             f"a correction of {WHERE} version 1 needs at least one value",
         ),
         (
+            "corrections",
+            {"version": 1, "values": {"energy_imbalance_cashflw": "1"}, **BY},
+            f"{WHERE} version 1 has no measure 'energy_imbalance_cashflw' (did you mean "
+            "energy_imbalance_cashflow?): a correction sets measures the version has "
+            "(bm_unit_cashflow, bssc_limited_cost_allocation, energy_imbalance_cashflow, "
+            "information_imbalance_cashflow, non_delivery_charge, "
+            "residual_cashflow_reallocation_charge)",
+        ),
+        (
             "interventions",
             {"action": "freeze", **BY},
             "unknown intervention 'freeze': write hold, pin or release",

@@ -153,6 +153,12 @@ _SET = ("--set", "bm_unit_cashflow=1")
             f"a correction of {_WHERE_TEXT} version 2 needs at least one value",
         ),
         (
+            ("correct", *WHERE, "--version", "2", "--set", "energy_imbalance_cashflw=1", *BY),
+            f"{_WHERE_TEXT} version 2 has no measure 'energy_imbalance_cashflw' (did you mean "
+            "energy_imbalance_cashflow?): a correction sets measures the version has "
+            "(bm_unit_cashflow, bssc_limited_cost_allocation, energy_imbalance_cashflow,",
+        ),
+        (
             ("intervene", *WHERE, "park", *BY),
             "unknown intervention 'park': write hold, pin or release",
         ),

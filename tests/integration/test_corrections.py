@@ -157,6 +157,70 @@ def test_correction_errors(two_runs: LedgerRuntime) -> None:
     assert period_json(two_runs, PARTY_SUBJECT, DAY, PERIOD, tenant="other")["versions"] == []
 
 
+def test_a_correction_of_a_measure_the_version_lacks_is_refused(two_runs: LedgerRuntime) -> None:
+    before = period_json(two_runs, PARTY_SUBJECT, DAY, PERIOD, tenant=TENANT)
+    misspelled = {"energy_imbalance_cashflw": Decimal("1")}
+    with pytest.raises(LedgerError) as refused:
+        correct(two_runs, supersedes=2, values=misspelled)
+    assert str(refused.value).startswith(
+        f"{PARTY_SUBJECT} on {DAY.isoformat()} period {PERIOD} version 2 has no measure "
+        "'energy_imbalance_cashflw' (did you mean energy_imbalance_cashflow?): a correction "
+        "sets measures the version has (bm_unit_cashflow, "
+    )
+    after = period_json(two_runs, PARTY_SUBJECT, DAY, PERIOD, tenant=TENANT)
+    assert after["versions"] == before["versions"]
+
+
+ENERGY = {"energy_imbalance_cashflow": Decimal("5")}
+CASHFLOW = {"bm_unit_cashflow": Decimal("7")}
+
+
+@pytest.mark.parametrize(("first", "second"), [(ENERGY, CASHFLOW), (CASHFLOW, ENERGY)])
+def test_a_version_is_corrected_once_and_a_second_change_corrects_the_correction(
+    two_runs: LedgerRuntime, first: dict[str, Decimal], second: dict[str, Decimal]
+) -> None:
+    assert correct(two_runs, supersedes=2, values=first, actor="ana") == 3
+    made = period_json(two_runs, PARTY_SUBJECT, DAY, PERIOD, tenant=TENANT)["versions"][2]
+    with pytest.raises(LedgerError) as refused:
+        correct(two_runs, supersedes=2, values=second, actor="ben")
+    assert str(refused.value) == (
+        f"{PARTY_SUBJECT} on {DAY.isoformat()} period {PERIOD} version 2 was already corrected "
+        f"by version 3 (ana, {made['recorded_at']}): correct version 3 instead, whose values "
+        "carry that correction"
+    )
+    assert correct(two_runs, supersedes=3, values=second, actor="ben") == 4
+    v = period_json(two_runs, PARTY_SUBJECT, DAY, PERIOD, tenant=TENANT)
+    assert [x["version"] for x in v["versions"]] == [1, 2, 3, 4]
+    best = v["best"]
+    assert (best["version"], best["supersedes"], best["run_type"]) == (4, 3, "SF")
+    # Both corrections' values are in the best version; the rest is the SF run's.
+    sf = v["versions"][1]["values"]
+    assert best["values"] == sf | {k: str(d) for k, d in (first | second).items()}
+
+
+def test_a_correction_racing_another_of_the_same_version_is_refused_not_lost(
+    two_runs: LedgerRuntime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ledger = two_runs.ledger
+    # The second person's command loads the period before the first correction is saved.
+    stale = ledger.settlement_period(TENANT, PARTY_SUBJECT, DAY, PERIOD)
+    assert correct(two_runs, supersedes=2, values=ENERGY, actor="ana") == 3
+    loaded = [stale]
+    fresh = ledger.settlement_period
+
+    def load(*key: Any) -> SettlementPeriod:
+        return loaded.pop() if loaded else fresh(*key)
+
+    monkeypatch.setattr(ledger, "settlement_period", load)
+    # Its save is refused (version 3 is taken), and run again on the period as it stands.
+    with pytest.raises(LedgerError, match="version 2 was already corrected by version 3 .ana, "):
+        correct(two_runs, supersedes=2, values=CASHFLOW, actor="ben")
+    assert loaded == []
+    v = period_json(two_runs, PARTY_SUBJECT, DAY, PERIOD, tenant=TENANT)
+    assert [x["version"] for x in v["versions"]] == [1, 2, 3]
+    assert v["best"]["values"]["energy_imbalance_cashflow"] == "5"
+
+
 def intervene(runtime: LedgerRuntime, action: str, version: int | None = None, **by: str) -> int:
     """A typed intervention on the period of ``two_runs``, by ``ops.lead`` unless ``by`` says."""
     who = {"actor": "ops.lead", "reason": "value disputed by the party", **by}

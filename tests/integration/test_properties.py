@@ -283,6 +283,9 @@ def take_steps(
         target = view.best if of_best else next(iter(view.versions), None)
         if target is None:
             continue
+        # A version is corrected once: a corrected one is corrected through its latest correction.
+        while corrections := [v for v in view.versions if v.supersedes == target.version]:
+            target = corrections[-1]
         runtime.correct(
             PARTY_SUBJECT,
             DAY,

@@ -356,7 +356,8 @@ class LedgerMachine(RuleBasedStateMachine):
         cents=st.integers(-(10**9), 10**9),
     )
     def correct(self, period: int, pick: int, measure: str, cents: int) -> None:
-        """Correct one measure of a version (any kind); refused for a number that is none."""
+        """Correct one measure of a version (any kind); refused for a number that is none,
+        or a version already corrected (its correction is to be corrected instead)."""
         model = self.periods[period]
         supersedes = model.pick_number(pick)
         value = Decimal(cents).scaleb(-2)
@@ -372,7 +373,10 @@ class LedgerMachine(RuleBasedStateMachine):
             tenant=self.tenant,
         )
         old = model.version(supersedes)
-        if old is None:
+        corrected = any(
+            v.kind == "correction" and v.supersedes == supersedes for v in model.versions
+        )
+        if old is None or corrected:
             self._refused(command)
             return
         opened = self.instants[-1]

@@ -48,13 +48,34 @@ def _history(runtime: LedgerRuntime, files: Path, *, catch_up: bool = True) -> N
     edit_lines(bad.path, _corrupt_trailer)
     ingest(bad.path, tenant="a")  # rejected
     runtime.ledger.apply_correction(
-        "a", PARTY_SUBJECT, DAY, 3, supersedes=4, values={"x": Decimal("1")}, reason="r", actor="p"
+        "a",
+        PARTY_SUBJECT,
+        DAY,
+        3,
+        supersedes=4,
+        values={"bm_unit_cashflow": Decimal("1")},
+        reason="r",
+        actor="p",
     )
     runtime.ledger.apply_correction(
-        "a", PARTY_SUBJECT, DAY, 3, supersedes=1, values={"x": Decimal("2")}, reason="r", actor="p"
+        "a",
+        PARTY_SUBJECT,
+        DAY,
+        3,
+        supersedes=1,
+        values={"bm_unit_cashflow": Decimal("2")},
+        reason="r",
+        actor="p",
     )
     runtime.ledger.apply_correction(
-        "b", "system", DAY, 48, supersedes=2, values={"y": Decimal("3")}, reason="r", actor="q"
+        "b",
+        "system",
+        DAY,
+        48,
+        supersedes=2,
+        values={"system_buy_price": Decimal("3")},
+        reason="r",
+        actor="q",
     )
     runtime.ledger.intervene(
         "b", "system", DAY, 48, action="hold", version=None, actor="q", reason="disputed"

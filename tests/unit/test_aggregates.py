@@ -281,7 +281,11 @@ def test_duplicates_are_counted_with_their_own_channel_and_name() -> None:
 SUBJECT = "party:PTY00001"
 DAY = date(2026, 5, 6)
 PERIOD = 14
-VALUES = {"bm_unit_cashflow": Decimal("-12.50")}
+VALUES = {
+    "bm_unit_cashflow": Decimal("-12.50"),
+    "energy_imbalance_cashflow": Decimal("4.00"),
+    "non_delivery_charge": Decimal("0"),
+}
 
 
 def period_with_two_runs() -> SettlementPeriod:
@@ -341,7 +345,7 @@ def test_a_correction_of_an_existing_version_is_applied() -> None:
     [event] = period.collect_events()
     assert isinstance(event, SettlementPeriod.CorrectionApplied)
     assert (event.supersedes, event.actor, event.originator_version) == (2, "j.smith", 3)
-    assert dict(event.values) == {"bm_unit_cashflow": Decimal("-10.00")}
+    assert dict(event.values) == VALUES | {"bm_unit_cashflow": Decimal("-10.00")}
     latest = period.versions[-1]
     assert (latest.version, latest.kind, latest.supersedes, latest.run_type) == (
         3,
@@ -748,12 +752,95 @@ def test_a_files_period_ids_are_the_ids_of_its_periods_one_by_one(
 def test_a_correction_sets_what_it_names_and_carries_the_rest_over() -> None:
     period = period_with_two_runs()
     correct(period, values={"non_delivery_charge": Decimal("3")})
-    assert period.versions[-1].values == {
-        "bm_unit_cashflow": Decimal("-12.50"),
-        "non_delivery_charge": Decimal("3"),
-    }
+    assert period.versions[-1].values == VALUES | {"non_delivery_charge": Decimal("3")}
     correct(period, supersedes=3, values={"bm_unit_cashflow": Decimal("1")})
-    assert period.versions[-1].values == {
+    assert period.versions[-1].values == VALUES | {
         "bm_unit_cashflow": Decimal("1"),
         "non_delivery_charge": Decimal("3"),
     }
+
+
+def test_a_correction_of_a_measure_the_version_lacks_is_refused() -> None:
+    period = period_with_two_runs()
+    with pytest.raises(InvalidCorrection) as refused:
+        correct(period, values={"energy_imbalance_cashflw": Decimal("1")})
+    assert str(refused.value) == (
+        f"{described()} version 2 has no measure 'energy_imbalance_cashflw' (did you mean "
+        "energy_imbalance_cashflow?): a correction sets measures the version has "
+        "(bm_unit_cashflow, energy_imbalance_cashflow, non_delivery_charge)"
+    )
+    # Nothing close: no guess; several unknown: the first named, the others counted.
+    with pytest.raises(InvalidCorrection) as refused:
+        correct(period, values={"zzz": Decimal("1"), "yyy": Decimal("2")})
+    assert "has no measure 'yyy' (and 1 more it lacks): a correction sets" in str(refused.value)
+    assert "did you mean" not in str(refused.value)
+    assert period.collect_events() == []
+
+
+def test_a_refused_measure_lists_a_bounded_number_of_the_version_s_measures() -> None:
+    period = period_with_two_runs()
+    many = {f"measure_{i:02}": Decimal(i) for i in range(60)}
+    period.trigger_event(
+        SettlementPeriod.CorrectionApplied,
+        tenant=TENANT,
+        subject=SUBJECT,
+        settlement_date=DAY,
+        settlement_period=PERIOD,
+        supersedes=1,
+        values=Measures(many),
+        reason="r",
+        actor="a",
+    )
+    with pytest.raises(InvalidCorrection) as refused:
+        correct(period, supersedes=3, values={"nothing_like_it": Decimal("1")})
+    message = str(refused.value)
+    assert "measure_19 and 40 more)" in message and "measure_20" not in message
+    assert "\n" not in message
+
+
+def test_a_version_is_corrected_once_then_its_correction_is_corrected() -> None:
+    period = period_with_two_runs()
+    correct(period, values={"energy_imbalance_cashflow": Decimal("5")}, actor="ana")
+    first = period.versions[-1]
+    with pytest.raises(InvalidCorrection) as refused:
+        correct(period, values={"bm_unit_cashflow": Decimal("7")})
+    assert str(refused.value) == (
+        f"{described()} version 2 was already corrected by version 3 (ana, "
+        f"{first.recorded_at.isoformat()}): correct version 3 instead, whose values carry "
+        "that correction"
+    )
+    assert period.collect_events()[-1].originator_version == 3  # nothing more was triggered
+    correct(period, supersedes=3, values={"bm_unit_cashflow": Decimal("7")}, actor="ben")
+    second = period.versions[-1]
+    # Down a chain, the latest correction is the one to correct.
+    with pytest.raises(InvalidCorrection) as refused:
+        correct(period, supersedes=2, values={"bm_unit_cashflow": Decimal("8")})
+    assert str(refused.value) == (
+        f"{described()} version 2 was already corrected by version 3, and that in turn by "
+        f"version 4 (ben, {second.recorded_at.isoformat()}): correct version 4 instead, whose "
+        "values carry those corrections"
+    )
+    with pytest.raises(InvalidCorrection, match="version 3 was already corrected by version 4"):
+        correct(period, supersedes=3, values={"bm_unit_cashflow": Decimal("8")})
+    # Another version of the period is corrected on its own.
+    correct(period, supersedes=1, values={"bm_unit_cashflow": Decimal("9")})
+    assert period.versions[-1].supersedes == 1
+
+
+@pytest.mark.parametrize(
+    "order",
+    [
+        ("energy_imbalance_cashflow", "bm_unit_cashflow"),
+        ("bm_unit_cashflow", "energy_imbalance_cashflow"),
+    ],
+)
+def test_two_corrections_of_one_version_keep_both_values_in_either_order(
+    order: tuple[str, str],
+) -> None:
+    period = period_with_two_runs()
+    first, second = order
+    correct(period, values={first: Decimal("5")})
+    with pytest.raises(InvalidCorrection, match="correct version 3 instead"):
+        correct(period, values={second: Decimal("7")})
+    correct(period, supersedes=3, values={second: Decimal("7")})
+    assert period.versions[-1].values == VALUES | {first: Decimal("5"), second: Decimal("7")}
