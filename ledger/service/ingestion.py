@@ -39,18 +39,18 @@ from ledger.domain.aggregates import (
     ReceivedFile,
     received_file_id,
 )
-from ledger.domain.checks import PartyTotals, movements
+from ledger.domain.checks import ArrivingRun, PartyTotals, billed_day, movements
 from ledger.domain.errors import LedgerBusy, LedgerError, LedgerUnavailable
 from ledger.domain.exception_queue import Category, Problem
 from ledger.domain.plain_text import plain_text
 from ledger.domain.readings import readings_by_meter, record_readings
-from ledger.domain.selection import best_of
 from ledger.flows.canonical import (
     DailyValues,
     FileDescription,
     MeterReading,
     ParsedFile,
     PeriodValues,
+    Run,
     UnplacedRecord,
 )
 from ledger.flows.formats import Detected, detect, looks_like
@@ -63,9 +63,10 @@ from ledger.service.mappings import unmapped_by_date
 from ledger.service.parse_apart import ParsedApart, could_not_read, possible
 from ledger.service.period_writer import BATCH_SIZE, PeriodWriter
 from ledger.service.read_ahead import ReadAhead
+from ledger.service.read_models import standing_of
 from ledger.service.settings import movement_threshold, parse_apart_bytes
 from projections.mappings import mapped_kinds
-from projections.period_versions import day_versions
+from projections.period_versions import day_interventions, day_versions
 from projections.runner import InlineViews, ProjectionRunner
 
 Status = Literal["accepted", "duplicate", "rejected", "not interpreted"]
@@ -268,25 +269,24 @@ def _read_items(
     return daily, unplaced, readings
 
 
-def _party_sums_before(
-    tx: Tx, tenant: str, settlement_date: date, totals: PartyTotals, now: datetime
-) -> dict[str, dict[str, Decimal]]:
-    """Each party's charges summed over the file's periods, as the best versions the ledger
-    held before this file stood (parties with a period it held nothing for are left out)."""
+def _billed(
+    tx: Tx, tenant: str, run: Run, totals: PartyTotals, now: datetime
+) -> tuple[dict[str, dict[str, Decimal]], dict[str, dict[str, Decimal]]]:
+    """Each party's charges over the file's periods as billed before the file (the best
+    versions and pins the ledger held) and after it (:func:`billed_day`): two view queries per
+    party."""
     before = now - timedelta(microseconds=1)
-    sums: dict[str, dict[str, Decimal]] = {}
-    for subject, periods in totals.periods().items():
-        held = day_versions(tx, tenant, subject, settlement_date, as_of=before)
-        best = [best_of(held.get(period, [])) for period in periods]
-        if not best or any(b is None for b in best):
-            continue
-        summed: dict[str, Decimal] = {}
-        for version in best:
-            assert version is not None
-            for name, value in version.values.items():
-                summed[name] = summed.get(name, Decimal(0)) + value
-        sums[subject] = summed
-    return sums
+    arriving = ArrivingRun(str(run.run_type), run.run_number, run.file_creation_time, now)
+    was: dict[str, dict[str, Decimal]] = {}
+    after: dict[str, dict[str, Decimal]] = {}
+    for subject, periods in totals.period_values().items():
+        held = day_versions(tx, tenant, subject, run.settlement_date, as_of=before)
+        made = day_interventions(tx, tenant, subject, run.settlement_date, as_of=before)
+        pinned = {period: standing_of(made.get(period, [])).pinned for period in periods}
+        billed_before, billed_after = billed_day(periods, held, pinned, arriving)
+        if billed_before:
+            was[subject], after[subject] = billed_before, billed_after
+    return was, after
 
 
 def _facts(sha256: str, file_name: str, result: IngestResult) -> FileFacts:
@@ -576,7 +576,7 @@ class Ingestor:
         pending: list[Any] = list(flow.collect_events())
         self._insert_events(tx, pending)
         problems = file_problems.unmapped(facts, unmapped)
-        problems += self._suspicious(tx, flow.tenant, facts, writer, totals, now)
+        problems += self._suspicious(tx, flow.tenant, facts, writer, (totals, description.run), now)
         pending += self.exceptions.resolve_by_ledger(
             tx,
             flow.tenant,
@@ -614,10 +614,12 @@ class Ingestor:
         tenant: str,
         facts: FileFacts,
         writer: PeriodWriter,
-        totals: PartyTotals,
+        read: tuple[PartyTotals, Run | None],
         now: datetime,
     ) -> list[Problem]:
-        """Conflicting deliveries, totals that do not add up, run-to-run movements."""
+        """Conflicting deliveries, totals that do not add up, movements of what is billed
+        (``read``: the parties' values the file gave, and its run when it has one)."""
+        totals, run = read
         deliveries = writer.deliveries
         problems = []
         if deliveries.conflicting:
@@ -626,9 +628,9 @@ class Ingestor:
         flow = facts.flow or "file"
         found = totals.findings(flow)
         problems += file_problems.findings(facts, "totals", Category.TOTALS_MISMATCH, found)
-        if facts.settlement_date is not None and facts.run is not None and totals.sums():
-            before = _party_sums_before(tx, tenant, facts.settlement_date, totals, now)
-            moved = movements(before, totals.sums(), self.movement_threshold, f"run {facts.run}")
+        if run is not None and totals.sums():
+            before, after = _billed(tx, tenant, run, totals, now)
+            moved = movements(before, after, self.movement_threshold, f"run {facts.run}")
             problems += file_problems.findings(
                 facts, "movement", Category.SUSPICIOUS_MOVEMENT, moved
             )

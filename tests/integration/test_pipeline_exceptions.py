@@ -3,12 +3,15 @@ resolves what its predecessor caused (both backends)."""
 
 from __future__ import annotations
 
+import re
+from collections.abc import Callable
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
 
 from integration.conftest import (
     DAY,
+    PARTIES,
     PARTY,
     edit_lines,
     replace_once,
@@ -16,6 +19,7 @@ from integration.conftest import (
     write_report,
 )
 from ledger.demo.dtc_samples import d0036_file, other_flow_file, sample_mpan
+from ledger.demo.samples import sample_party_period_values
 from ledger.service.exceptions import ExceptionView
 from ledger.service.runtime import LedgerRuntime
 
@@ -145,3 +149,86 @@ def test_a_big_move_from_one_run_to_the_next_is_raised(runtime: LedgerRuntime, f
     assert moved, "sample runs move each party's charges by more than 5%"
     assert all(e.impact == "data_quality" for e in moved)
     assert "run R1" in moved[0].message
+
+
+def movements_raised(runtime: LedgerRuntime) -> list[ExceptionView]:
+    return queue(runtime, category="suspicious_movement")
+
+
+def test_a_less_mature_run_arriving_late_moves_nothing_billed_and_raises_nothing(
+    runtime: LedgerRuntime, files: Path
+) -> None:
+    assert runtime.ingest(write_report(files, run_type="R1").path).status == "accepted"
+    late = runtime.ingest(write_report(files, run_type="II").path)
+    assert late.status == "accepted" and late.new_versions > 0
+    assert movements_raised(runtime) == []
+    # The billed value did not move: R1 is still best.
+    assert runtime.period(f"party:{PARTY}", DAY, 1).best.run_type == "R1"  # type: ignore[union-attr]
+
+
+def test_a_later_run_that_moves_what_is_billed_still_raises(
+    runtime: LedgerRuntime, files: Path
+) -> None:
+    reports = [write_report(files, run_type=run) for run in ("R1", "II", "R2")]
+    for report in reports:
+        assert runtime.ingest(report.path).status == "accepted"
+    moved = movements_raised(runtime)
+    assert moved, "sample runs move each party's charges by more than 5%"
+    assert {e.party for e in moved} == set(PARTIES)
+    assert all("with run R2 1" in e.message for e in moved)
+    # Measured from what was billed (R1) to what is billed now (R2), not from the late II.
+    [mine] = [e for e in moved if e.party == PARTY]
+    found = re.search(r"'s (\w+) for the day moved from (\S+) to (\S+) with", mine.message)
+    assert found is not None, mine.message
+    measure, was, now = found.groups()
+    r1, _, r2 = (
+        sum(
+            sample_party_period_values(DAY, PARTY, period, revision=r.revision)[measure]
+            for period in range(1, 49)
+        )
+        for r in reports
+    )
+    assert (Decimal(was), Decimal(now)) == (r1, r2)
+
+
+def test_a_run_delivered_again_with_other_values_moves_nothing_billed(
+    runtime: LedgerRuntime, files: Path
+) -> None:
+    first = write_report(files, run_type="R1", revision=0)
+    other = write_report(files, run_type="R1", revision=5, name="again.txt")
+    assert runtime.ingest(first.path).status == "accepted"
+    assert runtime.ingest(other.path).conflicting_versions > 0
+    assert queue(runtime, category="conflicting_delivery")
+    assert movements_raised(runtime) == []
+
+
+def drop_party_period(period: int) -> Callable[[list[bytes]], list[bytes]]:
+    """An edit: the first party's records for one settlement period, removed."""
+
+    def edit(records: list[bytes]) -> list[bytes]:
+        start = records.index(next(r for r in records if r.startswith(b"BPH|")))
+        first = next(
+            i for i in range(start, len(records)) if records[i].startswith(b"SP7|%d|" % period)
+        )
+        end = next(
+            i for i in range(first + 1, len(records)) if records[i].startswith((b"SP7|", b"BPH|"))
+        )
+        return records[:first] + records[end:]
+
+    return edit
+
+
+def test_a_late_run_for_a_period_the_billed_run_lacks_is_no_movement(
+    runtime: LedgerRuntime, files: Path
+) -> None:
+    r1 = write_report(files, run_type="R1")
+    rewrite(r1.path, drop_party_period(5))
+    assert runtime.ingest(r1.path).status == "accepted"
+    assert runtime.period(f"party:{PARTY}", DAY, 5).versions == []
+    # The II is billed for period 5 (nothing was before), nowhere else: nothing moved.
+    assert runtime.ingest(write_report(files, run_type="II").path).status == "accepted"
+    assert runtime.period(f"party:{PARTY}", DAY, 5).best.run_type == "II"  # type: ignore[union-attr]
+    assert movements_raised(runtime) == []
+    # A later run is compared with what was billed in every period, period 5's II included.
+    assert runtime.ingest(write_report(files, run_type="R2").path).status == "accepted"
+    assert PARTY in {e.party for e in movements_raised(runtime)}
