@@ -26,7 +26,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date
 from enum import Enum
-from typing import Any
+from typing import Any, ClassVar
 from uuid import UUID, uuid5
 
 from eventsourcing.domain import Aggregate
@@ -108,6 +108,10 @@ DEFAULT_OWNERS: dict[Category, str] = {
 }
 
 _SHA256 = re.compile(r"[0-9a-f]{64}")
+# A file's cause of a problem is cut to this length; an exception's message names at most
+# this many earlier files' causes, and counts the others (their messages are in its history).
+MAX_CAUSE_LENGTH = 300
+EARLIER_CAUSES_SHOWN = 5
 
 
 def exception_id(tenant: str, key: str) -> UUID:
@@ -133,7 +137,10 @@ class Problem:
     ``key`` names the problem (the same problem, the same key); ``message`` is a sentence an
     operations analyst can act on (what is wrong, where, what to do); ``flow`` is the SHA-256
     of the file that showed it, if any; ``owner`` defaults to the category's
-    (:data:`DEFAULT_OWNERS`).
+    (:data:`DEFAULT_OWNERS`). ``cause`` is this file's own part of the problem in a line (a
+    rejected file's name and reason): when several files show one problem, the exception's
+    message keeps each earlier file's cause after the latest message (see
+    :meth:`ExceptionCase.see_again`).
     """
 
     key: str
@@ -146,12 +153,19 @@ class Problem:
     settlement_date: date | None = None
     periods: Sequence[int] = ()
     owner: str | None = None
+    cause: str | None = None
 
     def __post_init__(self) -> None:
         plain_text(self.key, "an exception's key")
         plain_text(
             self.message, f"the message of exception {self.key}", max_length=MAX_REASON_LENGTH
         )
+        if self.cause is not None:
+            cause = self.cause
+            if len(cause) > MAX_CAUSE_LENGTH:
+                cause = cause[: MAX_CAUSE_LENGTH - 1] + "…"
+            plain_text(cause, f"the cause of exception {self.key}", max_length=MAX_CAUSE_LENGTH)
+            object.__setattr__(self, "cause", cause)
         _check_flow(self.flow, self.key)
         for text, what in ((self.party, "party"), (self.subject, "subject"), (self.owner, "owner")):
             if text is not None:
@@ -174,6 +188,7 @@ class Problem:
             "subject": self.subject,
             "settlement_date": self.settlement_date,
             "periods": list(self.periods),
+            "cause": self.cause,
         }
 
 
@@ -226,6 +241,7 @@ class ExceptionCase(Aggregate):
         settlement_date: date | None,
         periods: list[int],
         owner: str,
+        cause: str | None = None,
     ) -> None:
         self.tenant = tenant
         self.key = key
@@ -235,7 +251,19 @@ class ExceptionCase(Aggregate):
         self.flows: list[str] = []
         self.last_change: Change | None = None
         self.resolved_by_flow: str | None = None
+        # The causes of the files that showed the problem since it was raised or last
+        # reopened by being seen again, latest last (at most EARLIER_CAUSES_SHOWN + 1 kept),
+        # and how many there were.
+        self.causes: list[str] = []
+        self.cause_count = 0
         self._describe(impact, message, flow, party, subject, settlement_date, periods)
+        self._add_cause(cause)
+
+    def _add_cause(self, cause: str | None) -> None:
+        if cause is None:
+            return
+        self.causes = [*self.causes, cause][-(EARLIER_CAUSES_SHOWN + 1) :]
+        self.cause_count += 1
 
     def _describe(
         self,
@@ -266,7 +294,16 @@ class ExceptionCase(Aggregate):
     @dataclass(frozen=True)
     class Raised(Aggregate.Created):
         """The ledger found a problem: what it is, what it puts at risk, where, and who owns
-        it. Opens the exception."""
+        it. Opens the exception.
+
+        Schema version 2 added ``cause``: the file's own part of the problem (None when the
+        problem has none, and for events stored before)."""
+
+        class_version: ClassVar[int] = 2
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, Any]) -> None:
+            state["cause"] = None
 
         tenant: str
         key: str
@@ -279,6 +316,7 @@ class ExceptionCase(Aggregate):
         settlement_date: date | None
         periods: list[int]
         owner: str
+        cause: str | None
 
     @dataclass(frozen=True)
     class CaseEvent(Aggregate.Event):
@@ -290,7 +328,16 @@ class ExceptionCase(Aggregate):
     @dataclass(frozen=True)
     class SeenAgain(CaseEvent):
         """The same problem was found again (another file showed it): the exception now
-        describes it as last seen; ``reopens`` when it had been resolved or dismissed."""
+        describes it as last seen; ``reopens`` when it had been resolved or dismissed.
+
+        Schema version 2 added ``cause`` (see :class:`Raised`); ``message`` is then the
+        latest message with the earlier files' causes after it."""
+
+        class_version: ClassVar[int] = 2
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, Any]) -> None:
+            state["cause"] = None
 
         impact: str
         message: str
@@ -300,6 +347,7 @@ class ExceptionCase(Aggregate):
         settlement_date: date | None
         periods: list[int]
         reopens: bool
+        cause: str | None
 
         def apply(self, aggregate: Any) -> None:
             aggregate._describe(
@@ -311,6 +359,10 @@ class ExceptionCase(Aggregate):
                 self.settlement_date,
                 self.periods,
             )
+            if self.reopens:
+                # What was shown before was dealt with: the causes start again.
+                aggregate.causes, aggregate.cause_count = [], 0
+            aggregate._add_cause(self.cause)
             if self.reopens:
                 aggregate.status = Status.REOPENED
                 aggregate.resolved_by_flow = None
@@ -393,12 +445,11 @@ class ExceptionCase(Aggregate):
         self._check_same_problem(problem)
         if problem.flow in self.flows or (problem.flow is None and not self.status.closed):
             return False
-        self.trigger_event(
-            self.SeenAgain,
-            **self._identity(),
-            **problem.as_event_data(),
-            reopens=self.status.closed,
-        )
+        reopens = self.status.closed
+        data = problem.as_event_data()
+        if problem.cause is not None and not reopens:
+            data["message"] = with_earlier_causes(problem.message, self.causes, self.cause_count)
+        self.trigger_event(self.SeenAgain, **self._identity(), **data, reopens=reopens)
         return True
 
     def acknowledge(self, actor: str, reason: str) -> None:
@@ -491,6 +542,24 @@ class ExceptionCase(Aggregate):
 
     def _identity(self) -> dict[str, Any]:
         return {"tenant": self.tenant, "key": self.key}
+
+
+def with_earlier_causes(message: str, earlier: Sequence[str], count: int) -> str:
+    """The latest ``message`` of a problem, followed by the causes of the files that showed it
+    before (``earlier``, oldest first, the last of ``count`` files): the latest first, at most
+    :data:`EARLIER_CAUSES_SHOWN` of them, the others counted, within
+    :data:`MAX_REASON_LENGTH`."""
+    if not earlier:
+        return message
+    shown = list(reversed(earlier))[:EARLIER_CAUSES_SHOWN]
+    while True:
+        more = count - len(shown)
+        beyond = f"; and {more} earlier file{'s' if more != 1 else ''}" if more else ""
+        files = f"{count} file{'s' if count != 1 else ''}"
+        text = f"{message} Before it, {files} showed this: {'; '.join(shown)}{beyond}."
+        if len(text) <= MAX_REASON_LENGTH or not shown:
+            return text if len(text) <= MAX_REASON_LENGTH else message
+        shown.pop()
 
 
 def raise_problem(existing: ExceptionCase | None, tenant: str, problem: Problem) -> ExceptionCase:

@@ -34,6 +34,7 @@ __all__ = [
     "ParsedFile",
     "PeriodValues",
     "Run",
+    "Stated",
     "UnplacedRecord",
 ]
 
@@ -147,6 +148,49 @@ class FileDescription:
     not_interpreted: str | None = None
 
 
+class Stated:
+    """What a file said of itself as far as it was read: kept up as a format reads it, so that
+    a file refused part way (its header, or a record of its body) can still be described by
+    what it named: its flow, BSC Party, settlement date and the one subject it is about.
+
+    A settlement date or subject is kept while the file names only one (a D0036 of two MPANs
+    is about no one MPAN): two values take it back to None, and it stays so. Small and
+    picklable: it crosses from a reading process with the refusal.
+    """
+
+    def __init__(self) -> None:
+        self.flow: str | None = None
+        self.bsc_party_id: str | None = None
+        self._dates: tuple[date, ...] = ()
+        self._subjects: tuple[str, ...] = ()
+
+    @property
+    def settlement_date(self) -> date | None:
+        """The one settlement date the file named so far (None for none, or several)."""
+        return self._dates[0] if len(self._dates) == 1 else None
+
+    @property
+    def subject(self) -> str | None:
+        """The one subject (``party:X``, ``mpan:<core>``, ``system``) the file is about so far
+        (None for none, or several)."""
+        return self._subjects[0] if len(self._subjects) == 1 else None
+
+    def saw_date(self, settlement_date: date) -> None:
+        """The file named this settlement date (at most two are kept: one, or several)."""
+        if settlement_date not in self._dates and len(self._dates) < 2:
+            self._dates += (settlement_date,)
+
+    def saw_subject(self, subject: str) -> None:
+        """The file named this subject (at most two are kept: one, or several)."""
+        if subject not in self._subjects and len(self._subjects) < 2:
+            self._subjects += (subject,)
+
+    def take(self, other: Stated) -> None:
+        """Take over what another reading of the file stated (a reading process's)."""
+        self.flow, self.bsc_party_id = other.flow, other.bsc_party_id
+        self._dates, self._subjects = other._dates, other._subjects
+
+
 class ParsedFile(Protocol):
     """A file being read: ``description`` once the envelope is read, ``items()`` for the rest.
 
@@ -173,7 +217,9 @@ class Format(Protocol):
     ``recognises`` looks only at the start of the file's content (decompressed, byte-order
     mark removed, at most :data:`ledger.flows.formats.HEAD_BYTES`): the envelope, never the
     file's name. ``read`` raises :class:`ledger.domain.errors.LedgerError` (with a message in
-    business terms) for a file it recognised but cannot accept.
+    business terms) for a file it recognised but cannot accept, and keeps ``stated`` (when
+    given) up with what the file named as it is read, header and items alike, so that a
+    refusal can say what the file was about.
     """
 
     @property
@@ -181,4 +227,6 @@ class Format(Protocol):
 
     def recognises(self, head: bytes) -> bool: ...
 
-    def read(self, stream: IO[bytes], *, file_name: str | None = None) -> ParsedFile: ...
+    def read(
+        self, stream: IO[bytes], *, file_name: str | None = None, stated: Stated | None = None
+    ) -> ParsedFile: ...

@@ -69,6 +69,7 @@ from ledger.flows.canonical import (
     MeterReading,
     PeriodValues,
     Run,
+    Stated,
     UnplacedRecord,
     instant_number,
 )
@@ -385,10 +386,13 @@ class DtcFile:
     settlement date, ``description.settlement_date`` are complete once it is exhausted.
     """
 
-    def __init__(self, envelope: _Envelope) -> None:
+    def __init__(self, envelope: _Envelope, stated: Stated | None = None) -> None:
         self._envelope = envelope
         self.header = header = envelope.header
         self.flow = header.flow
+        # What the file named so far: its flow, its MPANs and settlement dates.
+        self.stated = stated if stated is not None else Stated()
+        self.stated.flow = header.flow
         self.warnings: list[str] = []
         self._warning_count = 0
         self._settlement_dates: set[date] = set()
@@ -456,6 +460,7 @@ class DtcFile:
 
     def settlement_date_seen(self, settlement_date: date) -> None:
         self._settlement_dates.add(settlement_date)
+        self.stated.saw_date(settlement_date)
 
     def items(self) -> Iterator[Item]:
         """Yield the file's items in file order (once: the stream is consumed)."""
@@ -565,6 +570,7 @@ class _D0036:
             mpan = mpan_core(fields[0])
         except LedgerError as exc:
             raise self.file.fail(rec.position, str(exc)) from None
+        self.file.stated.saw_subject(f"mpan:{mpan}")
         if mpan != self.mpan:
             yield from self._flush()
         self.mpan, self.quantity = mpan, None
@@ -595,6 +601,7 @@ class _D0036:
             check_settlement_date(settlement_date)
         except LedgerError as exc:
             raise self.file.fail(rec.position, str(exc), *self._context()) from None
+        self.file.stated.saw_date(settlement_date)
         quantities = self.days.setdefault(settlement_date, {})
         first = self.seen.setdefault((self.mpan, settlement_date), rec.position)
         if self.quantity in quantities or (first != rec.position and not quantities):
@@ -749,6 +756,7 @@ class _D0010:
             self.mpan = mpan_core(fields[0])
         except LedgerError as exc:
             raise self.file.fail(rec.position, str(exc)) from None
+        self.file.stated.saw_subject(f"mpan:{self.mpan}")
         self.validation_status = fields[1]
         self.meter = None
         self.file.beyond_layout(rec, 2)
@@ -804,11 +812,14 @@ class _D0010:
 # --- The format ---------------------------------------------------------------------------
 
 
-def read_dtc(stream: IO[bytes], *, file_name: str | None = None) -> DtcFile:
+def read_dtc(
+    stream: IO[bytes], *, file_name: str | None = None, stated: Stated | None = None
+) -> DtcFile:
     """Read a DTC file from a binary stream (gzipped or not): the ZHV header at once, the rest
-    as ``items()`` is iterated."""
+    as ``items()`` is iterated; ``stated`` is kept up with the flow, MPANs and settlement dates
+    the file names as it is read."""
     label = f"DTC file {file_name}" if file_name else "DTC file"
-    return DtcFile(_Envelope(readable(stream, label=label), label))
+    return DtcFile(_Envelope(readable(stream, label=label), label), stated)
 
 
 class DtcFormat:
@@ -819,8 +830,10 @@ class DtcFormat:
     def recognises(self, head: bytes) -> bool:
         return head.startswith(b"ZHV|")
 
-    def read(self, stream: IO[bytes], *, file_name: str | None = None) -> DtcFile:
-        return read_dtc(stream, file_name=file_name)
+    def read(
+        self, stream: IO[bytes], *, file_name: str | None = None, stated: Stated | None = None
+    ) -> DtcFile:
+        return read_dtc(stream, file_name=file_name, stated=stated)
 
 
 FORMAT = DtcFormat()

@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import IO
 
-from ledger.flows.canonical import FileDescription, Item
+from ledger.flows.canonical import FileDescription, Item, Stated
 from ledger.flows.idd import IddReader
 from ledger.flows.saa_i014 import FORMAT as SETTLEMENT_REPORTS
 
@@ -65,8 +65,13 @@ class IddFileFormat:
     def recognises(self, head: bytes) -> bool:
         return head.startswith(b"AAA") and not SETTLEMENT_REPORTS.recognises(head)
 
-    def read(self, stream: IO[bytes], *, file_name: str | None = None) -> IddFile:
-        return IddFile(IddReader(stream, flow_label=file_name or "IDD file"))
+    def read(
+        self, stream: IO[bytes], *, file_name: str | None = None, stated: Stated | None = None
+    ) -> IddFile:
+        read = IddFile(IddReader(stream, flow_label=file_name or "IDD file"))
+        if stated is not None:
+            stated.flow = read.description.flow
+        return read
 
 
 FORMAT = IddFileFormat()

@@ -47,7 +47,7 @@ from ledger.domain.settlement_time import (
     parse_settlement_date,
     period_start_utc,
 )
-from ledger.flows.canonical import FileDescription, PeriodValues, Run, instant_number
+from ledger.flows.canonical import FileDescription, PeriodValues, Run, Stated, instant_number
 from ledger.flows.json_documents import (
     dump_json,
     json_kind,
@@ -181,20 +181,31 @@ class SystemPricesPage:
         return iter(items)
 
 
-def read_system_prices(stream: IO[bytes], *, file_name: str | None = None) -> SystemPricesPage:
+def read_system_prices(
+    stream: IO[bytes], *, file_name: str | None = None, stated: Stated | None = None
+) -> SystemPricesPage:
     """Read a page of Elexon Insights system prices (DISEBSP JSON) from a binary stream.
 
     The whole page is validated here: a page is small (a day is 48 records), and a page with
-    one invalid record is refused whole.
+    one invalid record is refused whole. ``stated`` is kept up with the page's subject
+    (``system``) and the settlement dates its records name, the refused one's included.
     """
+    stated = stated if stated is not None else Stated()
+    stated.flow = FLOW
     label = f"{FLOW} page {excerpt(file_name)}" if file_name else f"{FLOW} page"
     document = load_json(stream, label=label)
     records, warnings = _records(document, label)
+    stated.saw_subject("system")
     findings = _Findings()
     items: list[PeriodValues] = []
     first_seen: dict[tuple[date, int, datetime], int] = {}
     for index, record in enumerate(records, start=1):
-        item = _period_values(record, _Where(label, index), findings)
+        where = _Where(label, index)
+        try:
+            item = _period_values(record, where, findings)
+        finally:
+            if where.settlement_date is not None:
+                stated.saw_date(where.settlement_date)
         assert item.run is not None
         key = (item.run.settlement_date, item.settlement_period, item.run.file_creation_time)
         first = first_seen.setdefault(key, index)
@@ -446,8 +457,10 @@ class SystemPricesFormat:
             and b'"CommonBlock"' not in head
         )
 
-    def read(self, stream: IO[bytes], *, file_name: str | None = None) -> SystemPricesPage:
-        return read_system_prices(stream, file_name=file_name)
+    def read(
+        self, stream: IO[bytes], *, file_name: str | None = None, stated: Stated | None = None
+    ) -> SystemPricesPage:
+        return read_system_prices(stream, file_name=file_name, stated=stated)
 
 
 FORMAT = SystemPricesFormat()

@@ -47,7 +47,7 @@ from typing import IO, Any
 from ledger.domain.errors import LedgerError
 from ledger.domain.identifiers import GSP_GROUPS, gsp_group, mpan_core
 from ledger.domain.plain_text import excerpt, plain_text
-from ledger.flows.canonical import FileDescription, Item
+from ledger.flows.canonical import FileDescription, Item, Stated
 from ledger.flows.json_documents import json_kind, load_json, read_instant, starts_as_json
 
 __all__ = [
@@ -146,11 +146,14 @@ def _not_interpreted(envelope: Envelope) -> str:
     )
 
 
-def read_dip_message(stream: IO[bytes], *, file_name: str | None = None) -> DipMessage:
-    """Read one MHHS DIP message (JSON) from a binary stream and validate its envelope."""
+def read_dip_message(
+    stream: IO[bytes], *, file_name: str | None = None, stated: Stated | None = None
+) -> DipMessage:
+    """Read one MHHS DIP message (JSON) from a binary stream and validate its envelope;
+    ``stated`` is kept up with its interface and the metering system it names."""
     label = f"MHHS DIP message {excerpt(file_name)}" if file_name else "MHHS DIP message"
     common = _common_block(load_json(stream, label=label), label)
-    return _EnvelopeReader(label, common).read()
+    return _EnvelopeReader(label, common, stated if stated is not None else Stated()).read()
 
 
 def _common_block(document: Any, label: str) -> dict[str, Any]:
@@ -182,10 +185,11 @@ class _EnvelopeReader:
     """Reads the CommonBlock block by block; messages name the interface and the sender's
     reference as soon as they are known."""
 
-    def __init__(self, label: str, common: dict[str, Any]) -> None:
+    def __init__(self, label: str, common: dict[str, Any], stated: Stated) -> None:
         self.label = label
         self.common = common
         self.warnings: list[str] = []
+        self.stated = stated
 
     def error(self, path: str, message: str) -> DipMessageError:
         return DipMessageError(f"{self.label}: {message} (CommonBlock.{path})")
@@ -194,6 +198,7 @@ class _EnvelopeReader:
         s0 = self.block("S0", required=True)
         interface = self.pattern(s0, "S0", "interfaceID", _INTERFACE, "an interface id (IF-021)")
         self.label = f"{interface} message"
+        self.stated.flow = interface
         schema_version = self.schema_version(s0)
         events = self.event_codes(s0.get("eventCode"))
         s1 = self.block("S1", required=True)
@@ -323,6 +328,7 @@ class _EnvelopeReader:
             envelope.mpan = mpan_core(text)
         except LedgerError as exc:
             raise self.error(f"{where}.{key}", str(exc)) from None
+        self.stated.saw_subject(f"mpan:{envelope.mpan}")
         envelope.gsp_group = self.gsp_group(block, where)
         self.check_distributor(envelope.mpan, envelope.gsp_group)
 
@@ -351,8 +357,10 @@ class DipMessageFormat:
     def recognises(self, head: bytes) -> bool:
         return starts_as_json(head) and b'"CommonBlock"' in head
 
-    def read(self, stream: IO[bytes], *, file_name: str | None = None) -> DipMessage:
-        return read_dip_message(stream, file_name=file_name)
+    def read(
+        self, stream: IO[bytes], *, file_name: str | None = None, stated: Stated | None = None
+    ) -> DipMessage:
+        return read_dip_message(stream, file_name=file_name, stated=stated)
 
 
 FORMAT = DipMessageFormat()

@@ -42,6 +42,7 @@ from ledger.flows.canonical import (
     FileDescription,
     PeriodValues,
     Run,
+    Stated,
     UnplacedRecord,
 )
 from ledger.flows.compression import readable
@@ -146,9 +147,11 @@ class SettlementReport:
     ``items()`` is exhausted).
     """
 
-    def __init__(self, reader: IddReader) -> None:
+    def __init__(self, reader: IddReader, stated: Stated | None = None) -> None:
         self.header: IddHeader = reader.header
         flow = self.header.flow_id
+        self._stated = stated if stated is not None else Stated()
+        self._stated.flow = flow
         if flow not in FLOWS:
             raise SettlementReportError(
                 f"file type {excerpt(self.header.file_type)} is not an SAA-I014 settlement report "
@@ -266,8 +269,10 @@ class SettlementReport:
 
     def _parse_srh(self, rec: IddRecord) -> SettlementReportHeader:
         fields = rec.fields + [""] * (8 - len(rec.fields))
+        self._state_party(fields[7])
         sd = self._date(fields[0], "settlement date", rec)
         assert sd is not None
+        self._stated.saw_date(sd)
         try:
             run_type = RunType.parse_settlement_run(fields[1])
         except LedgerError as exc:
@@ -297,6 +302,18 @@ class SettlementReport:
             svaa_ssr_run_number=self._int(fields[6], "SVAA SSR run number", rec, sd),
             bsc_party_id=party,
         )
+
+    def _state_party(self, text: str) -> None:
+        """The header's BSC Party, as stated, whatever else of the header fails: an S0141 or
+        S0144 is about that one party (an S0142 about every party, whoever receives it)."""
+        try:
+            party = bsc_party_id(text) if text else None
+        except LedgerError:
+            return
+        if party is not None:
+            self._stated.bsc_party_id = party
+            if self.flow != "S0142":
+                self._stated.saw_subject(f"party:{party}")
 
     def _party(self, text: str, rec: IddRecord, sd: date | None = None) -> str:
         try:
@@ -845,15 +862,19 @@ class _BodyParser:
         return None
 
 
-def parse_settlement_report(stream: IO[bytes], *, file_name: str | None = None) -> SettlementReport:
+def parse_settlement_report(
+    stream: IO[bytes], *, file_name: str | None = None, stated: Stated | None = None
+) -> SettlementReport:
     """Read an S0141, S0142 or S0144 settlement report from a binary stream, gzipped or not.
 
     The header and SRH are read at once; iterate ``items()`` for the rest, and commit only
     once it is exhausted without an error (the checksum is verified at the end). A
     ``file_name`` in the portal's form that the file's own header contradicts is a warning.
+    ``stated`` is kept up with the header's flow, BSC Party and settlement date as they are
+    read (see :class:`ledger.flows.canonical.Stated`).
     """
     reader = IddReader(readable(stream, label="settlement report"), flow_label="settlement report")
-    report = SettlementReport(reader)
+    report = SettlementReport(reader, stated)
     name = portal_name(file_name) if file_name else None
     if name is not None:
         disagree = name_disagreements(
@@ -881,8 +902,10 @@ class SettlementReportFormat:
     def recognises(self, head: bytes) -> bool:
         return head.startswith(self._starts)
 
-    def read(self, stream: IO[bytes], *, file_name: str | None = None) -> SettlementReport:
-        return parse_settlement_report(stream, file_name=file_name)
+    def read(
+        self, stream: IO[bytes], *, file_name: str | None = None, stated: Stated | None = None
+    ) -> SettlementReport:
+        return parse_settlement_report(stream, file_name=file_name, stated=stated)
 
 
 FORMAT = SettlementReportFormat()

@@ -43,6 +43,7 @@ class FileFacts:
         settlement_date: date | None,
         run: str | None,
         party: str | None,
+        subject: str | None = None,
     ) -> None:
         self.sha256 = sha256
         self.file_name = file_name
@@ -50,6 +51,9 @@ class FileFacts:
         self.settlement_date = settlement_date
         self.run = run
         self.party = party
+        # The one market subject the file is about, when it names one (``party:X`` for a
+        # party's S0141, ``mpan:<core>`` for a D0036 of one MPAN, ``system`` for prices).
+        self.subject = subject
 
     @property
     def described(self) -> str:
@@ -93,8 +97,11 @@ def rejected(facts: FileFacts, reasons: Iterable[str]) -> Problem:
         category=Category.REJECTED_FILE,
         impact=Impact.BLOCKS_BILLING,
         message=_short(message),
+        # Several files of one run rejected land on one exception: each keeps its reason.
+        cause=why if facts.file_name in why else f"{facts.file_name}: {why}",
         flow=facts.sha256,
         party=facts.party,
+        subject=facts.subject,
         settlement_date=facts.settlement_date,
     )
 

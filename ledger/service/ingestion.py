@@ -51,6 +51,7 @@ from ledger.flows.canonical import (
     ParsedFile,
     PeriodValues,
     Run,
+    Stated,
     UnplacedRecord,
 )
 from ledger.flows.formats import Detected, detect, looks_like
@@ -289,17 +290,22 @@ def _billed(
     return was, after
 
 
-def _facts(sha256: str, file_name: str, result: IngestResult) -> FileFacts:
-    """What a problem about the file says of it: what it is, as far as it was read."""
+def _facts(
+    sha256: str, file_name: str, result: IngestResult, stated: Stated | None = None
+) -> FileFacts:
+    """What a problem about the file says of it: what it is, as far as it was read (its
+    description, and what it stated before it was refused)."""
     run = f"{result.run_type} {result.run_number}" if result.run_type else None
-    day = result.settlement_date
+    day = date.fromisoformat(result.settlement_date) if result.settlement_date else None
+    stated = stated if stated is not None else Stated()
     return FileFacts(
         sha256=sha256,
         file_name=file_name,
         flow=result.flow,
-        settlement_date=date.fromisoformat(day) if day else None,
+        settlement_date=day or stated.settlement_date,
         run=run,
-        party=result.bsc_party_id,
+        party=result.bsc_party_id or stated.bsc_party_id,
+        subject=stated.subject,
     )
 
 
@@ -403,6 +409,7 @@ class Ingestor:
         all. Every verdict on the file is recorded; only an interrupted database leaves the
         file ``received``, for its next receipt or ``ledger recover`` to complete."""
         description: FileDescription | None = None
+        stated = Stated()  # what the file says of itself, however far it is read
         try:
             with self.database.transaction() as tx:
                 self._lock_events(tx)
@@ -425,7 +432,7 @@ class Ingestor:
                     )
                     self._keep(tx, received, result, reason, views)
                     return result
-                with self._read(tx, receipt, detected) as parsed:
+                with self._read(tx, receipt, detected, stated) as parsed:
                     description = parsed.description
                     _describe(description, result)
                     self._publish(tx, received, parsed, result, views)
@@ -444,20 +451,22 @@ class Ingestor:
         else:
             return result
         context = _context(description, receipt.file_name)
-        return self._reject(receipt, result, [f"{context}: {reason}"])
+        return self._reject(receipt, result, [f"{context}: {reason}"], stated)
 
     @contextmanager
-    def _read(self, tx: Tx, receipt: _Receipt, detected: Detected) -> Iterator[ParsedFile]:
+    def _read(
+        self, tx: Tx, receipt: _Receipt, detected: Detected, stated: Stated
+    ) -> Iterator[ParsedFile]:
         """The file as its format reads it: in this process, or in a process of its own when
         it is large and a core is free to read it while this one writes (see parse_apart)."""
         assert detected.format is not None
         threshold = self.parse_apart_bytes
         if threshold is None or (stored_size(tx, receipt.tenant, receipt.sha256) or 0) < threshold:
-            yield detected.format.read(detected.content, file_name=receipt.file_name)
+            yield detected.format.read(detected.content, file_name=receipt.file_name, stated=stated)
             return
         chunks = stream_stored(self.database, receipt.tenant, receipt.sha256)
         assert chunks is not None, "the bytes were found above"
-        with ParsedApart(chunks, file_name=receipt.file_name) as parsed:
+        with ParsedApart(chunks, file_name=receipt.file_name, stated=stated) as parsed:
             yield parsed
 
     def _keep(
@@ -506,7 +515,13 @@ class Ingestor:
         result.events += len(pending)
         return received
 
-    def _reject(self, receipt: _Receipt, result: IngestResult, reasons: list[str]) -> IngestResult:
+    def _reject(
+        self,
+        receipt: _Receipt,
+        result: IngestResult,
+        reasons: list[str],
+        stated: Stated | None = None,
+    ) -> IngestResult:
         with self.database.transaction() as tx:
             self._lock_events(tx)
             received = self._received_file(receipt.key)
@@ -514,7 +529,7 @@ class Ingestor:
                 return _as_duplicate(received, result)
             received.reject(reasons, flow=result.flow)
             self._insert_events(tx, received.collect_events())
-            facts = _facts(receipt.sha256, receipt.file_name, result)
+            facts = _facts(receipt.sha256, receipt.file_name, result, stated)
             problem = file_problems.rejected(facts, reasons)
             self.exceptions.raise_problems(tx, receipt.tenant, [problem])
         result.status = "rejected"

@@ -18,7 +18,8 @@ without a main guard) runs again in it; it starts in about a tenth of a second.
 
 Each pipe holds at most a batch, so memory stays flat whatever the file's size. Whatever the
 file is refused for reaches the ingesting process as a :class:`LedgerError` with the message
-the same parse would have given in-process, after every item before it and never later. A
+the same parse would have given in-process, after every item before it and never later, and
+with what the file had stated of itself (:class:`ledger.flows.canonical.Stated`). A
 failure to read the stored bytes is raised as it was raised. A child that dies without a
 verdict (killed, out of memory) is :class:`LedgerUnavailable`: nothing is wrong with the file,
 which stays received for its next receipt or ``ledger recover``.
@@ -39,7 +40,14 @@ from typing import Any
 
 from ledger.domain.errors import LedgerError, LedgerUnavailable
 from ledger.domain.measures import Measures
-from ledger.flows.canonical import DailyValues, FileDescription, Item, ParsedFile, PeriodValues
+from ledger.flows.canonical import (
+    DailyValues,
+    FileDescription,
+    Item,
+    ParsedFile,
+    PeriodValues,
+    Stated,
+)
 from ledger.flows.formats import detect, looks_like
 
 # Items per message from the child: about 0.7 MB of an all-parties S0142.
@@ -78,9 +86,13 @@ class ParsedApart:
     stops the child and the feeder, whether or not the items were read to the end.
     """
 
-    def __init__(self, chunks: Iterable[bytes], *, file_name: str) -> None:
+    def __init__(
+        self, chunks: Iterable[bytes], *, file_name: str, stated: Stated | None = None
+    ) -> None:
         self.file_name = file_name
         self._chunks = chunks
+        # What the file stated as the child read it, taken over when the child refuses it.
+        self._stated = stated if stated is not None else Stated()
         self.process: subprocess.Popen[bytes] | None = None
         self._to_child: Connection | None = None
         self._from_child: Connection | None = None
@@ -220,7 +232,9 @@ class ParsedApart:
             self._feeder.join()
             if self._feed_error is not None:
                 raise self._feed_error
-            raise LedgerError(payload)
+            message, stated = payload
+            self._stated.take(stated)
+            raise LedgerError(message)
         return kind, payload
 
 
@@ -302,6 +316,7 @@ class _Received(io.RawIOBase):
 
 def _child_main(source: Connection, results: Connection, file_name: str) -> None:
     """The child: read the file from ``source``, send what it finds to ``results``."""
+    stated = Stated()
     try:
         with io.BufferedReader(_Received(source), buffer_size=1 << 20) as stream:
             detected = detect(stream, label=file_name)
@@ -310,14 +325,14 @@ def _child_main(source: Connection, results: Connection, file_name: str) -> None
                     f"file {file_name}: no format the ledger reads recognises it "
                     f"({looks_like(detected.head)})"
                 )
-            parsed = detected.format.read(detected.content, file_name=file_name)
+            parsed = detected.format.read(detected.content, file_name=file_name, stated=stated)
             results.send(("description", parsed.description))
             _send_items(parsed, results)
             results.send(("end", (parsed.description, parsed.warnings, parsed.record_count)))
     except (LedgerError, UnicodeDecodeError) as exc:
-        _send_failure(results, str(exc))
+        _send_failure(results, str(exc), stated)
     except Exception as exc:  # a verdict is sent whatever went wrong
-        _send_failure(results, could_not_read(type(exc).__name__))
+        _send_failure(results, could_not_read(type(exc).__name__), stated)
     finally:
         results.close()
         source.close()
@@ -337,9 +352,9 @@ def _send_items(parsed: ParsedFile, results: Connection) -> None:
             results.send(("items", batch))
 
 
-def _send_failure(results: Connection, message: str) -> None:
+def _send_failure(results: Connection, message: str, stated: Stated) -> None:
     try:
-        results.send(("failed", message))
+        results.send(("failed", (message, stated)))
     except OSError:
         pass  # the ingesting process has left: nobody waits for the verdict
 

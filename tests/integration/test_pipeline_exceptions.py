@@ -8,19 +8,25 @@ from collections.abc import Callable
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
+
+import pytest
 
 from integration.conftest import (
     DAY,
     PARTIES,
     PARTY,
     edit_lines,
+    replace_in_record,
     replace_once,
     rewrite,
     write_report,
 )
 from ledger.demo.dtc_samples import d0036_file, other_flow_file, sample_mpan
 from ledger.demo.samples import sample_party_period_values
+from ledger.service import ingestion
 from ledger.service.exceptions import ExceptionView
+from ledger.service.parse_apart import ParsedApart
 from ledger.service.runtime import LedgerRuntime
 
 CREATED = datetime(2026, 5, 2, 9, 0, tzinfo=UTC)
@@ -232,3 +238,123 @@ def test_a_late_run_for_a_period_the_billed_run_lacks_is_no_movement(
     # A later run is compared with what was billed in every period, period 5's II included.
     assert runtime.ingest(write_report(files, run_type="R2").path).status == "accepted"
     assert PARTY in {e.party for e in movements_raised(runtime)}
+
+
+def rejected_exception(runtime: LedgerRuntime, path: Path) -> ExceptionView:
+    result = runtime.ingest(path)
+    assert result.status == "rejected", result
+    [raised] = [e for e in queue(runtime, category="rejected_file") if e.flow == result.sha256]
+    return raised
+
+
+def test_a_rejected_party_report_names_its_party_and_date_whatever_failed(
+    runtime: LedgerRuntime, files: Path
+) -> None:
+    # Its trailer: the whole header was read.
+    report = write_report(files, flow="S0141", run_type="SF")
+    broken = edit_lines(report.path, replace_once(b"ZZZ|", b"ZZZ|9"))
+    raised = rejected_exception(runtime, broken)
+    assert (raised.subject, raised.party, raised.settlement_date) == (
+        f"party:{PARTY}",
+        PARTY,
+        DAY,
+    )
+    # Its header's run type: the date and party are in the header all the same.
+    other = write_report(files, flow="S0141", run_type="R1", name="unknown-run.txt")
+    rewrite(other.path, replace_in_record(b"SRH|", b"|R1|", b"|X9|"))
+    raised = rejected_exception(runtime, other.path)
+    assert "X9" in raised.message
+    assert (raised.subject, raised.party, raised.settlement_date) == (
+        f"party:{PARTY}",
+        PARTY,
+        DAY,
+    )
+
+
+def test_a_rejected_all_parties_report_names_its_date_and_no_one_subject(
+    runtime: LedgerRuntime, files: Path
+) -> None:
+    report = write_report(files, run_type="R1")
+    rewrite(report.path, replace_in_record(b"SRH|", b"|R1|", b"|X9|"))
+    raised = rejected_exception(runtime, report.path)
+    assert (raised.subject, raised.settlement_date) == (None, DAY)
+    assert DAY.isoformat() in raised.message
+
+
+def test_a_rejected_d0036_names_its_metering_system_and_date(
+    runtime: LedgerRuntime, files: Path
+) -> None:
+    mpan = sample_mpan(1)
+    one = files / "one.d0036"
+    one.write_bytes(
+        d0036_file(mpans=[mpan], settlement_dates=[DAY], creation_time=CREATED).replace(
+            b"103|A|16.3|", b"103|A|many|", 1
+        )
+    )
+    raised = rejected_exception(runtime, one)
+    assert (raised.subject, raised.settlement_date) == (f"mpan:{mpan}", DAY)
+    # Two metering systems: about no one of them, on one date all the same.
+    two = files / "two.d0036"
+    data = d0036_file(mpans=[mpan, sample_mpan(2)], settlement_dates=[DAY], creation_time=CREATED)
+    lines = data.split(b"\n")
+    lines[-3] = lines[-3].replace(b"103|A|", b"103|Q|", 1)  # the second MPAN's last period
+    two.write_bytes(b"\n".join(lines))
+    raised = rejected_exception(runtime, two)
+    assert (raised.subject, raised.settlement_date) == (None, DAY)
+
+
+def test_what_a_file_stated_crosses_from_a_reading_process(
+    open_runtime: Callable[[], LedgerRuntime], files: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("LEDGER_PARSE_APART_BYTES", "0")
+    monkeypatch.setattr("ledger.service.ingestion.possible", lambda: True)
+    started: list[str] = []
+    apart = ParsedApart
+
+    def reading_apart(*args: Any, **kwargs: Any) -> ParsedApart:
+        started.append(kwargs["file_name"])
+        return apart(*args, **kwargs)
+
+    monkeypatch.setattr(ingestion, "ParsedApart", reading_apart)
+    runtime = open_runtime()
+    report = write_report(files, flow="S0141", run_type="R1")
+    rewrite(report.path, replace_in_record(b"SRH|", b"|R1|", b"|X9|"))
+    raised = rejected_exception(runtime, report.path)
+    assert started == [report.path.name]
+    assert (raised.subject, raised.settlement_date) == (f"party:{PARTY}", DAY)
+
+
+def test_several_files_of_one_run_rejected_keep_each_file_s_reason(
+    runtime: LedgerRuntime, files: Path
+) -> None:
+    report = write_report(files, run_type="SF")
+    good = report.data
+    defects = {
+        "first.txt": replace_once(b"ZZZ|", b"ZZZ|9"),
+        "second.txt": replace_once(b"PPC|", b"PPC|x"),
+        "third.txt": replace_once(b"SP7|3|", b"SP7|3x|"),
+    }
+    shas = []
+    for name, defect in defects.items():
+        path = files / name
+        path.write_bytes(good)
+        edit_lines(path, defect)
+        result = runtime.ingest(path)
+        assert result.status == "rejected"
+        shas.append(result.sha256)
+    [raised] = queue(runtime, category="rejected_file")
+    assert raised.flow == shas[-1]
+    for name in defects:
+        assert name in raised.message, (name, raised.message)
+    assert "Before it, 2 files showed this: " in raised.message
+    assert [step.flow for step in raised.history] == shas
+    # The corrected file resolves it, and a later rejection starts afresh.
+    fixed = files / "fixed.txt"
+    fixed.write_bytes(good)
+    assert runtime.ingest(fixed).status == "accepted"
+    again = files / "again.txt"
+    again.write_bytes(good.replace(b"ZZZ|", b"ZZZ|8", 1))
+    assert runtime.ingest(again).status == "rejected"
+    [reopened] = queue(runtime, category="rejected_file")
+    assert reopened.status == "reopened"
+    assert "again.txt" in reopened.message and "Before it" not in reopened.message

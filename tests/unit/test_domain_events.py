@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -23,6 +24,7 @@ from eventsourcing.utils import get_topic
 
 from ledger.adapters.storage import Database
 from ledger.domain.aggregates import ReceivedFile, SettlementPeriod, settlement_period_id
+from ledger.domain.exception_queue import Category, ExceptionCase, Impact, Problem
 from ledger.service.application import Ledger
 from ledger.service.runtime import LedgerRuntime
 
@@ -255,3 +257,34 @@ def test_received_file_events_stored_under_the_old_name_still_load(
     loaded = ledger.received_file(rejected[0].originator_id)
     assert isinstance(loaded, ReceivedFile)
     assert (loaded.status, loaded.reasons) == ("rejected", ["the trailer's record count is wrong"])
+
+
+def test_exception_events_stored_before_causes_still_load(ledger: Ledger) -> None:
+    """Schema version 2 of an exception's raised and seen-again events added ``cause``."""
+    problem = Problem(
+        key="rejected-file:x.txt",
+        category=Category.REJECTED_FILE,
+        impact=Impact.BLOCKS_BILLING,
+        message="file x.txt was rejected",
+        flow="ab" * 32,
+        cause="x.txt: truncated",
+    )
+    case = ExceptionCase.raised(TENANT, problem)
+    case.see_again(replace(problem, flow="cd" * 32))
+    old = []
+    for event in case.collect_events():
+        state = json.loads(ledger.mapper.to_stored_event(event).state)
+        assert state.pop("class_version") == 2 and state.pop("cause") == "x.txt: truncated"
+        stored = ledger.mapper.to_stored_event(event)
+        old.append(
+            StoredEvent(
+                originator_id=stored.originator_id,
+                originator_version=stored.originator_version,
+                topic=stored.topic,
+                state=json.dumps(state).encode(),
+            )
+        )
+    ledger.recorder.insert_events(old)
+    loaded: ExceptionCase = ledger.repository.get(case.id)
+    assert isinstance(loaded, ExceptionCase)
+    assert (loaded.message, loaded.causes, loaded.flows) == (case.message, [], case.flows)

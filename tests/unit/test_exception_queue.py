@@ -26,7 +26,7 @@ from ledger.domain.exception_queue import (
     problem_key,
     raise_problem,
 )
-from ledger.domain.plain_text import InvalidText
+from ledger.domain.plain_text import MAX_REASON_LENGTH, InvalidText
 
 TENANT = "acme"
 DAY = date(2026, 5, 6)
@@ -337,6 +337,7 @@ _COMMANDS: list[Callable[[ExceptionCase], Any]] = [
     lambda c: c.assign("operations", "o.ops", "ours"),
     lambda c: c.see_again(problem(flow=SECOND)),
     lambda c: c.see_again(problem(flow=None)),
+    lambda c: c.see_again(problem(flow=CORRECTED, cause="third.txt: its trailer is missing")),
 ]
 
 
@@ -353,5 +354,70 @@ def test_the_exception_is_its_events(commands: list[int]) -> None:
     events = case.collect_events()
     rebuilt = replayed(events)
     assert [e.originator_version for e in events] == list(range(1, len(events) + 1))
-    for name in ("status", "owner", "flows", "flow", "resolved_by_flow", "impact", "last_change"):
+    for name in (
+        "status",
+        "owner",
+        "flows",
+        "flow",
+        "resolved_by_flow",
+        "impact",
+        "last_change",
+        "message",
+        "causes",
+        "cause_count",
+    ):
         assert getattr(rebuilt, name) == getattr(case, name)
+
+
+# --- Several files, one problem ----------------------------------------------------------------
+
+
+def sha(i: int) -> str:
+    return f"{i:064x}"
+
+
+def test_each_file_s_cause_is_kept_in_the_message_latest_first() -> None:
+    case = raised(flow=sha(1), cause="first.txt: its checksum does not match")
+    assert case.message == MESSAGE
+    case.see_again(problem(flow=sha(2), cause="second.txt: line 7 is not a number"))
+    assert case.message == (
+        f"{MESSAGE} Before it, 1 file showed this: first.txt: its checksum does not match."
+    )
+    case.see_again(problem(flow=sha(3), message="third", cause="third.txt: truncated"))
+    assert case.message == (
+        "third Before it, 2 files showed this: second.txt: line 7 is not a number; first.txt: "
+        "its checksum does not match."
+    )
+    # What each file showed is in its own step of the history too.
+    last = case.collect_events()[-1]
+    assert isinstance(last, ExceptionCase.SeenAgain) and last.message == case.message
+
+
+def test_the_causes_shown_are_bounded_and_the_rest_counted() -> None:
+    case = raised(flow=sha(0), cause="file-0: bad")
+    for i in range(1, 40):
+        case.see_again(problem(flow=sha(i), message=f"latest {i}", cause=f"file-{i}: bad"))
+    assert case.message == (
+        "latest 39 Before it, 39 files showed this: file-38: bad; file-37: bad; file-36: bad; "
+        "file-35: bad; file-34: bad; and 34 earlier files."
+    )
+    assert len(case.causes) <= 6
+    # Long causes are cut, and the message stays within the longest a message may be.
+    long = raised(flow=sha(0), cause="x" * 5000)
+    assert long.causes == ["x" * 299 + "…"]
+    for i in range(1, 10):
+        long.see_again(problem(flow=sha(i), message="m" * 1500, cause="y" * 5000))
+    assert len(long.message) <= MAX_REASON_LENGTH
+    assert long.message.startswith("m" * 1500 + " Before it, 9 files showed this: ")
+    assert long.message.endswith("and 8 earlier files.")
+
+
+def test_reopened_by_being_seen_again_the_causes_start_afresh() -> None:
+    case = raised(flow=sha(1), cause="first.txt: bad")
+    case.resolve_by_ledger(CORRECTED, "the corrected file arrived")
+    case.see_again(problem(flow=sha(2), cause="later.txt: bad"))
+    assert (case.status, case.message, case.causes) == (
+        Status.REOPENED,
+        MESSAGE,
+        ["later.txt: bad"],
+    )
