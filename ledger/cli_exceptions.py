@@ -2,14 +2,17 @@
 
     ledger exceptions [--status S] [--impact I] [--json]
     ledger exceptions acknowledge|resolve|dismiss|reopen ID --actor NAME --reason TEXT [--json]
+    ledger exceptions assign ID --owner NAME --actor NAME --reason TEXT [--json]
 
 Without ``--json``, one readable line per exception. With it, one JSON array (scripts depend on
 it): each exception has exactly ``id``, ``category``, ``impact``, ``status``, ``message``,
 ``flow`` (the SHA-256 of the file that showed the problem), ``subject``, ``settlement_date``,
 ``periods``, ``owner`` and ``history`` (every event: what, when, who, why, the status and owner
 after it, the file). A change prints the exception afterwards, a line or (``--json``) one
-object. ID is the exception's id, or its key. A refusal (no person or reason, a resolved
-exception acknowledged, an unknown id...) is one line on standard error, exit status 2.
+object. ID is the exception's id, the start of it (at least 8 hexadecimal digits, naming one
+exception: a start several ids share is refused, naming them), or its key. A refusal (no person
+or reason, a resolved exception acknowledged, an unknown id...) is one line on standard error,
+exit status 2.
 """
 
 from __future__ import annotations
@@ -45,6 +48,7 @@ CHANGES = {
     "resolve": "say the problem was put right",
     "dismiss": "decide the problem needs no action (say why)",
     "reopen": "reopen a resolved or dismissed exception",
+    "assign": "give an exception to another owner (a team or a person)",
 }
 
 
@@ -53,7 +57,7 @@ def add_parser(commands: Any) -> None:
     exceptions = commands.add_parser(
         "exceptions",
         help="the exception queue (most at risk first), and acknowledging, resolving, "
-        "dismissing or reopening an exception",
+        "dismissing, reopening or assigning an exception",
     )
     exceptions.add_argument("--status", help=f"only this status: {_values(Status)}")
     exceptions.add_argument("--impact", help=f"only this impact: {_values(Impact)}")
@@ -61,7 +65,15 @@ def add_parser(commands: Any) -> None:
     actions = exceptions.add_subparsers(dest="action", metavar="|".join(CHANGES))
     for name, help_text in CHANGES.items():
         change = actions.add_parser(name, help=help_text)
-        change.add_argument("exception", metavar="ID", help="the exception's id (or its key)")
+        change.add_argument(
+            "exception",
+            metavar="ID",
+            help="the exception's id, its first 8 or more characters, or its key",
+        )
+        if name == "assign":
+            change.add_argument(
+                "--owner", default="", metavar="NAME", help="the new owner (required)"
+            )
         # Not required by the parser: the ledger refuses a change without them, in one line.
         change.add_argument("--actor", default="", metavar="NAME", help="who (required)")
         change.add_argument("--reason", default="", metavar="TEXT", help="why (required)")
@@ -86,9 +98,18 @@ def run(runtime: LedgerRuntime, args: argparse.Namespace) -> int:
             for view in found:
                 print(as_line(view))
         return 0
-    view = queue.change(
-        args.action, args.exception, tenant=args.tenant, actor=args.actor, reason=args.reason
-    )
+    if args.action == "assign":
+        view = queue.assign(
+            args.exception,
+            tenant=args.tenant,
+            owner=args.owner,
+            actor=args.actor,
+            reason=args.reason,
+        )
+    else:
+        view = queue.change(
+            args.action, args.exception, tenant=args.tenant, actor=args.actor, reason=args.reason
+        )
     print(json.dumps(as_json(view), indent=2) if args.json else as_line(view))
     return 0
 

@@ -294,6 +294,21 @@ def find_exception(tx: Tx, tenant: str, exception_id: str) -> ExceptionRow | Non
     return _exception_row(row, [_history_row(step) for step in steps])
 
 
+def exceptions_by_id_prefix(
+    tx: Tx, tenant: str, prefix: str, *, limit: int
+) -> list[tuple[str, str]]:
+    """The ids and keys of at most ``limit`` of the tenant's exceptions whose id starts with
+    ``prefix`` (lower-case hexadecimal digits and hyphens, as ids are written), by id."""
+    if not set(prefix) <= set("0123456789abcdef-"):
+        raise ValueError(f"{prefix!r} is not the start of an exception id")
+    rows = tx.execute(
+        "SELECT exception_id, problem_key FROM exceptions WHERE tenant = ? AND exception_id"
+        " LIKE ? ORDER BY exception_id LIMIT ?",
+        (tenant, f"{prefix}%", limit),
+    ).fetchall()
+    return [(str(row[0]), str(row[1])) for row in rows]
+
+
 _HISTORY_COLUMNS = (
     "version",
     "event",

@@ -1,7 +1,8 @@
 """The exception queue: list it (most at risk first), read one exception with its history, and
 acknowledge, resolve, dismiss, reopen or reassign one. The same operations and answers as
-``ledger exceptions``; an exception is named by its id or its key (by its id when the key
-holds a ``/``, which a path cannot carry)."""
+``ledger exceptions``; an exception is named by its id, the start of its id (at least 8
+hexadecimal digits naming one exception; a start several share is a 400 naming them), or its
+key (by its id when the key holds a ``/``, which a path cannot carry)."""
 
 from __future__ import annotations
 
@@ -21,7 +22,8 @@ _REFUSED: dict[int | str, dict[str, Any]] = {
     400: {
         "model": Problem,
         "description": "refused: no person or reason, a change the exception's status does "
-        "not allow (a resolved exception acknowledged, an open one reopened...)",
+        "not allow (a resolved exception acknowledged, an open one reopened...), or the start "
+        "of an id that several exceptions share",
     },
     404: {"model": Problem, "description": "the tenant has no such exception"},
 }

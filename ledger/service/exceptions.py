@@ -18,6 +18,7 @@ transaction.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable, Sequence
 from enum import Enum
 from typing import Any, cast
@@ -47,6 +48,7 @@ from projections.exceptions import (
     ExceptionFilter,
     ExceptionRow,
     HistoryRow,
+    exceptions_by_id_prefix,
     find_exception,
     list_exceptions,
 )
@@ -250,7 +252,7 @@ class ExceptionQueue:
         appending meanwhile (the pipeline seeing the problem again) makes the library refuse
         the save, and the command runs again on the exception as it now stands."""
         tenant = tenant_id(tenant)
-        key = _id_of(tenant, exception)
+        key = self._id_of(tenant, exception)
         for _ in range(_COMMAND_ATTEMPTS):
             case = self._committed(key)
             if case is None:
@@ -303,19 +305,49 @@ class ExceptionQueue:
     def get(self, exception: str, *, tenant: str) -> ExceptionView:
         """One of the tenant's exceptions with its history, by id or by key."""
         tenant = tenant_id(tenant)
+        key = self._id_of(tenant, exception)
         with self.ledger.database.transaction(write=False) as tx:
-            row = find_exception(tx, tenant, str(_id_of(tenant, exception)))
+            row = find_exception(tx, tenant, str(key))
         if row is None:
             raise _not_found(tenant, exception)
         return ExceptionView.of(row)
 
+    def _id_of(self, tenant: str, exception: str) -> UUID:
+        """An exception named by its id, by the start of its id (at least
+        :data:`MIN_ID_PREFIX` hexadecimal digits, naming one of the tenant's exceptions), or by
+        its key (the id is made from the key). A start shared by several is refused, naming
+        some of them."""
+        text = exception.strip()
+        try:
+            return UUID(text)
+        except ValueError:
+            pass
+        prefix = text.lower()
+        if _ID_PREFIX.fullmatch(prefix) and sum(c != "-" for c in prefix) >= MIN_ID_PREFIX:
+            with self.ledger.database.transaction(write=False) as tx:
+                found = exceptions_by_id_prefix(tx, tenant, prefix, limit=_CANDIDATES + 1)
+            if len(found) == 1:
+                return UUID(found[0][0])
+            if found:
+                raise _ambiguous(tenant, text, found)
+        return exception_id(tenant, text)
 
-def _id_of(tenant: str, exception: str) -> UUID:
-    """An exception named by its id, or by its key (the id is made from the key)."""
-    try:
-        return UUID(exception.strip())
-    except ValueError:
-        return exception_id(tenant, exception.strip())
+
+# The start of an exception id a person may give for it: at least this many hexadecimal
+# digits (8 name one exception among tens of thousands but for a chance in tens of thousands).
+MIN_ID_PREFIX = 8
+_ID_PREFIX = re.compile(r"[0-9a-f][0-9a-f-]{0,35}")
+# How many exceptions sharing a start an ambiguous one names.
+_CANDIDATES = 5
+
+
+def _ambiguous(tenant: str, text: str, found: Sequence[tuple[str, str]]) -> LedgerError:
+    named = ", ".join(f"{key} ({excerpt(problem, 80)})" for key, problem in found[:_CANDIDATES])
+    more = " and more" if len(found) > _CANDIDATES else ""
+    return LedgerError(
+        f"{excerpt(text)} starts the id of several exceptions of tenant {tenant!r}: "
+        f"{named}{more}; give more of the id"
+    )
 
 
 def _not_found(tenant: str, exception: str) -> NotFound:

@@ -129,3 +129,14 @@ def test_refusals_over_http(client: TestClient) -> None:
     assert client.get(BASE, params={"status": "closed"}).status_code == 422
     assert change(client, UNMAPPED, "escalate", actor="o", reason="r").status_code == 422
     assert client.get("/tenants/Not A Tenant/exceptions").status_code == 400
+
+
+def test_an_exception_is_named_by_the_start_of_its_id(client: TestClient) -> None:
+    full = str(exception_id(TENANT, REJECTED))
+    got = client.get(f"{BASE}/{full[:8]}")
+    assert (got.status_code, got.json()["id"]) == (200, full)
+    changed = client.post(
+        f"{BASE}/{full[:10]}/assign", json={"owner": "ana", "actor": "o.lead", "reason": "hers"}
+    )
+    assert (changed.status_code, changed.json()["owner"]) == (200, "ana")
+    assert client.get(f"{BASE}/{full[:7]}").status_code == 404

@@ -466,3 +466,78 @@ def test_refusals_and_unknown_ids_on_the_command_line(queued: Cli) -> None:
         "ledger: tenant 'acme' has no exception 'no-such-problem': list the tenant's "
         "exceptions (ledger exceptions) for their ids\n"
     )
+
+
+def twin_keys(tenant: str) -> tuple[str, str]:
+    """Two problem keys whose exception ids share their first 8 hexadecimal digits."""
+    seen: dict[str, str] = {}
+    for i in range(1_000_000):
+        key = f"rejected-file:twin-{i}.txt"
+        start = str(exception_id(tenant, key))[:8]
+        if start in seen:
+            return seen[start], key
+        seen[start] = key
+    raise AssertionError("no two ids share a start")
+
+
+def test_assign_from_the_command_line_by_the_start_of_the_id(queued: Cli) -> None:
+    rejected_id = str(exception_id(TENANT, REJECTED))
+    who = ("--actor", "o.lead", "--reason", "Ana chases this sender")
+    code, out, err = queued(
+        "--tenant", TENANT, "exceptions", "assign", rejected_id[:8], "--owner", "ana", *who,
+        "--json",
+    )  # fmt: skip
+    assert (code, err) == (0, "")
+    assigned = json.loads(out)
+    assert (assigned["id"], assigned["owner"]) == (rejected_id, "ana")
+    assert [(s["event"], s["actor"], s["reason"], s["owner"]) for s in assigned["history"]][-1] == (
+        "owner_assigned",
+        "o.lead",
+        "Ana chases this sender",
+        "ana",
+    )
+    # Any change takes the start of an id, hyphens and capitals as written.
+    start = rejected_id[:13].upper()
+    code, out, _ = queued("--tenant", TENANT, "exceptions", "acknowledge", start, *who)
+    assert code == 0 and out.startswith(f"{rejected_id} | acknowledged |")
+    # Refusals: no owner, the same owner, no person.
+    for argv, message in (
+        (("assign", rejected_id, *who), f"assigning exception {REJECTED} needs the new owner"),
+        (
+            ("assign", rejected_id, "--owner", "ana", *who),
+            f"exception {REJECTED} is already owned by ana",
+        ),
+        (
+            ("assign", rejected_id, "--owner", "ben", "--reason", "r"),
+            f"assigning exception {REJECTED} needs the person who made it and a reason",
+        ),
+    ):
+        code, out, err = queued("--tenant", TENANT, "exceptions", *argv)
+        assert (code, out, err) == (2, "", f"ledger: {message}\n")
+
+
+def test_a_start_of_an_id_shared_by_several_is_refused_naming_them(
+    queued: Cli, runtime: LedgerRuntime
+) -> None:
+    first, second = twin_keys(TENANT)
+    raise_in_tx(runtime, [rejected(key=first), rejected(key=second)])
+    start = str(exception_id(TENANT, first))[:8]
+    code, out, err = queued("--tenant", TENANT, "exceptions", "acknowledge", start, *BY)
+    assert (code, out) == (2, "")
+    assert err.startswith(
+        f"ledger: '{start}' starts the id of several exceptions of tenant 'acme': "
+    )
+    for key in (first, second):
+        assert f"{exception_id(TENANT, key)} ('{key}')" in err
+    assert err.endswith("; give more of the id\n") and len(err.splitlines()) == 1
+    # Seven characters are not taken as a start; one id's longer start is.
+    code, _, err = queued("--tenant", TENANT, "exceptions", "acknowledge", start[:7], *BY)
+    assert code == 2 and "has no exception" in err
+    longer = str(exception_id(TENANT, first))[:20]
+    assert queued("--tenant", TENANT, "exceptions", "acknowledge", longer, *BY)[0] == 0
+    # Another tenant's ids are not candidates.
+    code, _, err = queued("--tenant", OTHER, "exceptions", "acknowledge", start, *BY)
+    assert code == 2 and f"tenant {OTHER!r} has no exception" in err
+
+
+BY = ("--actor", "o.ops", "--reason", "looking")
