@@ -133,7 +133,42 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument("--host", default="127.0.0.1")
     demo.add_argument("--port", default="8000", help="TCP port, 1 to 65535 (default 8000)")
     demo.add_argument("--data-dir", default="demo-data", help="where sample files are written")
+    _tenant_after_commands(parser)
     return parser
+
+
+_TENANT_AFTER = "tenant@"
+
+
+def _tenant_after_commands(parser: argparse.ArgumentParser) -> None:
+    """``--tenant`` after any command too (``ledger exceptions --tenant acme``), as well as
+    before it: each command's parser, and each of its own commands', takes it under a name of
+    its own, so that :func:`_tenant_of` can refuse two different tenants."""
+    for action in parser._actions:
+        if not isinstance(action, argparse._SubParsersAction):
+            continue
+        for command in dict.fromkeys(action.choices.values()):
+            command.add_argument(
+                "--tenant",
+                dest=f"{_TENANT_AFTER}{command.prog}",
+                default=argparse.SUPPRESS,
+                metavar="TENANT",
+                help=f"tenant (default: {DEFAULT_TENANT}); also before the command",
+            )
+            _tenant_after_commands(command)
+
+
+def _tenant_of(args: argparse.Namespace) -> str | None:
+    """The tenant given before the command or after it (None when neither); refused when
+    given twice with two different names."""
+    given = [args.tenant] if args.tenant is not None else []
+    given += [value for name, value in vars(args).items() if name.startswith(_TENANT_AFTER)]
+    tenants = list(dict.fromkeys(given))
+    if len(tenants) > 1:
+        raise ConfigurationError(
+            f"--tenant is given twice, as {tenants[0]!r} and {tenants[1]!r}: give one tenant"
+        )
+    return tenants[0] if tenants else None
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -167,6 +202,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _check_arguments(args: argparse.Namespace) -> None:
     """Turns argument text into values, before the database is opened: a malformed argument
     is reported whatever the state of the database."""
+    args.tenant = _tenant_of(args)
     if args.tenant is None:
         args.tenant = DEFAULT_TENANT
     elif getattr(args, "all_tenants", False):

@@ -8,10 +8,12 @@ a flow kept without being read, a file nobody recognises), ingested and summaris
 from __future__ import annotations
 
 import gzip
+import textwrap
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
+from uuid import UUID
 
 from ledger.demo.dtc_samples import (
     SampleReading,
@@ -159,9 +161,9 @@ def _other_flows(data_dir: Path) -> list[SampleFile]:
     return files
 
 
-def _show_other_flows(runtime: LedgerRuntime, tenant: str) -> None:
+def _show_other_flows(runtime: LedgerRuntime, tenant: str) -> UUID | None:
     """What the other flows made: ranks below the runs, an actual over an estimate, and the
-    exception queue."""
+    exception queue (the id of the exception most at risk, if any)."""
     day = DEMO_DAYS[1]
     system = runtime.period("system", day, 14, tenant=tenant)
     runs = ", ".join(f"v{v.version} {v.run_type}" for v in system.versions)
@@ -174,7 +176,17 @@ def _show_other_flows(runtime: LedgerRuntime, tenant: str) -> None:
     raised = runtime.exceptions.find(tenant=tenant, status=None, impact=None)
     print(f"\nThe exception queue holds {len(raised)} exceptions, most at risk first:")
     for view in raised[:5]:
-        print(f"  {view.impact:<16} {view.category:<22} {view.message[:70]}")
+        print(f"  {str(view.id)[:8]}  {view.impact:<16} {view.category}")
+        # Whole words only: a date, an instant or a file name is never cut.
+        for line in textwrap.wrap(
+            view.message, width=_WIDTH, break_long_words=False, break_on_hyphens=False
+        ):
+            print(f"      {line}")
+    return raised[0].id if raised else None
+
+
+# The width the demo's wrapped messages keep to (a terminal's 80 columns, less the indent).
+_WIDTH = 74
 
 
 def run_demo(runtime: LedgerRuntime, *, data_dir: str | Path, tenant: str) -> None:
@@ -204,7 +216,7 @@ def run_demo(runtime: LedgerRuntime, *, data_dir: str | Path, tenant: str) -> No
     best = view.best
     if best:
         print(f"  best available: v{best.version} ({best.run_type})")
-    _show_other_flows(runtime, tenant)
+    first_exception = _show_other_flows(runtime, tenant)
     autumn = runtime.period("system", DEMO_DAYS[2], 50, tenant=tenant)
     print(
         f"\nThe autumn clock-change day {DEMO_DAYS[2]} has period 50 "
@@ -212,6 +224,11 @@ def run_demo(runtime: LedgerRuntime, *, data_dir: str | Path, tenant: str) -> No
     )
     print("\nTry:")
     print(f"  .venv/bin/ledger exceptions --tenant {tenant}")
+    if first_exception is not None:
+        print(
+            f"  .venv/bin/ledger exceptions acknowledge {str(first_exception)[:8]} --tenant "
+            f'{tenant} --actor you --reason "looking into it"'
+        )
     print(f"  .venv/bin/ledger period mpan:{DEMO_MPAN} {DEMO_DAYS[1]} 1")
     print(f"  .venv/bin/ledger period {subject} {DEMO_DAYS[1]} 14")
     if best:

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import argparse
 import dataclasses
 import hashlib
 import io
 import json
 import sqlite3
+from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -24,7 +26,7 @@ from integration.conftest import (
     replace_once,
     write_report,
 )
-from ledger.cli import main
+from ledger.cli import _parser, main
 from ledger.service.ingestion import Ingestor, IngestResult
 
 RESULT_KEYS = {"file", "flow", "status", "periods", "events", "reasons"}
@@ -194,6 +196,51 @@ def test_other_tenant_sees_nothing(cli: Cli, files: Path) -> None:
     code, out, _ = cli("--tenant", "other", "ingest", str(ii))
     assert code == 0
     assert json_lines(out)[0]["status"] == "accepted"
+
+
+def test_the_tenant_may_follow_the_command(cli: Cli, files: Path) -> None:
+    ii, _ = ingest_two(cli, files)
+    where = (PARTY_SUBJECT, DAY.isoformat(), "3")
+    for argv in (
+        ("period", *where, "--tenant", "other"),
+        ("--tenant", "other", "period", *where),
+        ("--tenant", "other", "period", *where, "--tenant", "other"),
+    ):
+        code, out, err = cli(*argv)
+        assert (code, err) == (0, ""), argv
+        assert json.loads(out)["tenant"] == "other"
+    code, out, _ = cli("ingest", str(ii), "--tenant", "other")
+    assert code == 0 and json_lines(out)[0]["status"] == "accepted"
+    code, out, _ = cli("exceptions", "--tenant", "other", "--json")
+    assert (code, json.loads(out)) == (0, [])
+    # A command of a command group takes it after its own arguments.
+    code, _, err = cli(
+        "exceptions", "acknowledge", "deadbeef", "--actor", "a", "--reason", "r", "--tenant", "x"
+    )
+    assert code == 2 and "tenant 'x' has no exception 'deadbeef'" in err
+    # Two different tenants: refused in one line, nothing done.
+    code, out, err = cli("--tenant", "acme", "period", *where, "--tenant", "other")
+    assert (code, out) == (2, "")
+    assert err == "ledger: --tenant is given twice, as 'acme' and 'other': give one tenant\n"
+    code, _, err = cli("exceptions", "--tenant", "a", "acknowledge", "x", "--tenant", "b")
+    assert code == 2 and "--tenant is given twice" in err
+    code, _, err = cli("recover", "--all-tenants", "--tenant", "other")
+    assert code == 2 and "--tenant and --all-tenants exclude each other" in err
+
+
+def every_command(parser: argparse.ArgumentParser) -> Iterator[argparse.ArgumentParser]:
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for command in dict.fromkeys(action.choices.values()):
+                yield command
+                yield from every_command(command)
+
+
+def test_every_command_takes_the_tenant_after_it() -> None:
+    commands = list(every_command(_parser()))
+    assert len(commands) > 30
+    for command in commands:
+        assert any("--tenant" in a.option_strings for a in command._actions), command.prog
 
 
 def test_flow(cli: Cli, files: Path) -> None:

@@ -4,9 +4,11 @@ the verdict its note promises, and the summary shows what each flow made (both b
 from __future__ import annotations
 
 import re
+import shlex
 from pathlib import Path
 
 from integration.conftest import Cli
+from ledger.service.runtime import LedgerRuntime
 
 
 def verdicts(out: str) -> dict[str, str]:
@@ -36,3 +38,27 @@ def test_the_demo_ingests_every_flow_and_says_what_each_made(cli: Cli, tmp_path:
     assert re.search(r"period 1: v1 estimated, v2 actual; best available: actual", out)
     assert re.search(r"blocks_billing +rejected_file", out)
     assert "has period 50" in out
+
+
+def test_the_demo_s_own_suggestions_run_and_its_messages_are_whole(
+    cli: Cli, tmp_path: Path, runtime: LedgerRuntime
+) -> None:
+    code, out, err = cli("demo", "--no-serve", "--data-dir", str(tmp_path / "demo-data"))
+    assert (code, err) == (0, "")
+    # Every exception shown is shown whole, wrapped between words (never mid-date or mid-word).
+    section = out.split("most at risk first:\n")[1].split("\n\n")[0]
+    shown = " ".join(section.split())
+    raised = runtime.exceptions.find(tenant="default")[:5]
+    for view in raised:
+        assert " ".join(view.message.split()) in shown, view.message
+    assert all(len(line) <= 80 for line in section.splitlines())
+    # Every "Try:" suggestion of the ledger's own runs as printed.
+    tried = [
+        line.strip().removeprefix(".venv/bin/ledger ")
+        for line in out.split("\nTry:\n")[1].splitlines()
+        if line.strip().startswith(".venv/bin/ledger ")
+    ]
+    assert tried[0] == "exceptions --tenant default"
+    for suggestion in tried:
+        code, _, err = cli(*shlex.split(suggestion))
+        assert (code, err) == (0, ""), suggestion
