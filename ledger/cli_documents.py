@@ -2,7 +2,7 @@
 documents that used a period. Every answer is JSON on standard output (scripts depend on it).
 
     ledger documents issue --kind invoice --reference INV-1 --actor NAME [--rule best]
-        --subject party:X --date 2026-05-06 [--periods 1-48] [--measure NAME ...]
+        --subject party:X --date 2026-05-06 [--periods N-M] [--measure NAME ...]
     ledger documents show REF
     ledger documents stale
     ledger documents using SUBJECT DATE PERIOD
@@ -41,7 +41,10 @@ def add_parser(commands: Any) -> None:
     )
     issue.add_argument("--subject", required=True, help="system, party:<id> or bmu:<id>")
     issue.add_argument("--date", required=True, help="settlement date, YYYY-MM-DD")
-    issue.add_argument("--periods", default="1-48", help="N or N-M (default 1-48)")
+    issue.add_argument(
+        "--periods",
+        help="N or N-M (default: every period of that settlement day, 46, 48 or 50)",
+    )
     issue.add_argument(
         "--measure",
         action="append",
@@ -73,7 +76,7 @@ def check_arguments(args: argparse.Namespace) -> None:
     """Turns argument text into values before the database is opened."""
     if args.action == "issue":
         args.date = parse_settlement_date(args.date)
-        args.periods = periods_of(args.periods)
+        args.periods = None if args.periods is None else periods_of(args.periods)
     elif args.action == "using":
         args.settlement_date = parse_settlement_date(args.settlement_date)
 

@@ -37,8 +37,10 @@ class IssueRequest(BaseModel):
     )
     subject: str = Field(examples=["party:PTY00001"])
     settlement_date: str = Field(examples=["2026-05-06"], json_schema_extra={"format": "date"})
-    periods: list[int] = Field(
-        default_factory=lambda: list(range(1, 49)), description="default: 1 to 48"
+    periods: list[int] | None = Field(
+        default=None,
+        description="default (absent or null): every period of that settlement day "
+        "(46 on the spring clock-change day, 50 on the autumn one, otherwise 48)",
     )
     measures: list[str] = Field(
         default_factory=list, description="default: every measure of each chosen version"

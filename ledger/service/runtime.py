@@ -25,6 +25,7 @@ from ledger.domain.settlement_time import (
     check_settlement_date,
     check_settlement_period,
     period_start_utc,
+    periods_in_day,
 )
 from ledger.service.application import Ledger, NotFound
 from ledger.service.documents import (
@@ -376,15 +377,18 @@ class LedgerRuntime:
         rule: str,
         subject: str,
         settlement_date: date,
-        periods: Sequence[int],
+        periods: Sequence[int] | None = None,
         measures: Sequence[str] = (),
         tenant: str = DEFAULT_TENANT,
     ) -> DocumentView:
         """Issue a document: each line resolved to an exact version by ``rule``; a line per
-        period and measure (every measure of the chosen version when none is named)."""
+        period (every period of the settlement day when none is named) and measure (every
+        measure of the chosen version when none is named)."""
         tenant = tenant_id(tenant)
         chosen_rule = Rule.parse(rule)
         canonical = str(Subject.parse(subject))
+        if periods is None:
+            periods = range(1, periods_in_day(settlement_date) + 1)
         for period in periods:
             check_settlement_period(settlement_date, period)
         with self._writing():

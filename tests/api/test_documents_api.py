@@ -3,8 +3,10 @@ re-issue, cancel, the documents using a period, and refusals as 400 with a busin
 
 from __future__ import annotations
 
+import io
 import warnings
 from collections.abc import Iterator
+from datetime import UTC, date, datetime
 from decimal import Decimal
 
 import pytest
@@ -12,6 +14,8 @@ from starlette.exceptions import StarletteDeprecationWarning
 from test_api import DAY, PARTY, report, upload
 
 from api.app import create_app
+from ledger.demo.samples import sample_bm_unit_ids, write_settlement_report
+from ledger.domain.runs import RunType
 from ledger.service.runtime import LedgerRuntime
 
 with warnings.catch_warnings():
@@ -83,3 +87,34 @@ def test_refusals_over_http(client: TestClient) -> None:
     missing = client.get("/tenants/a/documents/NOPE")
     assert missing.status_code == 404 and "has no document" in missing.json()["detail"]
     assert issue(client, kind="receipt").status_code == 422  # type: ignore[attr-defined]
+
+
+def test_no_periods_is_every_period_of_the_day(client: TestClient) -> None:
+    long_day = date(2026, 10, 25)  # autumn clock change: 50 periods
+    out = io.BytesIO()
+    write_settlement_report(
+        out,
+        flow="S0142",
+        settlement_date=long_day,
+        run_type=RunType.SF,
+        run_number=1,
+        parties=[PARTY],
+        bm_units={PARTY: sample_bm_unit_ids(PARTY, 1)},
+        creation_time=datetime(2026, 11, 12, tzinfo=UTC),
+        revision=0,
+    )
+    assert upload(client, out.getvalue(), "long.txt").json()["status"] == "accepted"
+    for reference, periods in (("INV-ABSENT", {}), ("INV-NULL", {"periods": None})):
+        body = {
+            "kind": "invoice",
+            "reference": reference,
+            "actor": "f.finance",
+            "subject": SUBJECT,
+            "settlement_date": long_day.isoformat(),
+            "measures": [MEASURE],
+            **periods,
+        }
+        r = client.post("/tenants/a/documents", json=body)
+        assert r.status_code == 201, r.text
+        lines = r.json()["lines"]
+        assert [line["settlement_period"] for line in lines] == list(range(1, 51))

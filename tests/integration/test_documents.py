@@ -7,7 +7,7 @@ Every test runs on SQLite and on PostgreSQL.
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -15,7 +15,14 @@ from typing import Any
 import pytest
 
 import projections.documents
-from integration.conftest import DAY, PARTY_SUBJECT, dump_views, write_report
+from integration.conftest import (
+    DAY,
+    PARTY_SUBJECT,
+    SHORT_DAY,
+    Cli,
+    dump_views,
+    write_report,
+)
 from ledger.cli import main
 from ledger.domain.errors import LedgerError
 from ledger.service.application import NotFound
@@ -24,6 +31,7 @@ from ledger.service.runtime import LedgerRuntime
 
 TENANT = "acme"
 MEASURE = "bm_unit_cashflow"
+LONG_DAY = date(2026, 10, 25)  # autumn clock change: 50 periods
 
 
 @pytest.fixture
@@ -322,3 +330,22 @@ def test_a_pin_is_what_best_uses_until_released(sf: LedgerRuntime) -> None:
     assert [line.version for line in issue(sf, "INV-PINNED").lines] == [2, 2, 1]
     intervene(sf, 3, "release")
     assert [d.reference for d in sf.stale_documents(tenant=TENANT)] == ["INV-PINNED"]
+
+
+@pytest.mark.parametrize(("settlement_date", "count"), [(SHORT_DAY, 46), (LONG_DAY, 50), (DAY, 48)])
+def test_no_periods_named_is_every_period_of_that_day(
+    runtime: LedgerRuntime, files: Path, cli: Cli, settlement_date: date, count: int
+) -> None:
+    report = write_report(files, run_type="SF", settlement_date=settlement_date)
+    assert runtime.ingest(report.path, tenant=TENANT).status == "accepted"
+    document = issue(runtime, periods=None, settlement_date=settlement_date)
+    assert [line.settlement_period for line in document.lines] == list(range(1, count + 1))
+
+    code, out, err = cli(
+        *("--tenant", TENANT, "documents", "issue", "--kind", "invoice", "--reference", "CLI-1"),
+        *("--actor", "f.finance", "--subject", PARTY_SUBJECT, "--date", str(settlement_date)),
+        *("--measure", MEASURE),
+    )
+    assert (code, err) == (0, "")
+    lines = json.loads(out)["lines"]
+    assert [line["settlement_period"] for line in lines] == list(range(1, count + 1))
