@@ -9,7 +9,8 @@ revision never change: staleness is worked out beside them, by a view.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections import Counter
+from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
@@ -20,7 +21,7 @@ from eventsourcing.domain import Aggregate
 
 from ledger.domain.aggregates import LEDGER_NAMESPACE, _attribution
 from ledger.domain.errors import LedgerError
-from ledger.domain.plain_text import plain_text
+from ledger.domain.plain_text import excerpt, plain_text
 from ledger.domain.selection import Rule
 
 KINDS = ("invoice", "report", "statement")
@@ -232,6 +233,37 @@ def _actor(actor: str, what: str) -> str:
     return plain_text(actor, f"the person {what}")
 
 
+def check_named_once(periods: Sequence[int], measures: Sequence[str]) -> None:
+    """Refuse a period or a measure named more than once: each would be billed again (a line
+    repeated, the total doubled), and which the caller meant cannot be guessed."""
+    _refuse_repeats("period", periods, str)
+    _refuse_repeats("measure", measures, excerpt)
+
+
+_REPEATS_NAMED = 3  # in a refusal: the first few repeats, then how many more
+
+
+def _refuse_repeats(what: str, names: Sequence[Hashable], shown: Callable[[Any], str]) -> None:
+    repeated = [(name, count) for name, count in Counter(names).items() if count > 1]
+    if not repeated:
+        return
+    said = "; ".join(
+        f"{what} {shown(name)} is named {count} times" for name, count in repeated[:_REPEATS_NAMED]
+    )
+    if len(repeated) > _REPEATS_NAMED:
+        said += f" (and {len(repeated) - _REPEATS_NAMED} more {what}s)"
+    raise DocumentRefused(f"{said}: name each {what} once")
+
+
 def _check_lines(reference: str, lines: Sequence[DocumentLine]) -> None:
     if not lines:
         raise DocumentRefused(f"document {reference} would have no lines: nothing to issue")
+    keys = Counter(
+        (line.subject, line.settlement_date, line.settlement_period, line.measure) for line in lines
+    )
+    for (subject, day, period, measure), count in keys.items():
+        if count > 1:
+            raise DocumentRefused(
+                f"document {reference} would bill {measure} of {subject} on {day.isoformat()} "
+                f"period {period} {count} times: each value is a line once"
+            )

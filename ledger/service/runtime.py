@@ -15,7 +15,7 @@ from eventsourcing.persistence import IntegrityError
 from ledger.adapters.raw_payloads import Spool, stream_stored
 from ledger.adapters.schema import mark_schema_ready, schema_ready
 from ledger.adapters.storage import Database
-from ledger.domain.documents import Document, DocumentRefused
+from ledger.domain.documents import Document, DocumentRefused, check_named_once
 from ledger.domain.errors import InvalidInstant, LedgerBusy, LedgerError
 from ledger.domain.identifiers import Subject, tenant_id
 from ledger.domain.runs import SETTLEMENT_RUNS, RunType, scheduled_run_date
@@ -389,6 +389,7 @@ class LedgerRuntime:
         canonical = str(Subject.parse(subject))
         if periods is None:
             periods = range(1, periods_in_day(settlement_date) + 1)
+        check_named_once(periods, measures)
         for period in periods:
             check_settlement_period(settlement_date, period)
         with self._writing():

@@ -118,3 +118,15 @@ def test_no_periods_is_every_period_of_the_day(client: TestClient) -> None:
         assert r.status_code == 201, r.text
         lines = r.json()["lines"]
         assert [line["settlement_period"] for line in lines] == list(range(1, 51))
+
+
+def test_repeats_are_refused_over_http(client: TestClient) -> None:
+    assert upload(client, report(run_type="SF"), "sf.txt").json()["status"] == "accepted"
+    for overrides, message in (
+        ({"periods": [14, 14, 14]}, "period 14 is named 3 times: name each period once"),
+        ({"measures": [MEASURE, MEASURE]}, f"measure '{MEASURE}' is named 2 times"),
+    ):
+        r = issue(client, **overrides)
+        assert r.status_code == 400, r.text  # type: ignore[attr-defined]
+        assert message in r.json()["detail"]  # type: ignore[attr-defined]
+    assert client.get("/tenants/a/documents/INV-1").status_code == 404

@@ -349,3 +349,24 @@ def test_no_periods_named_is_every_period_of_that_day(
     assert (code, err) == (0, "")
     lines = json.loads(out)["lines"]
     assert [line["settlement_period"] for line in lines] == list(range(1, count + 1))
+
+
+def test_a_period_or_measure_named_twice_is_refused_naming_it(sf: LedgerRuntime, cli: Cli) -> None:
+    before = dump_views(sf)
+    with pytest.raises(LedgerError, match="^period 14 is named 3 times: name each period once$"):
+        issue(sf, periods=[14, 2, 14, 14])
+    with pytest.raises(LedgerError, match=rf"^measure '{MEASURE}' is named 2 times: name each"):
+        issue(sf, measures=[MEASURE, MEASURE])
+    many = [p for p in range(1, 6) for _ in range(2)]
+    with pytest.raises(LedgerError, match=r"period 3 is named 2 times \(and 2 more periods\)"):
+        issue(sf, periods=many)
+    code, _, err = cli(
+        *("--tenant", TENANT, "documents", "issue", "--kind", "invoice", "--reference", "X"),
+        *("--actor", "f.finance", "--subject", PARTY_SUBJECT, "--date", str(DAY)),
+        *("--measure", MEASURE, "--measure", MEASURE),
+    )
+    assert (code, err) == (
+        2,
+        f"ledger: measure '{MEASURE}' is named 2 times: name each measure once\n",
+    )
+    assert dump_views(sf) == before
