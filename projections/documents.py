@@ -1,10 +1,11 @@
 """Documents, the exact version each of their lines used, and which lines are stale now.
 
-``documents`` holds one row per document (its current revision and status); ``document_lines``
-one row per line of the current revision: what it used (version, value, run, source) and what
-its rule would choose now (``now_version``, ``now_value``), with ``stale`` set when they
-differ. The choice is refreshed whenever an event touches a period that a line uses, so
-"which documents are stale" is one indexed query, never a replay.
+``documents`` holds one row per document (its current revision and status, and the GBP total
+of its lines); ``document_lines`` one row per line of the current revision: what it used
+(version, value and its unit, run, source) and what its rule would choose now (``now_version``,
+``now_value``), with ``stale`` set when they differ. The choice is refreshed whenever an event
+touches a period that a line uses, so "which documents are stale" is one indexed query, never a
+replay.
 
 Within a batch the period views are applied first (the runner applies views in order), so a
 refresh reads the period's versions and pins as they stand after the batch; a line's ``used``
@@ -21,8 +22,9 @@ from typing import Any, NamedTuple
 
 from ledger.adapters.storage import Database, Tx, as_date, as_datetime
 from ledger.domain.aggregates import SettlementPeriod
-from ledger.domain.documents import Document
+from ledger.domain.documents import Document, total_in_gbp, totals_by_measure
 from ledger.domain.selection import Rule, Standing, standing_after
+from ledger.flows.formats import measure_unit
 from projections.period_versions import period_versions
 
 _LINE_COLUMNS = (
@@ -45,6 +47,7 @@ _LINE_COLUMNS = (
     "now_version",
     "now_value",
     "stale",
+    "unit",
 )
 PeriodKey = tuple[str, str, date, int]  # tenant, subject, settlement date, period
 
@@ -60,7 +63,7 @@ class DocumentRow:
     issued_at: datetime
     revised_at: datetime
     actor: str
-    total: Decimal
+    total: Decimal | None  # the GBP lines' total; None when the document has none
     status: str
     cancelled_by: str | None
     cancel_reason: str | None
@@ -85,6 +88,7 @@ class LineRow:
     now_version: int | None
     now_value: Decimal | None
     stale: bool
+    unit: str | None
 
 
 class StaleLineRow(NamedTuple):
@@ -99,10 +103,22 @@ class StaleLineRow(NamedTuple):
     used_value: Decimal
     now_version: int | None
     now_value: Decimal | None
+    unit: str | None
+
+
+def line_unit(data: dict[str, Any]) -> str | None:
+    """The unit of a line as its document's event gives it: the unit it recorded, or, for a
+    line issued before lines recorded units (schema version 1 of the events), the unit the
+    ledger's formats give its measure."""
+    return data["unit"] if "unit" in data else measure_unit(data["measure"])
 
 
 class DocumentsProjection:
-    """Builds ``documents`` and ``document_lines`` from document and period events."""
+    """Builds ``documents`` and ``document_lines`` from document and period events.
+
+    ``documents.total`` is what version 1 of the events called the total: every line's value
+    added up, whatever its unit; kept (its column is NOT NULL in databases set up before schema
+    7) but never shown. ``gbp_total`` is the document's total."""
 
     name = "documents"
     tables = ("documents", "document_lines")
@@ -116,7 +132,8 @@ class DocumentsProjection:
                 " rule TEXT NOT NULL, revision INTEGER NOT NULL,"
                 f" issued_at {t['TS']} NOT NULL, revised_at {t['TS']} NOT NULL,"
                 " actor TEXT NOT NULL, total TEXT NOT NULL, status TEXT NOT NULL,"
-                " cancelled_by TEXT, cancel_reason TEXT, PRIMARY KEY (tenant, reference))"
+                " cancelled_by TEXT, cancel_reason TEXT, gbp_total TEXT,"
+                " PRIMARY KEY (tenant, reference))"
             )
             tx.execute(
                 "CREATE TABLE IF NOT EXISTS document_lines ("
@@ -128,7 +145,7 @@ class DocumentsProjection:
                 " used_kind TEXT NOT NULL, run_type TEXT NOT NULL,"
                 f" run_number {t['BIGINT']} NOT NULL,"
                 " source_sha256 TEXT, now_version INTEGER, now_value TEXT,"
-                " stale INTEGER NOT NULL, PRIMARY KEY (tenant, reference, line))"
+                " stale INTEGER NOT NULL, unit TEXT, PRIMARY KEY (tenant, reference, line))"
             )
             tx.execute(
                 "CREATE INDEX IF NOT EXISTS document_lines_by_period ON document_lines"
@@ -144,6 +161,7 @@ class DocumentsProjection:
             )
             # Run numbers of values from no settlement run are instants (schema 6).
             database.widen_to_bigint(tx, "document_lines", "run_number")
+            _add_units(database, tx)
 
     def clear(self, tx: Tx) -> None:
         tx.execute("DELETE FROM documents")
@@ -169,19 +187,21 @@ class DocumentsProjection:
 
     def _revise(self, tx: Tx, event: Document.Issued | Document.Reissued) -> None:
         key = (event.tenant, event.reference)
+        every_line, gbp_total = _totals(event.lines)
         if isinstance(event, Document.Issued):
             tx.execute(
                 "INSERT INTO documents (tenant, reference, kind, rule, revision, issued_at,"
-                " revised_at, actor, total, status) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'issued')",
+                " revised_at, actor, total, status, gbp_total)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'issued', ?)",
                 (*key, event.kind, event.rule, 1, event.timestamp, event.timestamp,
-                 event.actor, str(event.total)),
+                 event.actor, every_line, gbp_total),
             )  # fmt: skip
             rule = event.rule
         else:
             tx.execute(
-                "UPDATE documents SET revision = ?, revised_at = ?, actor = ?, total = ?"
-                " WHERE tenant = ? AND reference = ?",
-                (event.revision, event.timestamp, event.actor, str(event.total), *key),
+                "UPDATE documents SET revision = ?, revised_at = ?, actor = ?, total = ?,"
+                " gbp_total = ? WHERE tenant = ? AND reference = ?",
+                (event.revision, event.timestamp, event.actor, every_line, gbp_total, *key),
             )
             row = tx.execute(
                 "SELECT rule FROM documents WHERE tenant = ? AND reference = ?", key
@@ -228,7 +248,46 @@ def _line_row(
         data["version"],
         data["value"],
         0,
+        line_unit(data),
     )
+
+
+def _totals(lines: Sequence[dict[str, Any]]) -> tuple[str, str | None]:
+    """A revision's lines (as its event holds them) added up: every value whatever its unit
+    (the legacy ``total`` column), and the GBP lines (None when there is none)."""
+    every_line = sum((Decimal(d["value"]) for d in lines), Decimal(0))
+    gbp = total_in_gbp(
+        totals_by_measure((d["measure"], line_unit(d), Decimal(d["value"])) for d in lines)
+    )
+    return str(every_line), None if gbp is None else str(gbp)
+
+
+def _add_units(database: Database, tx: Tx) -> None:
+    """Give lines and documents recorded before schema 7 their units and GBP totals: each
+    line the unit its measure has (as :func:`line_unit` gives a line of version 1 of the
+    events, so a rebuild gives the same), each document the total of its GBP lines. Once,
+    when the columns are added."""
+    if not database.has_column(tx, "document_lines", "unit"):
+        tx.execute("ALTER TABLE document_lines ADD COLUMN unit TEXT")
+        measures = tx.execute("SELECT DISTINCT measure FROM document_lines").fetchall()
+        for (measure,) in measures:
+            unit = measure_unit(str(measure))
+            if unit is not None:
+                tx.execute("UPDATE document_lines SET unit = ? WHERE measure = ?", (unit, measure))
+    if not database.has_column(tx, "documents", "gbp_total"):
+        tx.execute("ALTER TABLE documents ADD COLUMN gbp_total TEXT")
+        # A document at a time: its lines are bounded, the documents are not.
+        for key in tx.execute("SELECT tenant, reference FROM documents").fetchall():
+            lines = tx.execute(
+                "SELECT measure, unit, used_value FROM document_lines"
+                " WHERE tenant = ? AND reference = ?",
+                tuple(key),
+            ).fetchall()
+            gbp = total_in_gbp(totals_by_measure((m, u, Decimal(v)) for m, u, v in lines))
+            tx.execute(
+                "UPDATE documents SET gbp_total = ? WHERE tenant = ? AND reference = ?",
+                (None if gbp is None else str(gbp), *key),
+            )
 
 
 def _refresh(tx: Tx, touched: set[PeriodKey]) -> None:
@@ -296,7 +355,7 @@ def _document_row(r: Sequence[Any]) -> DocumentRow:
         issued_at=as_datetime(r[4]),
         revised_at=as_datetime(r[5]),
         actor=r[6],
-        total=Decimal(r[7]),
+        total=None if r[7] is None else Decimal(r[7]),
         status=r[8],
         cancelled_by=r[9],
         cancel_reason=r[10],
@@ -311,7 +370,7 @@ _DOCUMENT_COLUMNS = (
     "issued_at",
     "revised_at",
     "actor",
-    "total",
+    "gbp_total",
     "status",
     "cancelled_by",
     "cancel_reason",
@@ -341,6 +400,7 @@ def _line(r: Sequence[Any]) -> LineRow:
         now_version=None if r[12] is None else int(r[12]),
         now_value=None if r[13] is None else Decimal(r[13]),
         stale=bool(r[14]),
+        unit=r[15],
     )
 
 
@@ -361,7 +421,7 @@ def document(tx: Tx, tenant: str, reference: str) -> tuple[DocumentRow, list[Lin
 # not a parameter, so that both backends see that the index's predicate holds).
 _STALE_LINE_QUERY = (
     "SELECT reference, subject, settlement_date, settlement_period, measure, used_version,"
-    " used_value, now_version, now_value FROM document_lines WHERE tenant = ? AND stale = 1"
+    " used_value, now_version, now_value, unit FROM document_lines WHERE tenant = ? AND stale = 1"
     " ORDER BY reference, line"
 )
 _HEADS_PER_QUERY = 500  # references per IN list (SQLite before 3.32 allows 999 parameters)
@@ -394,6 +454,7 @@ def _stale_line_row(r: Sequence[Any]) -> StaleLineRow:
         Decimal(r[6]),
         r[7],
         None if r[8] is None else Decimal(r[8]),
+        r[9],
     )
 
 

@@ -1,20 +1,23 @@
 """Documents issued from the ledger (invoices, reports, statements) and the versions they used.
 
 A document is an aggregate of its own: issuing it records, per line, exactly which version of
-which period's value it used (version number, run, value, source file), chosen by its rule
-(:mod:`ledger.domain.selection`). Issuing never touches a period. Re-issuing records a new set
-of lines under the same rule (a new revision); cancelling records who and why. The lines of a
-revision never change: staleness is worked out beside them, by a view.
+which period's value it used (version number, run, value and its unit, source file), chosen by
+its rule (:mod:`ledger.domain.selection`). Issuing never touches a period. Re-issuing records a
+new set of lines under the same rule (a new revision); cancelling records who and why. The
+lines of a revision never change: staleness is worked out beside them, by a view.
+
+Totals never add values of different units: one total per measure, and a document's grand
+total over its lines in GBP only (a BM Unit's cashflows, never its volumes or loss factors).
 """
 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Hashable, Sequence
+from collections.abc import Callable, Hashable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
-from typing import Any
+from typing import Any, ClassVar, Final
 from uuid import UUID, uuid5
 
 from eventsourcing.domain import Aggregate
@@ -26,6 +29,8 @@ from ledger.domain.selection import Rule
 
 KINDS = ("invoice", "report", "statement")
 MAX_REFERENCE_LENGTH = 100
+# The unit of money: a document's grand total adds these lines only.
+GBP: Final = "GBP"
 
 
 class DocumentRefused(LedgerError):
@@ -51,6 +56,7 @@ class DocumentLine:
     run_type: str
     run_number: int
     source_sha256: str | None
+    unit: str | None  # GBP, MWh, GBP/MWh, factor, ...; None: the ledger knows no unit for it
 
     def as_event_data(self) -> dict[str, Any]:
         """As stored in the document's events: plain JSON, the value as exact decimal text."""
@@ -65,6 +71,7 @@ class DocumentLine:
             "run_type": self.run_type,
             "run_number": self.run_number,
             "source_sha256": self.source_sha256,
+            "unit": self.unit,
         }
 
     @classmethod
@@ -80,11 +87,42 @@ class DocumentLine:
             run_type=data["run_type"],
             run_number=int(data["run_number"]),
             source_sha256=data["source_sha256"],
+            # Lines issued before schema version 2 of the document's events name no unit.
+            unit=data.get("unit"),
         )
 
 
-def total_of(lines: Sequence[DocumentLine]) -> Decimal:
-    return sum((line.value for line in lines), Decimal(0))
+@dataclass(frozen=True)
+class MeasureTotal:
+    """The lines of one measure, in one unit, added up."""
+
+    measure: str
+    unit: str | None
+    total: Decimal
+    lines: int
+
+
+def totals_by_measure(values: Iterable[tuple[str, str | None, Decimal]]) -> list[MeasureTotal]:
+    """One total per measure and unit of ``values`` (measure, unit, value), in the order each
+    first appears. Values in different units are never added: a measure whose lines name two
+    units (a document issued across a change of the layouts) gets a total for each."""
+    sums: dict[tuple[str, str | None], tuple[Decimal, int]] = {}
+    for measure, unit, value in values:
+        total, count = sums.get((measure, unit), (Decimal(0), 0))
+        sums[(measure, unit)] = (total + value, count + 1)
+    return [MeasureTotal(m, u, total, count) for (m, u), (total, count) in sums.items()]
+
+
+def total_in_gbp(totals: Iterable[MeasureTotal]) -> Decimal | None:
+    """The grand total of a document: its GBP lines added up; None when it has none. Volumes,
+    prices, factors and values of no known unit are never added into money."""
+    money = [t.total for t in totals if t.unit == GBP]
+    return sum(money, Decimal(0)) if money else None
+
+
+def total_of(lines: Sequence[DocumentLine]) -> Decimal | None:
+    """The GBP total of a revision's lines (:func:`total_in_gbp`)."""
+    return total_in_gbp(totals_by_measure((x.measure, x.unit, x.value) for x in lines))
 
 
 class Document(Aggregate):
@@ -99,7 +137,7 @@ class Document(Aggregate):
         revision: int,
         actor: str,
         lines: list[dict[str, Any]],
-        total: Decimal,
+        total: Decimal | None,
     ) -> None:
         self.tenant = tenant
         self.reference = reference
@@ -119,7 +157,15 @@ class Document(Aggregate):
     @dataclass(frozen=True)
     class Issued(Aggregate.Created):
         """The document was issued: its first revision, who issued it, and every line with
-        its version (``lines`` hold plain JSON, values as decimal text)."""
+        its version and unit (``lines`` hold plain JSON, values as decimal text); ``total``
+        adds its GBP lines (None when it has none).
+
+        Schema version 2 added each line's ``unit`` and made ``total`` the GBP lines' only.
+        Version 1 lines name no unit, and its total added every line whatever its unit (cash,
+        volumes, loss factors): upcast, the total is None (unknown here); the views work each
+        line's unit out from its measure, and the totals from those."""
+
+        class_version: ClassVar[int] = 2
 
         tenant: str
         reference: str
@@ -128,11 +174,18 @@ class Document(Aggregate):
         revision: int
         actor: str
         lines: list[dict[str, Any]]
-        total: Decimal
+        total: Decimal | None
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, Any]) -> None:
+            state["total"] = None
 
     @dataclass(frozen=True)
     class Reissued(Aggregate.Event):
-        """The document was issued again under its rule: a new revision, who and why."""
+        """The document was issued again under its rule: a new revision, who and why, its
+        lines and their GBP total; schema version 2 as :class:`Issued`'s."""
+
+        class_version: ClassVar[int] = 2
 
         tenant: str
         reference: str
@@ -140,7 +193,11 @@ class Document(Aggregate):
         actor: str
         reason: str
         lines: list[dict[str, Any]]
-        total: Decimal
+        total: Decimal | None
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, Any]) -> None:
+            state["total"] = None
 
         def apply(self, aggregate: Any) -> None:
             aggregate.revision = self.revision

@@ -11,15 +11,15 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import date
-from decimal import Decimal
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import Field, dataclasses
 
 from ledger.adapters.storage import Tx
-from ledger.domain.documents import DocumentLine
+from ledger.domain.documents import GBP, DocumentLine, MeasureTotal, total_in_gbp, totals_by_measure
 from ledger.domain.errors import LedgerError
 from ledger.domain.selection import Rule
+from ledger.flows.formats import measure_unit
 from ledger.service.read_models import DecimalString, Instant, ReadModel
 from projections.documents import DocumentRow, LineRow, StaleLineRow, standing
 from projections.period_versions import VersionRow, period_versions
@@ -42,6 +42,10 @@ class DocumentLineView(ReadModel):
     settlement_period: int
     measure: str
     value: DecimalString
+    unit: str | None = Field(
+        description="the value's unit (GBP, MWh, GBP/MWh, factor, kWh, ...); null when the "
+        "ledger knows no unit for the measure"
+    )
     version: int
     kind: str = Field(description="the version's kind: run or correction")
     run_type: str
@@ -49,8 +53,22 @@ class DocumentLineView(ReadModel):
     source: LineSource | None
 
 
+class MeasureTotalView(ReadModel):
+    """The lines of one measure, in one unit, added up."""
+
+    measure: str
+    unit: str | None = Field(description="the lines' unit; null when the ledger knows none")
+    total: DecimalString
+    lines: int = Field(description="how many lines it adds up")
+
+    @classmethod
+    def of(cls, total: MeasureTotal) -> MeasureTotalView:
+        return cls(measure=total.measure, unit=total.unit, total=total.total, lines=total.lines)
+
+
 class DocumentView(ReadModel):
-    """A document as issued (its current revision), with every line's version."""
+    """A document as issued (its current revision), with every line's version; its totals by
+    measure, and its grand total over its GBP lines only (never volumes, prices or factors)."""
 
     reference: str
     kind: str
@@ -61,10 +79,17 @@ class DocumentView(ReadModel):
     revised_at: Instant
     actor: str = Field(description="who issued the current revision")
     lines: list[DocumentLineView]
-    total: DecimalString
+    totals: list[MeasureTotalView] = Field(
+        description="one per measure (and unit), in the order the lines first name them"
+    )
+    total: DecimalString | None = Field(
+        description="the grand total: the GBP lines added up; null when there is none"
+    )
+    total_unit: Literal["GBP"] = Field(default=GBP, description="the grand total's unit")
 
     @classmethod
     def of(cls, head: DocumentRow, lines: Sequence[LineRow]) -> DocumentView:
+        totals = totals_by_measure((line.measure, line.unit, line.used_value) for line in lines)
         return cls(
             reference=head.reference,
             kind=head.kind,
@@ -75,7 +100,8 @@ class DocumentView(ReadModel):
             revised_at=head.revised_at,
             actor=head.actor,
             lines=[_line_view(line) for line in lines],
-            total=head.total,
+            totals=[MeasureTotalView.of(t) for t in totals],
+            total=total_in_gbp(totals),
         )
 
 
@@ -103,16 +129,24 @@ class StaleLine:
     used: VersionValue
     now: VersionValue
     delta: DecimalString | None = Field(description="now minus used (null if now has none)")
+    unit: str | None = Field(default=None, description="the values' unit; null when unknown")
 
 
 class StaleDocument(ReadModel):
-    """A document in force with at least one stale line."""
+    """A document in force with at least one stale line: the lines, their deltas by measure,
+    and the GBP lines' deltas added up."""
 
     reference: str
     kind: str
     rule: str
     revision: int
-    total_delta: DecimalString
+    total_delta: DecimalString | None = Field(
+        description="the GBP lines' deltas added up; null when no stale line is in GBP"
+    )
+    total_delta_unit: Literal["GBP"] = GBP
+    deltas: list[MeasureTotalView] = Field(
+        description="the deltas of each measure (and unit) added up (lines: how many)"
+    )
     lines: list[StaleLine]
 
     @classmethod
@@ -133,6 +167,7 @@ class DocumentUse(ReadModel):
     measure: str
     version: int
     value: DecimalString
+    unit: str | None = Field(description="the value's unit; null when the ledger knows none")
     stale: bool
 
 
@@ -146,6 +181,7 @@ def use_of(head: DocumentRow, line: LineRow) -> DocumentUse:
         measure=line.measure,
         version=line.used_version,
         value=line.used_value,
+        unit=line.unit,
         stale=line.stale,
     )
 
@@ -157,6 +193,7 @@ def _line_view(line: LineRow) -> DocumentLineView:
         settlement_period=line.settlement_period,
         measure=line.measure,
         value=line.used_value,
+        unit=line.unit,
         version=line.used_version,
         kind=line.used_kind,
         run_type=line.run_type,
@@ -168,12 +205,19 @@ def _line_view(line: LineRow) -> DocumentLineView:
 def _stale_document(head: DocumentRow, lines: Sequence[StaleLineRow]) -> dict[str, Any]:
     """A :class:`StaleDocument` as plain data."""
     stale = [_stale_line(line) for line in lines]
+    deltas = totals_by_measure(
+        (s["measure"], s["unit"], s["delta"]) for s in stale if s["delta"] is not None
+    )
     return {
         "reference": head.reference,
         "kind": head.kind,
         "rule": head.rule,
         "revision": head.revision,
-        "total_delta": sum((s["delta"] or Decimal(0) for s in stale), Decimal(0)),
+        "total_delta": total_in_gbp(deltas),
+        "deltas": [
+            {"measure": d.measure, "unit": d.unit, "total": d.total, "lines": d.lines}
+            for d in deltas
+        ],
         "lines": stale,
     }
 
@@ -189,6 +233,7 @@ def _stale_line(line: StaleLineRow) -> dict[str, Any]:
         "used": {"version": line.used_version, "value": line.used_value},
         "now": {"version": line.now_version, "value": now},
         "delta": None if now is None else now - line.used_value,
+        "unit": line.unit,
     }
 
 
@@ -220,6 +265,7 @@ def resolve_lines(tx: Tx, tenant: str, rule: Rule, keys: Sequence[LineKey]) -> l
                 run_type=version.run_type,
                 run_number=version.run_number,
                 source_sha256=version.source_sha256,
+                unit=measure_unit(measure),
             )
         )
     return lines

@@ -130,3 +130,25 @@ def test_repeats_are_refused_over_http(client: TestClient) -> None:
         assert r.status_code == 400, r.text  # type: ignore[attr-defined]
         assert message in r.json()["detail"]  # type: ignore[attr-defined]
     assert client.get("/tenants/a/documents/INV-1").status_code == 404
+
+
+def test_lines_name_their_units_and_totals_are_by_measure(client: TestClient) -> None:
+    assert upload(client, report(run_type="SF"), "sf.txt").json()["status"] == "accepted"
+    unit = sample_bm_unit_ids(PARTY, 1)[0]
+    measures = ["bm_unit_metered_volume", "information_imbalance_cashflow"]
+    r = issue(client, "BMU-1", subject=f"bmu:{unit}", measures=measures)
+    assert r.status_code == 201, r.text  # type: ignore[attr-defined]
+    document = r.json()  # type: ignore[attr-defined]
+    assert [(x["measure"], x["unit"]) for x in document["lines"]] == [
+        ("bm_unit_metered_volume", "MWh"),
+        ("information_imbalance_cashflow", "GBP"),
+    ] * 2
+    values = {
+        m: [Decimal(x["value"]) for x in document["lines"] if x["measure"] == m] for m in measures
+    }
+    assert document["totals"] == [
+        {"measure": m, "unit": u, "total": str(sum(values[m], Decimal(0))), "lines": 2}
+        for m, u in zip(measures, ("MWh", "GBP"), strict=True)
+    ]
+    cash = sum(values["information_imbalance_cashflow"], Decimal(0))
+    assert (document["total"], document["total_unit"]) == (str(cash), "GBP")

@@ -7,15 +7,18 @@ Every test runs on SQLite and on PostgreSQL.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import pytest
+from eventsourcing.persistence import StoredEvent
 
 import projections.documents
 from integration.conftest import (
+    BMU_SUBJECT,
     DAY,
     PARTY_SUBJECT,
     SHORT_DAY,
@@ -24,7 +27,11 @@ from integration.conftest import (
     write_report,
 )
 from ledger.cli import main
+from ledger.demo.json_samples import disebsp_day, disebsp_page
+from ledger.domain.documents import Document, DocumentLine
 from ledger.domain.errors import LedgerError
+from ledger.domain.selection import Rule
+from ledger.flows.record_layouts import layout_for
 from ledger.service.application import NotFound
 from ledger.service.documents import DocumentView
 from ledger.service.runtime import LedgerRuntime
@@ -136,7 +143,10 @@ def test_the_stale_documents_as_json(
     assert main(["--tenant", TENANT, "documents", "stale"]) == 0
     [stale] = json.loads(capsys.readouterr().out)
     assert stale == sf.stale_documents(tenant=TENANT)[0].model_dump(mode="json")
-    assert set(stale) == {"reference", "kind", "rule", "revision", "total_delta", "lines"}
+    assert set(stale) == {
+        *("reference", "kind", "rule", "revision", "total_delta", "lines"),
+        *("total_delta_unit", "deltas"),
+    }
     assert (stale["reference"], stale["rule"], stale["revision"]) == ("INV-1", "best", 1)
     deltas = []
     for n, line in enumerate(stale["lines"], start=1):
@@ -148,9 +158,13 @@ def test_the_stale_documents_as_json(
             "used": {"version": 2, "value": str(value_of(sf, n, 2))},
             "now": {"version": 3, "value": str(value_of(sf, n, 3))},
             "delta": str(value_of(sf, n, 3) - value_of(sf, n, 2)),
+            "unit": "GBP",
         }
         deltas.append(Decimal(line["delta"]))
     assert stale["total_delta"] == str(sum(deltas, Decimal(0)))
+    assert stale["total_delta_unit"] == "GBP"
+    total = str(sum(deltas, Decimal(0)))
+    assert stale["deltas"] == [{"measure": MEASURE, "unit": "GBP", "total": total, "lines": 3}]
 
 
 def test_a_correction_of_the_version_used_makes_a_run_document_stale(sf: LedgerRuntime) -> None:
@@ -370,3 +384,113 @@ def test_a_period_or_measure_named_twice_is_refused_naming_it(sf: LedgerRuntime,
         f"ledger: measure '{MEASURE}' is named 2 times: name each measure once\n",
     )
     assert dump_views(sf) == before
+
+
+BP7_UNITS = {f.name: f.unit for f in layout_for("S0142013")[0].records["BP7"].fields}
+
+
+def test_a_bm_unit_document_totals_each_measure_and_adds_only_cash(sf: LedgerRuntime) -> None:
+    document = issue(sf, "BMU-1", subject=BMU_SUBJECT, periods=[1, 2], measures=[])
+    units = {line.measure: line.unit for line in document.lines}
+    assert units == {measure: BP7_UNITS[measure] for measure in units}
+    assert {"GBP", "MWh", "factor"} <= set(units.values())
+    by_measure: dict[str, list[Decimal]] = {}
+    for line in document.lines:
+        by_measure.setdefault(line.measure, []).append(line.value)
+    assert [(t.measure, t.unit, t.total, t.lines) for t in document.totals] == [
+        (m, units[m], sum(values, Decimal(0)), 2) for m, values in by_measure.items()
+    ]
+    cash = [line.value for line in document.lines if line.unit == "GBP"]
+    assert (document.total, document.total_unit) == (sum(cash, Decimal(0)), "GBP")
+    assert document.total != sum(line.value for line in document.lines)
+    assert sf.document("BMU-1", tenant=TENANT) == document
+
+    volumes = issue(sf, "BMU-2", subject=BMU_SUBJECT, measures=["bm_unit_metered_volume"])
+    assert volumes.total is None  # no cash line: no grand total
+    [total] = volumes.totals
+    assert (total.unit, total.lines) == ("MWh", 3)
+
+
+def test_a_measure_of_no_known_unit_is_shown_so_and_never_added_into_money(
+    runtime: LedgerRuntime, files: Path
+) -> None:
+    page = files / "prices.json"
+    page.write_bytes(disebsp_page(disebsp_day(DAY, datetime(2026, 5, 2, tzinfo=UTC))))
+    assert runtime.ingest(page, tenant=TENANT).status == "accepted"
+    measures = ["system_sell_price", "total_accepted_offer_volume"]
+    document = issue(runtime, subject="system", periods=[1], measures=measures)
+    assert [(line.measure, line.unit) for line in document.lines] == [
+        ("system_sell_price", "GBP/MWh"),
+        ("total_accepted_offer_volume", None),
+    ]
+    assert [(t.measure, t.unit) for t in document.totals] == [
+        ("system_sell_price", "GBP/MWh"),
+        ("total_accepted_offer_volume", None),
+    ]
+    assert document.total is None
+
+
+def as_schema_version_1(stored: StoredEvent) -> StoredEvent:
+    """A document's event as it was stored before lines named their units: no ``unit`` in its
+    lines, and a total adding every line, whatever its unit."""
+    state = json.loads(stored.state)
+    assert state.pop("class_version") == 2
+    for line in state["lines"]:
+        del line["unit"]
+    every_line = sum(Decimal(line["value"]) for line in state["lines"])
+    state["total"] = {"_type_": "decimal_str", "_data_": str(every_line)}
+    return StoredEvent(
+        stored.originator_id, stored.originator_version, stored.topic, json.dumps(state).encode()
+    )
+
+
+def test_documents_issued_before_units_show_them_after_an_upgrade(
+    sf: LedgerRuntime, open_runtime: Callable[[], LedgerRuntime]
+) -> None:
+    # A BM Unit document as schema 6 stored it: events of version 1 (no units; a total adding
+    # volumes and loss factors to cash), then views without units.
+    lines = [
+        DocumentLine(
+            subject=BMU_SUBJECT,
+            settlement_date=DAY,
+            settlement_period=period,
+            measure=measure,
+            value=Decimal(value),
+            version=best.version,
+            kind=best.kind,
+            run_type=best.run_type,
+            run_number=best.run_number,
+            source_sha256=None if best.source is None else best.source.sha256,
+            unit=None,
+        )
+        for period in (1, 2)
+        if (best := sf.period(BMU_SUBJECT, DAY, period, tenant=TENANT).best) is not None
+        for measure, value in best.values.items()
+    ]
+    old = Document.issue(TENANT, "OLD-1", "invoice", Rule("best"), "f.finance", lines)
+    old.reissue("f.finance", "again", lines)
+    stored = [
+        as_schema_version_1(sf.ledger.mapper.to_stored_event(e)) for e in old.collect_events()
+    ]
+    assert '"unit"' not in stored[0].state.decode()
+    sf.ledger.recorder.insert_events(stored)
+    sf.runner.catch_up()
+    new = issue(sf, "NEW-1", subject=BMU_SUBJECT, periods=[1, 2], measures=[])
+    assert new.total is not None and {line.unit for line in new.lines} >= {"GBP", "MWh"}
+    [old_event, _] = sf.ledger.event_history(old.id)
+    assert old_event.total is None  # upcast: version 1's total added every unit
+
+    def shown(runtime: LedgerRuntime, reference: str) -> Any:
+        view = runtime.document(reference, tenant=TENANT).model_dump(mode="json")
+        return {k: view[k] for k in ("lines", "totals", "total", "total_unit")}
+
+    assert shown(sf, "OLD-1") == shown(sf, "NEW-1")
+
+    # The views as schema 6 left them: no units, no GBP totals; then a release with schema 7.
+    with sf.database.transaction() as tx:
+        tx.execute("ALTER TABLE document_lines DROP COLUMN unit")
+        tx.execute("ALTER TABLE documents DROP COLUMN gbp_total")
+        tx.execute("UPDATE ledger_schema SET version = 6")
+    upgraded = open_runtime()
+    assert shown(upgraded, "OLD-1") == shown(upgraded, "NEW-1") == shown(sf, "NEW-1")
+    assert upgraded.verify().equal

@@ -68,6 +68,7 @@ from ledger.service.documents import (
     DocumentLineView,
     DocumentUse,
     LineSource,
+    MeasureTotalView,
     StaleDocument,
     StaleLine,
     VersionValue,
@@ -87,6 +88,8 @@ S0142, S0141, LATER = "S0142", "S0141", "S0142 created later"
 FORMS = (S0142, S0141, LATER)
 MEASURE = "bm_unit_cashflow"
 OTHER = "energy_imbalance_cashflow"
+# A party's values are its period charges (PPC): cash, in GBP, every one of them.
+PARTY_UNIT = "GBP"
 MEASURE_CHOICES: tuple[tuple[str, ...], ...] = ((MEASURE,), (OTHER, MEASURE), ())
 # As of an instant remembered earlier, or of the one just before an intervention on one of the
 # document's periods (when the pins as they stood then differ from those standing now).
@@ -506,7 +509,13 @@ class LedgerMachine(RuleBasedStateMachine):
             "issued",
             1,
         )
-        assert view.total == sum((line.value for line in lines), Decimal(0))
+        assert view.total == sum((line.value for line in lines), Decimal(0))  # all GBP
+        by_measure: dict[str, list[Decimal]] = {}
+        for line in lines:
+            by_measure.setdefault(line.measure, []).append(line.value)
+        assert [(t.measure, t.unit, t.total, t.lines) for t in view.totals] == [
+            (m, PARTY_UNIT, sum(v, Decimal(0)), len(v)) for m, v in by_measure.items()
+        ]
         self.documents[reference] = ModelDocument(reference, kind, chosen_rule, keys, lines)
 
     @precondition(lambda self: bool(self.documents))
@@ -589,6 +598,7 @@ class LedgerMachine(RuleBasedStateMachine):
             run_type=version.run_type,
             run_number=version.run_number,
             source=None if version.source is None else LineSource(sha256=version.source),
+            unit=PARTY_UNIT,
         )
 
     # --- Rebuilding
@@ -630,13 +640,25 @@ class LedgerMachine(RuleBasedStateMachine):
                 if (stale := self._stale_line(document.rule, line)) is not None
             ]
             if lines:
+                deltas: dict[str, list[Decimal]] = {}
+                for s in lines:
+                    if s.delta is not None:
+                        deltas.setdefault(s.measure, []).append(s.delta)
                 expected.append(
                     StaleDocument(
                         reference=reference,
                         kind=document.kind,
                         rule=str(document.rule),
                         revision=document.revision,
-                        total_delta=sum((s.delta or Decimal(0) for s in lines), Decimal(0)),
+                        total_delta=sum((sum(d, Decimal(0)) for d in deltas.values()), Decimal(0))
+                        if deltas
+                        else None,
+                        deltas=[
+                            MeasureTotalView(
+                                measure=m, unit=PARTY_UNIT, total=sum(d, Decimal(0)), lines=len(d)
+                            )
+                            for m, d in deltas.items()
+                        ],
                         lines=lines,
                     )
                 )
@@ -655,6 +677,7 @@ class LedgerMachine(RuleBasedStateMachine):
                     measure=line.measure,
                     version=line.version,
                     value=line.value,
+                    unit=PARTY_UNIT,
                     stale=self._stale_line(document.rule, line) is not None,
                 )
                 for reference, document in sorted(self.documents.items())
@@ -680,6 +703,7 @@ class LedgerMachine(RuleBasedStateMachine):
             used=VersionValue(version=line.version, value=line.value),
             now=VersionValue(version=None if now is None else now.version, value=value),
             delta=None if value is None else value - line.value,
+            unit=PARTY_UNIT,
         )
 
     @invariant()

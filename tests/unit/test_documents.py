@@ -7,8 +7,16 @@ from decimal import Decimal
 
 import pytest
 
-from ledger.domain.documents import Document, DocumentLine, DocumentRefused
+from ledger.domain.documents import (
+    Document,
+    DocumentLine,
+    DocumentRefused,
+    MeasureTotal,
+    total_in_gbp,
+    totals_by_measure,
+)
 from ledger.domain.selection import Rule
+from ledger.flows.formats import measure_unit
 
 
 def line(period: int, measure: str = "bm_unit_cashflow", value: str = "1.50") -> DocumentLine:
@@ -23,6 +31,7 @@ def line(period: int, measure: str = "bm_unit_cashflow", value: str = "1.50") ->
         run_type="SF",
         run_number=1,
         source_sha256=None,
+        unit="GBP",
     )
 
 
@@ -36,3 +45,35 @@ def test_a_document_never_bills_one_value_twice() -> None:
     issued = Document.issue("t", "INV-1", "invoice", Rule("best"), "f.finance", [line(3), line(4)])
     with pytest.raises(DocumentRefused, match="period 4 2 times"):
         issued.reissue("f.finance", "again", [line(4), line(4)])
+
+
+def test_totals_never_add_values_of_different_units() -> None:
+    values = [
+        ("bm_unit_cashflow", "GBP", Decimal("1.50")),
+        ("bm_unit_metered_volume", "MWh", Decimal("10.000")),
+        ("bm_unit_cashflow", "GBP", Decimal("-0.25")),
+        ("transmission_loss_factor", "factor", Decimal("0.0123456")),
+        ("mystery", None, Decimal("7")),
+        ("bm_unit_cashflow", "EUR", Decimal("3")),  # one measure in two units: two totals
+    ]
+    totals = totals_by_measure(values)
+    assert totals == [
+        MeasureTotal("bm_unit_cashflow", "GBP", Decimal("1.25"), 2),
+        MeasureTotal("bm_unit_metered_volume", "MWh", Decimal("10.000"), 1),
+        MeasureTotal("transmission_loss_factor", "factor", Decimal("0.0123456"), 1),
+        MeasureTotal("mystery", None, Decimal("7"), 1),
+        MeasureTotal("bm_unit_cashflow", "EUR", Decimal("3"), 1),
+    ]
+    assert total_in_gbp(totals) == Decimal("1.25")
+    assert total_in_gbp(totals[1:]) is None  # no cash: no grand total
+
+
+def test_every_format_names_the_units_of_its_measures() -> None:
+    assert measure_unit("bm_unit_cashflow") == "GBP"
+    assert measure_unit("bm_unit_metered_volume") == "MWh"
+    assert measure_unit("system_sell_price") == "GBP/MWh"
+    assert measure_unit("transmission_loss_factor") == "factor"
+    assert measure_unit("active_import_kwh") == "kWh"
+    assert measure_unit("reactive_export_kvarh") == "kVArh"
+    assert measure_unit("total_accepted_offer_volume") is None  # DISEBSP's: no unit stated
+    assert measure_unit("no_such_measure") is None
