@@ -10,13 +10,11 @@ from decimal import Decimal
 from pathlib import Path
 from typing import BinaryIO
 
-from eventsourcing.persistence import IntegrityError
-
 from ledger.adapters.raw_payloads import Spool, stream_stored
 from ledger.adapters.schema import mark_schema_ready, schema_ready
 from ledger.adapters.storage import Database
-from ledger.domain.documents import Document, DocumentRefused, check_named_once
-from ledger.domain.errors import InvalidInstant, LedgerBusy, LedgerError
+from ledger.domain.documents import Document, DocumentRefused, check_named_once, document_id
+from ledger.domain.errors import InvalidInstant, LedgerError
 from ledger.domain.identifiers import Subject, tenant_id
 from ledger.domain.runs import SETTLEMENT_RUNS, RunType, scheduled_run_date
 from ledger.domain.selection import Rule
@@ -58,6 +56,7 @@ from ledger.service.read_models import (
     standing_of,
     versions_of,
 )
+from ledger.service.unit_of_work import UnitOfWork
 from projections.documents import DocumentsProjection, lines_using, stale_lines
 from projections.documents import document as document_rows
 from projections.exceptions import ExceptionsProjection
@@ -76,6 +75,13 @@ from projections.period_versions import (
 from projections.runner import ProjectionRunner
 
 DEFAULT_TENANT = "default"
+
+
+def _changed(reference: str) -> str:
+    return (
+        f"document {reference} changed while this command ran: look at it again (ledger "
+        "documents show) and try again"
+    )
 
 
 def _issued_already(reference: str) -> DocumentRefused:
@@ -125,6 +131,7 @@ class LedgerRuntime:
                 tracking=self.ledger.view_tracking,
             )
             self.ingestor = Ingestor(self.ledger, views=self.runner)
+            self.unit_of_work = UnitOfWork(self.ledger, self.runner)
             if create:
                 self.runner.create_tables()
                 mark_schema_ready(self.database)
@@ -383,7 +390,11 @@ class LedgerRuntime:
     ) -> DocumentView:
         """Issue a document: each line resolved to an exact version by ``rule``; a line per
         period (every period of the settlement day when none is named) and measure (every
-        measure of the chosen version when none is named)."""
+        measure of the chosen version when none is named).
+
+        One write (:mod:`ledger.service.unit_of_work`): the lines are resolved from the views
+        and the holds checked under the append lock, in the transaction that records the
+        document, so no hold can come between them: no document ever uses a held period."""
         tenant = tenant_id(tenant)
         chosen_rule = Rule.parse(rule)
         canonical = str(Subject.parse(subject))
@@ -392,39 +403,39 @@ class LedgerRuntime:
         check_named_once(periods, measures)
         for period in periods:
             check_settlement_period(settlement_date, period)
-        with self._writing():
-            if self.ledger.document(tenant, reference.strip()) is not None:
+        busy = str(_issued_already(reference.strip()))
+        with self._writing(), self.unit_of_work.write(busy=busy) as write:
+            tx = write.tx
+            if self.ledger.event_store.current_versions(
+                tx, [document_id(tenant, reference.strip())]
+            ):
                 raise _issued_already(reference.strip())
-            with self.database.transaction(write=False) as tx:
-                keys = [
-                    (canonical, settlement_date, period, measure)
-                    for period in periods
-                    for measure in measures
-                    or measures_of(tx, tenant, chosen_rule, canonical, settlement_date, period)
-                ]
-                lines = resolve_lines(tx, tenant, chosen_rule, keys)
+            keys = [
+                (canonical, settlement_date, period, measure)
+                for period in periods
+                for measure in measures
+                or measures_of(tx, tenant, chosen_rule, canonical, settlement_date, period)
+            ]
+            lines = resolve_lines(tx, tenant, chosen_rule, keys)
             issued = Document.issue(tenant, reference, kind, chosen_rule, actor, lines)
-            try:
-                self.ledger.save(issued)
-            except IntegrityError:  # issued by another writer meanwhile
-                raise _issued_already(issued.reference) from None
+            write.record(issued)
         return self.document(issued.reference, tenant=tenant)
 
     def reissue_document(
         self, reference: str, *, actor: str, reason: str, tenant: str = DEFAULT_TENANT
     ) -> DocumentView:
-        """Issue a document again under its rule: the same lines, each resolved anew."""
+        """Issue a document again under its rule: the same lines, each resolved anew, in one
+        write as :meth:`issue_document` (a hold never comes between resolving and recording)."""
         tenant = tenant_id(tenant)
-        with self._writing():
-            found = self._document(tenant, reference)
+        with self._writing(), self.unit_of_work.write(busy=_changed(reference)) as write:
+            found = self._document(tenant, reference)  # under the lock: as it now stands
             keys = [
                 (line.subject, line.settlement_date, line.settlement_period, line.measure)
                 for line in found.lines
             ]
-            with self.database.transaction(write=False) as tx:
-                lines = resolve_lines(tx, tenant, found.selection_rule, keys)
+            lines = resolve_lines(write.tx, tenant, found.selection_rule, keys)
             found.reissue(actor, reason, lines)
-            self._save_document(found)
+            write.record(found)
         return self.document(reference, tenant=tenant)
 
     def cancel_document(
@@ -432,20 +443,11 @@ class LedgerRuntime:
     ) -> DocumentView:
         """Cancel a document, naming who and why; its lines stay on record."""
         tenant = tenant_id(tenant)
-        with self._writing():
+        with self._writing(), self.unit_of_work.write(busy=_changed(reference)) as write:
             found = self._document(tenant, reference)
             found.cancel(actor, reason)
-            self._save_document(found)
+            write.record(found)
         return self.document(reference, tenant=tenant)
-
-    def _save_document(self, document: Document) -> None:
-        try:
-            self.ledger.save(document)
-        except IntegrityError:  # re-issued or cancelled by another writer meanwhile
-            raise LedgerBusy(
-                f"document {document.reference} changed while this command ran: look at it "
-                "again (ledger documents show) and try again"
-            ) from None
 
     def _document(self, tenant: str, reference: str) -> Document:
         found = self.ledger.document(tenant, reference)

@@ -7,7 +7,8 @@ Every test runs on SQLite and on PostgreSQL.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Sequence
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -28,6 +29,7 @@ from integration.conftest import (
 )
 from ledger.cli import main
 from ledger.demo.json_samples import disebsp_day, disebsp_page
+from ledger.domain.aggregates import SettlementPeriod
 from ledger.domain.documents import Document, DocumentLine
 from ledger.domain.errors import LedgerError
 from ledger.domain.selection import Rule
@@ -494,3 +496,76 @@ def test_documents_issued_before_units_show_them_after_an_upgrade(
     upgraded = open_runtime()
     assert shown(upgraded, "OLD-1") == shown(upgraded, "NEW-1") == shown(sf, "NEW-1")
     assert upgraded.verify().equal
+
+
+def run_together(commands: Sequence[Callable[[int], object]], rounds: int) -> None:
+    """Each command in a thread of its own, all started at once, ``rounds`` times each; a
+    business refusal (a held period) is part of the race, anything else fails the test."""
+    start = threading.Barrier(len(commands))
+    failures: list[BaseException] = []
+
+    def attempts(command: Callable[[int], object]) -> None:
+        start.wait()
+        for n in range(rounds):
+            try:
+                command(n)
+            except LedgerError:  # held at the time: refused, writing nothing
+                pass
+            except BaseException as exc:  # reported below
+                failures.append(exc)
+
+    threads = [threading.Thread(target=attempts, args=(command,)) for command in commands]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert failures == []
+
+
+def documents_while_held(runtime: LedgerRuntime, period: int) -> tuple[list[str], int, int]:
+    """Reading the log in the order of its positions: the document events using ``period``
+    recorded while a hold stood on it (one no release had lifted), how many documents used it
+    and how many holds were made on it."""
+    with runtime.database.transaction(write=False) as tx:
+        log = runtime.ledger.event_store.read_after(tx, 0, 100_000)
+    held, while_held, documents, holds = False, [], 0, 0
+    for notification in log:
+        event = runtime.ledger.mapper.to_domain_event(notification)
+        if isinstance(event, SettlementPeriod.InterventionMade):
+            if (event.tenant, event.subject, event.settlement_period) == (
+                TENANT,
+                PARTY_SUBJECT,
+                period,
+            ):
+                held = event.action == "hold" or (held and event.action != "release")
+                holds += event.action == "hold"
+        elif isinstance(event, Document.Issued | Document.Reissued):
+            if any(line["settlement_period"] == period for line in event.lines):
+                documents += 1
+                if held:
+                    while_held.append(f"{event.reference} at {notification.id}")
+    return while_held, documents, holds
+
+
+def test_no_document_is_ever_recorded_while_a_hold_stands_on_its_period(sf: LedgerRuntime) -> None:
+    # Documents issued and re-issued while another person holds and releases their period,
+    # all at once: whatever the interleaving, the log never has a document using the period
+    # after a hold that no release lifted before it.
+    period, rounds = 7, 25
+    issue(sf, "BASE", periods=[period])
+
+    def hold_and_release(_: int) -> None:
+        intervene(sf, period, "hold")
+        intervene(sf, period, "release")
+
+    run_together(
+        [
+            hold_and_release,
+            lambda n: issue(sf, f"RACE-{n}", periods=[period]),
+            lambda n: sf.reissue_document("BASE", actor="f.finance", reason=f"#{n}", tenant=TENANT),
+        ],
+        rounds,
+    )
+    while_held, documents, holds = documents_while_held(sf, period)
+    assert while_held == []
+    assert holds == rounds and documents > 1  # the race ran: holds, and documents around them
