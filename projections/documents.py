@@ -209,7 +209,7 @@ class DocumentsProjection:
             assert row is not None, "a document is issued before it is re-issued"
             rule = str(row[0])
         tx.execute("DELETE FROM document_lines WHERE tenant = ? AND reference = ?", key)
-        can_go_stale = int(Rule.parse(rule).can_go_stale)
+        can_go_stale = int(Rule.recorded(rule).can_go_stale)
         tx.insert_rows(
             "document_lines",
             _LINE_COLUMNS,
@@ -313,7 +313,7 @@ def _refresh_period(tx: Tx, key: PeriodKey, lines: Iterable[tuple[Any, ...]]) ->
     pinned = standing(tx, *key).pinned
     tenant = key[0]
     for reference, line, _subject, _period, measure, rule, used_version in lines:
-        chosen = Rule.parse(str(rule)).choose(versions, pinned=pinned)
+        chosen = Rule.recorded(str(rule)).choose(versions, pinned=pinned)
         now_version = None if chosen is None else chosen.version
         value = None if chosen is None else chosen.values.get(str(measure))
         tx.execute(

@@ -270,7 +270,7 @@ class Document(Aggregate):
 
     @property
     def selection_rule(self) -> Rule:
-        return Rule.parse(self.rule)
+        return Rule.recorded(self.rule)
 
     def _refuse_if_cancelled(self, what: str) -> None:
         if self.cancelled:

@@ -29,6 +29,9 @@ SETTLEMENT_ERA_END = date(2099, 12, 31)
 AS_OF_EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
 AS_OF_END = datetime(2200, 1, 1, tzinfo=UTC)
 _ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}", re.ASCII)
+# A fraction of a second: Python keeps six digits (microseconds) and drops the rest unsaid.
+_FRACTION = re.compile(r"[.,]([0-9]+)")
+_MICROSECOND_DIGITS = 6
 _INSTANT_EXAMPLE = "e.g. 2026-05-07T12:00:00Z or 2026-05-07T13:00:00+01:00"
 
 
@@ -68,13 +71,21 @@ def parse_settlement_date(text: str) -> date:
 def parse_as_of(text: str) -> datetime:
     """An as-of instant: ISO 8601 with a time zone, from 2000 to 2199 (UTC).
 
-    The one parser of as-of instants, shared by the command line and the API. Raises
-    :class:`InvalidInstant` with a message that says what to write instead.
+    The one parser of as-of instants, shared by the command line and the API, the period
+    queries and the documents' ``as-of:`` rule. Raises :class:`InvalidInstant` with a message
+    that says what to write instead; digits other than ASCII ones are refused, and so is a
+    fraction of a second finer than a microsecond (it could not be kept exactly).
     """
     try:
         value = datetime.fromisoformat(text) if text.isascii() else None
     except ValueError:
         value = None
+    fraction = _FRACTION.search(text) if value is not None else None
+    if fraction is not None and fraction.group(1)[_MICROSECOND_DIGITS:].strip("0"):
+        raise InvalidInstant(
+            f"{_quoted(text)} gives a fraction of a second finer than a microsecond, which "
+            "the ledger cannot keep exactly: write at most six decimal places"
+        )
     if value is None:
         hint = " (in a URL, write a + offset as %2B)" if " " in text.strip() else ""
         raise InvalidInstant(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, nullcontext, suppress
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import BinaryIO
@@ -406,6 +406,7 @@ class LedgerRuntime:
         busy = str(_issued_already(reference.strip()))
         with self._writing(), self.unit_of_work.write(busy=busy) as write:
             tx = write.tx
+            chosen_rule.check_reached(datetime.now(UTC))  # the clock once the lock is held
             if self.ledger.event_store.current_versions(
                 tx, [document_id(tenant, reference.strip())]
             ):

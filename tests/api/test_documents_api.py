@@ -152,3 +152,14 @@ def test_lines_name_their_units_and_totals_are_by_measure(client: TestClient) ->
     ]
     cash = sum(values["information_imbalance_cashflow"], Decimal(0))
     assert (document["total"], document["total_unit"]) == (str(cash), "GBP")
+
+
+def test_as_of_instants_are_checked_over_http(client: TestClient) -> None:
+    assert upload(client, report(run_type="SF"), "sf.txt").json()["status"] == "accepted"
+    for instant, message in (
+        ("0001-01-01T00:00:00+14:00", "is out of range"),
+        ("2199-01-01T00:00:00Z", "is later than now"),
+    ):
+        r = issue(client, rule=f"as-of:{instant}")
+        assert r.status_code == 400, r.text  # type: ignore[attr-defined]
+        assert message in r.json()["detail"]  # type: ignore[attr-defined]

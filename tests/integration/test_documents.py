@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import threading
 from collections.abc import Callable, Sequence
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -569,3 +569,27 @@ def test_no_document_is_ever_recorded_while_a_hold_stands_on_its_period(sf: Ledg
     while_held, documents, holds = documents_while_held(sf, period)
     assert while_held == []
     assert holds == rounds and documents > 1  # the race ran: holds, and documents around them
+
+
+@pytest.mark.parametrize(
+    ("instant", "message"),
+    [
+        ("0001-01-01T00:00:00+14:00", "is out of range: the ledger answers for instants from"),
+        ("2199-12-31T23:00:00Z", "is later than now"),
+        ("2026-06-01T12:00:00.123456789Z", "finer than a microsecond"),
+        ("٢٠٢٦-06-01T12:00:00Z", "is not an ISO 8601 instant"),
+    ],
+)
+def test_as_of_instants_out_of_range_in_the_future_or_inexact_are_refused(
+    sf: LedgerRuntime, instant: str, message: str
+) -> None:
+    before = dump_views(sf)
+    with pytest.raises(LedgerError, match=rf"^(rule )?as-of.*{message}"):
+        issue(sf, rule=f"as-of:{instant}")
+    soon = datetime.now(UTC) + timedelta(minutes=5)
+    with pytest.raises(LedgerError, match="is later than now"):
+        issue(sf, rule=f"as-of:{soon.isoformat()}")
+    assert dump_views(sf) == before
+    # An instant the ledger has reached, to the microsecond (trailing zeros lose nothing).
+    issued = issue(sf, rule=f"as-of:{datetime.now(UTC):%Y-%m-%dT%H:%M:%S.%f}000Z")
+    assert [line.version for line in issued.lines] == [2, 2, 2]

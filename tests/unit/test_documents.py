@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import UTC, date, datetime, timedelta, timezone
 from decimal import Decimal
 
 import pytest
@@ -15,7 +15,7 @@ from ledger.domain.documents import (
     total_in_gbp,
     totals_by_measure,
 )
-from ledger.domain.selection import Rule
+from ledger.domain.selection import InvalidRule, Rule
 from ledger.flows.formats import measure_unit
 
 
@@ -77,3 +77,17 @@ def test_every_format_names_the_units_of_its_measures() -> None:
     assert measure_unit("reactive_export_kvarh") == "kVArh"
     assert measure_unit("total_accepted_offer_volume") is None  # DISEBSP's: no unit stated
     assert measure_unit("no_such_measure") is None
+
+
+def test_a_rule_is_checked_when_written_and_read_as_recorded() -> None:
+    # Written by a person: as every as-of query checks its instant. Recorded by a document's
+    # events: read as it was, so a view never stops on a rule accepted by an earlier release.
+    with pytest.raises(InvalidRule, match="is out of range"):
+        Rule.parse("as-of:0001-01-01T00:00:00+14:00")
+    assert Rule.recorded("as-of:0001-01-01T00:00:00+14:00").as_of == datetime(
+        1, 1, 1, tzinfo=timezone(timedelta(hours=14))
+    )
+    later = Rule.parse("as-of:2026-06-01T12:00:00Z")
+    later.check_reached(datetime(2026, 6, 1, 12, tzinfo=UTC))  # the instant itself is reached
+    with pytest.raises(InvalidRule, match="is later than now"):
+        later.check_reached(datetime(2026, 6, 1, 11, 59, tzinfo=UTC))
