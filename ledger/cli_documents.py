@@ -17,9 +17,13 @@ import json
 from collections.abc import Callable
 from typing import Any
 
-from ledger.domain.documents import KINDS
-from ledger.domain.errors import ConfigurationError
-from ledger.domain.settlement_time import parse_settlement_date
+from ledger.domain.documents import KINDS, check_measures_named
+from ledger.domain.errors import InvalidSettlementPeriod
+from ledger.domain.settlement_time import (
+    parse_settlement_date,
+    parse_settlement_period,
+    parse_settlement_periods,
+)
 from ledger.service.runtime import LedgerRuntime
 
 
@@ -60,7 +64,7 @@ def add_parser(commands: Any) -> None:
     using = actions.add_parser("using", help="the documents that used one period")
     using.add_argument("subject")
     using.add_argument("settlement_date", metavar="DATE")
-    using.add_argument("settlement_period", type=int, metavar="PERIOD")
+    using.add_argument("settlement_period", metavar="PERIOD")
 
     for name, help_text in (
         ("reissue", "issue a document again under its rule (a new revision)"),
@@ -73,27 +77,22 @@ def add_parser(commands: Any) -> None:
 
 
 def check_arguments(args: argparse.Namespace) -> None:
-    """Turns argument text into values before the database is opened."""
+    """Turns argument text into values before the database is opened: periods checked against
+    their settlement day before any is listed, measures named at most ``MAX_MEASURES_NAMED``
+    times."""
     if args.action == "issue":
         args.date = parse_settlement_date(args.date)
-        args.periods = None if args.periods is None else periods_of(args.periods)
+        if args.periods is not None:
+            try:
+                args.periods = parse_settlement_periods(args.periods, args.date)
+            except InvalidSettlementPeriod as exc:
+                raise InvalidSettlementPeriod(f"--periods: {exc}") from None
+        check_measures_named(args.measure)
     elif args.action == "using":
         args.settlement_date = parse_settlement_date(args.settlement_date)
-
-
-def periods_of(text: str) -> list[int]:
-    """``7`` or ``1-48`` as a list of periods (checked against the day when issued)."""
-    first, dash, last = text.strip().partition("-")
-    try:
-        low = int(first)
-        high = int(last) if dash else low
-    except ValueError:
-        raise ConfigurationError(
-            f"--periods {text!r}: write a period or a range, e.g. 7 or 1-48"
-        ) from None
-    if not 1 <= low <= high:
-        raise ConfigurationError(f"--periods {text!r}: the range must run upwards from 1")
-    return list(range(low, high + 1))
+        args.settlement_period = parse_settlement_period(
+            args.settlement_period, args.settlement_date
+        )
 
 
 def run(runtime: LedgerRuntime, args: argparse.Namespace) -> int:

@@ -10,6 +10,7 @@ from pydantic import BaseModel, Field
 
 from api.dependencies import runtime_of, settlement_date_of
 from api.schemas import Problem
+from ledger.domain.documents import MAX_MEASURES_NAMED
 from ledger.service.documents import DocumentUse, DocumentView, StaleDocument
 
 router = APIRouter(tags=["documents"])
@@ -25,6 +26,13 @@ _REFUSED: dict[int | str, dict[str, Any]] = {
 }
 
 
+# A settlement day has at most 50 periods (the autumn clock change), each named once.
+MAX_PERIODS = 50
+Period = Annotated[int, Field(strict=True, ge=1, le=MAX_PERIODS)]
+# Measures are named as the IDD names values (snake_case ASCII, as the layouts check).
+MeasureName = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$", max_length=100)]
+
+
 class IssueRequest(BaseModel):
     """A document to issue: a line per period and measure, each resolved by ``rule``."""
 
@@ -37,13 +45,17 @@ class IssueRequest(BaseModel):
     )
     subject: str = Field(examples=["party:PTY00001"])
     settlement_date: str = Field(examples=["2026-05-06"], json_schema_extra={"format": "date"})
-    periods: list[int] | None = Field(
+    periods: list[Period] | None = Field(
         default=None,
-        description="default (absent or null): every period of that settlement day "
-        "(46 on the spring clock-change day, 50 on the autumn one, otherwise 48)",
+        max_length=MAX_PERIODS,
+        description="each period once, each a period of that day; default (absent or null): "
+        "every period of that settlement day (46 on the spring clock-change day, 50 on the "
+        "autumn one, otherwise 48)",
     )
-    measures: list[str] = Field(
-        default_factory=list, description="default: every measure of each chosen version"
+    measures: list[MeasureName] = Field(
+        default_factory=list,
+        max_length=MAX_MEASURES_NAMED,
+        description="each measure once; default (empty): every measure of each chosen version",
     )
 
 

@@ -29,6 +29,9 @@ from ledger.domain.selection import Rule
 
 KINDS = ("invoice", "report", "statement")
 MAX_REFERENCE_LENGTH = 100
+# Measures one document may name: a version has at most about 80 (a system's SPI and SSD
+# values); naming none bills every measure of each version.
+MAX_MEASURES_NAMED = 100
 # The unit of money: a document's grand total adds these lines only.
 GBP: Final = "GBP"
 
@@ -295,6 +298,25 @@ def check_named_once(periods: Sequence[int], measures: Sequence[str]) -> None:
     repeated, the total doubled), and which the caller meant cannot be guessed."""
     _refuse_repeats("period", periods, str)
     _refuse_repeats("measure", measures, excerpt)
+
+
+def check_measures_named(measures: Sequence[str]) -> None:
+    """Refuse more measures than :data:`MAX_MEASURES_NAMED` (more than any version has)."""
+    if len(measures) > MAX_MEASURES_NAMED:
+        raise DocumentRefused(
+            f"{len(measures)} measures named: a document names at most {MAX_MEASURES_NAMED} "
+            "(name none to bill every measure of each version)"
+        )
+
+
+def check_line_count(lines: int, limit: int) -> None:
+    """Refuse a document of more than ``limit`` lines (``LEDGER_MAX_DOCUMENT_LINES``)."""
+    if lines > limit:
+        raise DocumentRefused(
+            f"the document would have {lines} lines, more than the {limit} a document may "
+            "have (LEDGER_MAX_DOCUMENT_LINES): issue it as several, fewer periods or measures "
+            "each"
+        )
 
 
 _REPEATS_NAMED = 3  # in a refusal: the first few repeats, then how many more

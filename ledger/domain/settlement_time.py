@@ -139,6 +139,54 @@ def check_settlement_period(settlement_date: date, settlement_period: int) -> No
         )
 
 
+# A period or a range of them, as people type them: ASCII digits only (str.isdigit and int()
+# would read other scripts' digits, ٣ as 3).
+_PERIODS_TEXT = re.compile(r"([0-9]+)(?:-([0-9]+))?")
+# More digits than any period number has: refused as such, never converted (Python refuses to
+# convert more than 4,300 digits, and a range of them could not be built).
+_PERIOD_DIGITS = 3
+
+
+def parse_settlement_periods(text: str, settlement_date: date) -> range:
+    """Settlement periods written ``N`` or ``N-M`` (inclusive, upwards) in ASCII digits, each
+    a period of that settlement day: a ``range``, made once both ends are known to exist on
+    the day, so no number typed, however large, builds anything first."""
+    match = _PERIODS_TEXT.fullmatch(text.strip())
+    if match is None:
+        raise InvalidSettlementPeriod(
+            f"{_quoted(text)} is not a settlement period or a range of them: write N or N-M "
+            "in digits, e.g. 7 or 1-48"
+        )
+    first, last = match.group(1), match.group(2) or match.group(1)
+    low, high = (_period_number(n, settlement_date) for n in (first, last))
+    if low > high:
+        raise InvalidSettlementPeriod(
+            f"{_quoted(text)}: a range of periods runs upwards, e.g. {high}-{low}"
+        )
+    return range(low, high + 1)
+
+
+def parse_settlement_period(text: str, settlement_date: date) -> int:
+    """One settlement period written in ASCII digits, a period of that settlement day."""
+    if not text.strip().isascii() or not text.strip().isdigit():
+        raise InvalidSettlementPeriod(
+            f"{_quoted(text)} is not a settlement period: write its number in digits, e.g. 7"
+        )
+    return _period_number(text.strip(), settlement_date)
+
+
+def _period_number(digits: str, settlement_date: date) -> int:
+    count = periods_in_day(settlement_date)
+    if len(digits.lstrip("0")) > _PERIOD_DIGITS:
+        raise InvalidSettlementPeriod(
+            f"settlement period {_quoted(digits)} does not exist on "
+            f"{settlement_date.isoformat()}, which has {count} periods"
+        )
+    period = int(digits)
+    check_settlement_period(settlement_date, period)
+    return period
+
+
 def period_start_utc(settlement_date: date, settlement_period: int) -> datetime:
     """The UTC start of a settlement period."""
     check_settlement_period(settlement_date, settlement_period)

@@ -13,7 +13,14 @@ from typing import BinaryIO
 from ledger.adapters.raw_payloads import Spool, stream_stored
 from ledger.adapters.schema import mark_schema_ready, schema_ready
 from ledger.adapters.storage import Database
-from ledger.domain.documents import Document, DocumentRefused, check_named_once, document_id
+from ledger.domain.documents import (
+    Document,
+    DocumentRefused,
+    check_line_count,
+    check_measures_named,
+    check_named_once,
+    document_id,
+)
 from ledger.domain.errors import InvalidInstant, LedgerError
 from ledger.domain.identifiers import Subject, tenant_id
 from ledger.domain.runs import SETTLEMENT_RUNS, RunType, scheduled_run_date
@@ -56,6 +63,7 @@ from ledger.service.read_models import (
     standing_of,
     versions_of,
 )
+from ledger.service.settings import max_document_lines
 from ledger.service.unit_of_work import UnitOfWork
 from projections.documents import DocumentsProjection, lines_using, stale_lines
 from projections.documents import document as document_rows
@@ -132,6 +140,7 @@ class LedgerRuntime:
             )
             self.ingestor = Ingestor(self.ledger, views=self.runner)
             self.unit_of_work = UnitOfWork(self.ledger, self.runner)
+            self.max_document_lines = max_document_lines()
             if create:
                 self.runner.create_tables()
                 mark_schema_ready(self.database)
@@ -401,6 +410,7 @@ class LedgerRuntime:
         if periods is None:
             periods = range(1, periods_in_day(settlement_date) + 1)
         check_named_once(periods, measures)
+        check_measures_named(measures)
         for period in periods:
             check_settlement_period(settlement_date, period)
         busy = str(_issued_already(reference.strip()))
@@ -417,6 +427,7 @@ class LedgerRuntime:
                 for measure in measures
                 or measures_of(tx, tenant, chosen_rule, canonical, settlement_date, period)
             ]
+            check_line_count(len(keys), self.max_document_lines)
             lines = resolve_lines(tx, tenant, chosen_rule, keys)
             issued = Document.issue(tenant, reference, kind, chosen_rule, actor, lines)
             write.record(issued)

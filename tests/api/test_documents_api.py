@@ -163,3 +163,27 @@ def test_as_of_instants_are_checked_over_http(client: TestClient) -> None:
         r = issue(client, rule=f"as-of:{instant}")
         assert r.status_code == 400, r.text  # type: ignore[attr-defined]
         assert message in r.json()["detail"]  # type: ignore[attr-defined]
+
+
+def test_lists_are_bounded_by_the_schema(client: TestClient) -> None:
+    assert upload(client, report(run_type="SF"), "sf.txt").json()["status"] == "accepted"
+    for overrides in (
+        {"periods": [14] * 100_000},
+        {"periods": [1] * 51},
+        {"periods": [0]},
+        {"periods": [51]},
+        {"periods": [1.0]},
+        {"periods": ["3"]},
+        {"measures": [f"m{n}" for n in range(101)]},
+        {"measures": ["Not a measure"]},
+    ):
+        r = issue(client, **overrides)
+        assert r.status_code == 422, (overrides, r.text)  # type: ignore[attr-defined]
+    schema = client.get("/openapi.json").json()["components"]["schemas"]["IssueRequest"]
+    periods = schema["properties"]["periods"]["anyOf"][0]
+    assert (periods["maxItems"], periods["items"]["minimum"], periods["items"]["maximum"]) == (
+        50,
+        1,
+        50,
+    )
+    assert schema["properties"]["measures"]["maxItems"] == 100

@@ -308,7 +308,7 @@ def test_the_command_line(
     assert main([*common, "show", "NOPE"]) == 2
     assert "has no document 'NOPE'" in capsys.readouterr().err
     assert main([*issued[:-6], "--date", DAY.isoformat(), "--periods", "x"]) == 2
-    assert "--periods 'x'" in capsys.readouterr().err
+    assert "--periods: 'x'" in capsys.readouterr().err
 
 
 def intervene(runtime: LedgerRuntime, period: int, action: str, version: int | None = None) -> None:
@@ -593,3 +593,56 @@ def test_as_of_instants_out_of_range_in_the_future_or_inexact_are_refused(
     # An instant the ledger has reached, to the microsecond (trailing zeros lose nothing).
     issued = issue(sf, rule=f"as-of:{datetime.now(UTC):%Y-%m-%dT%H:%M:%S.%f}000Z")
     assert [line.version for line in issued.lines] == [2, 2, 2]
+
+
+def test_a_document_has_at_most_the_lines_the_setting_allows(
+    sf: LedgerRuntime, open_runtime: Callable[[], LedgerRuntime], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("LEDGER_MAX_DOCUMENT_LINES", "5")
+    limited = open_runtime()
+    before = dump_views(limited)
+    message = r"^the document would have {} lines, more than the 5 a document may have"
+    with pytest.raises(LedgerError, match=message.format(6)):
+        issue(limited, periods=[1, 2, 3], measures=[MEASURE, "energy_imbalance_cashflow"])
+    with pytest.raises(LedgerError, match=message.format(8)):  # every measure of one period
+        issue(limited, periods=[1], measures=[])
+    assert dump_views(limited) == before
+    assert len(issue(limited, periods=[1, 2, 3, 4, 5]).lines) == 5
+    with pytest.raises(LedgerError, match="101 measures named: a document names at most 100"):
+        issue(limited, "INV-2", measures=[f"m{n}" for n in range(101)])
+
+
+def test_the_default_limit_holds_a_long_day_of_every_system_measure(
+    runtime: LedgerRuntime, files: Path
+) -> None:
+    report = write_report(files, run_type="SF", settlement_date=LONG_DAY)
+    assert runtime.ingest(report.path, tenant=TENANT).status == "accepted"
+    document = issue(runtime, subject="system", settlement_date=LONG_DAY, periods=None, measures=[])
+    assert len(document.lines) > 50 * 40 and len(document.totals) > 40
+
+
+def test_periods_typed_are_checked_against_the_day_before_any_is_listed(
+    sf: LedgerRuntime, cli: Cli
+) -> None:
+    common = ("--tenant", TENANT, "documents")
+    issuing = (
+        *(*common, "issue", "--kind", "invoice", "--reference", "X", "--actor", "f.finance"),
+        *("--subject", PARTY_SUBJECT, "--date", str(DAY), "--measure", MEASURE, "--periods"),
+    )
+    for periods, message in (
+        ("1-100000000", "settlement period '100000000' does not exist on 2026-05-01"),
+        ("1-99999999999999999999", "settlement period '99999999999999999999' does not exist"),
+        ("1-49", "settlement period 49 does not exist on 2026-05-01, which has 48 periods"),
+        ("٣", "'٣' is not a settlement period or a range of them"),
+        ("5-2", "'5-2': a range of periods runs upwards, e.g. 2-5"),
+        ("x", "'x' is not a settlement period"),
+    ):
+        code, out, err = cli(*issuing, periods)
+        assert (code, out) == (2, "") and err.startswith(f"ledger: --periods: {message}")
+        assert err.count("\n") == 1
+    code, _, err = cli(*common, "using", PARTY_SUBJECT, str(DAY), "٣")
+    assert (code, err) == (
+        2,
+        "ledger: '٣' is not a settlement period: write its number in digits, e.g. 7\n",
+    )
+    assert cli(*issuing, "3")[0] == 0
