@@ -6,11 +6,11 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Path, Request
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from api.dependencies import runtime_of, settlement_date_of
 from api.schemas import Problem
-from ledger.domain.documents import MAX_MEASURES_NAMED
+from ledger.domain.documents import MAX_MEASURES_NAMED, REFERENCE_PATTERN
 from ledger.service.documents import DocumentUse, DocumentView, StaleDocument
 
 router = APIRouter(tags=["documents"])
@@ -36,8 +36,16 @@ MeasureName = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$", max_length=100)
 class IssueRequest(BaseModel):
     """A document to issue: a line per period and measure, each resolved by ``rule``."""
 
+    # Python's engine: the pattern's look-ahead (no route word) is beyond pydantic's default.
+    model_config = ConfigDict(regex_engine="python-re")
+
     kind: Literal["invoice", "report", "statement"]
-    reference: str
+    reference: str = Field(
+        pattern=REFERENCE_PATTERN,
+        description="the document's own reference: letters, digits, '.', '_' or '-', starting "
+        "with a letter or a digit, at most 100 characters, and not 'stale' (a route's word)",
+        examples=["INV-2026-001"],
+    )
     actor: str = Field(description="who issues it")
     rule: str = Field(
         default="best",

@@ -12,6 +12,7 @@ total over its lines in GBP only (a BM Unit's cashflows, never its volumes or lo
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from collections.abc import Callable, Hashable, Iterable, Sequence
 from dataclasses import dataclass
@@ -29,6 +30,17 @@ from ledger.domain.selection import Rule
 
 KINDS = ("invoice", "report", "statement")
 MAX_REFERENCE_LENGTH = 100
+# Words the API's routes use where a reference goes (GET /tenants/{tenant}/documents/stale).
+ROUTE_WORDS = ("stale",)
+_REFERENCE_START, _REFERENCE_REST = "[A-Za-z0-9]", "[A-Za-z0-9._-]"
+_REFERENCE = re.compile(f"{_REFERENCE_START}{_REFERENCE_REST}{{0,{MAX_REFERENCE_LENGTH - 1}}}")
+# The same rule as a JSON Schema pattern (ECMA-262: anchored, the route words excluded by a
+# look-ahead, case by case as it has no flag for case), for the API's schema.
+REFERENCE_PATTERN = (
+    "^(?!(?:"
+    + "|".join("".join(f"[{c.upper()}{c.lower()}]" for c in word) for word in ROUTE_WORDS)
+    + f")$){_REFERENCE_START}{_REFERENCE_REST}{{0,{MAX_REFERENCE_LENGTH - 1}}}$"
+)
 # Measures one document may name: a version has at most about 80 (a system's SPI and SSD
 # values); naming none bills every measure of each version.
 MAX_MEASURES_NAMED = 100
@@ -231,7 +243,7 @@ class Document(Aggregate):
     ) -> Document:
         """A new document with its first revision; refused without a person or lines, or with
         an unknown kind or a reference that is not plain text."""
-        reference = _reference(reference)
+        reference = document_reference(reference)
         if kind not in KINDS:
             raise DocumentRefused(f"unknown document kind {kind!r}: use one of {', '.join(KINDS)}")
         actor = _actor(actor, "issuing a document")
@@ -280,11 +292,28 @@ class Document(Aggregate):
             raise DocumentRefused(f"document {self.reference} is cancelled: it cannot be {what}")
 
 
-def _reference(reference: str) -> str:
-    text = plain_text(reference, "a document reference", max_length=MAX_REFERENCE_LENGTH)
+def document_reference(text: str) -> str:
+    """A new document's reference, as written without the spaces around it: letters, digits,
+    ``.``, ``_`` and ``-``, starting with a letter or a digit, at most 100 characters, and
+    not a word the API's routes use in its place (``stale``, in any case). Every such
+    reference is one path segment of a URL as it is, so every document can be read, re-issued
+    and cancelled over HTTP. (Documents issued before this rule keep their references: the
+    command line reads them.)"""
     if not text.strip():
-        raise DocumentRefused("a document needs a reference")
-    return text.strip()
+        raise DocumentRefused("a document needs a reference (--reference)")
+    reference = text.strip()
+    if not _REFERENCE.fullmatch(reference):
+        raise DocumentRefused(
+            f"document reference {excerpt(reference)} is not one the ledger takes: write "
+            f"letters, digits, '.', '_' or '-', starting with a letter or a digit, at most "
+            f"{MAX_REFERENCE_LENGTH} characters (e.g. INV-2026-001)"
+        )
+    if reference.lower() in ROUTE_WORDS:
+        raise DocumentRefused(
+            f"document reference {reference!r} is a word the API's routes use "
+            f"(/tenants/{{tenant}}/documents/{reference.lower()}): choose another reference"
+        )
+    return reference
 
 
 def _actor(actor: str, what: str) -> str:

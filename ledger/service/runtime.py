@@ -20,6 +20,7 @@ from ledger.domain.documents import (
     check_measures_named,
     check_named_once,
     document_id,
+    document_reference,
 )
 from ledger.domain.errors import InvalidInstant, LedgerError
 from ledger.domain.identifiers import Subject, tenant_id
@@ -405,6 +406,7 @@ class LedgerRuntime:
         and the holds checked under the append lock, in the transaction that records the
         document, so no hold can come between them: no document ever uses a held period."""
         tenant = tenant_id(tenant)
+        reference = document_reference(reference)
         chosen_rule = Rule.parse(rule)
         canonical = str(Subject.parse(subject))
         if periods is None:
@@ -413,14 +415,12 @@ class LedgerRuntime:
         check_measures_named(measures)
         for period in periods:
             check_settlement_period(settlement_date, period)
-        busy = str(_issued_already(reference.strip()))
+        busy = str(_issued_already(reference))
         with self._writing(), self.unit_of_work.write(busy=busy) as write:
             tx = write.tx
             chosen_rule.check_reached(datetime.now(UTC))  # the clock once the lock is held
-            if self.ledger.event_store.current_versions(
-                tx, [document_id(tenant, reference.strip())]
-            ):
-                raise _issued_already(reference.strip())
+            if self.ledger.event_store.current_versions(tx, [document_id(tenant, reference)]):
+                raise _issued_already(reference)
             keys = [
                 (canonical, settlement_date, period, measure)
                 for period in periods

@@ -15,6 +15,7 @@ from test_api import DAY, PARTY, report, upload
 
 from api.app import create_app
 from ledger.demo.samples import sample_bm_unit_ids, write_settlement_report
+from ledger.domain.documents import REFERENCE_PATTERN
 from ledger.domain.runs import RunType
 from ledger.service.runtime import LedgerRuntime
 
@@ -187,3 +188,19 @@ def test_lists_are_bounded_by_the_schema(client: TestClient) -> None:
         50,
     )
     assert schema["properties"]["measures"]["maxItems"] == 100
+
+
+def test_every_reference_the_schema_takes_is_reachable(client: TestClient) -> None:
+    assert upload(client, report(run_type="SF"), "sf.txt").json()["status"] == "accepted"
+    for reference in ("INV/1", "stale", "STALE", "..", "INV 1", "-1"):
+        r = issue(client, reference)
+        assert r.status_code == 422, (reference, r.text)  # type: ignore[attr-defined]
+    for reference in ("INV-2026.001_a", "stale-1", "9", "x" * 100):
+        r = issue(client, reference)
+        assert r.status_code == 201, r.text  # type: ignore[attr-defined]
+        assert client.get(f"/tenants/a/documents/{reference}").json()["reference"] == reference
+        change = {"actor": "f.finance", "reason": "void"}
+        cancelled = client.post(f"/tenants/a/documents/{reference}/cancel", json=change)
+        assert cancelled.json()["status"] == "cancelled"
+    schema = client.get("/openapi.json").json()["components"]["schemas"]["IssueRequest"]
+    assert schema["properties"]["reference"]["pattern"] == REFERENCE_PATTERN

@@ -17,6 +17,8 @@ from typing import Any
 import pytest
 from eventsourcing.persistence import StoredEvent
 
+import ledger.domain.documents
+import ledger.service.runtime
 import projections.documents
 from integration.conftest import (
     BMU_SUBJECT,
@@ -646,3 +648,44 @@ def test_periods_typed_are_checked_against_the_day_before_any_is_listed(
         "ledger: '٣' is not a settlement period: write its number in digits, e.g. 7\n",
     )
     assert cli(*issuing, "3")[0] == 0
+
+
+@pytest.mark.parametrize(
+    ("reference", "message"),
+    [
+        ("INV/7", "reference 'INV/7' is not one the ledger takes: write letters, digits"),
+        ("INV 7", "reference 'INV 7' is not one"),
+        ("..", "reference '..' is not one"),
+        ("-INV-7", "reference '-INV-7' is not one"),
+        ("INV-7%2F8", "reference 'INV-7%2F8' is not one"),
+        ("FACTURE-É", "reference 'FACTURE-É' is not one"),
+        ("X" * 101, r"reference 'X+'... \(101 characters\) is not one the ledger"),
+        ("stale", "reference 'stale' is a word the API's routes use"),
+        ("Stale", "reference 'Stale' is a word the API's routes use"),
+    ],
+)
+def test_a_reference_every_route_could_not_reach_is_refused(
+    sf: LedgerRuntime, reference: str, message: str
+) -> None:
+    before = dump_views(sf)
+    with pytest.raises(LedgerError, match=f"^document {message}"):
+        issue(sf, reference)
+    assert dump_views(sf) == before
+
+
+def test_documents_issued_under_other_references_earlier_are_still_read(
+    sf: LedgerRuntime, cli: Cli, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # As a release before references were restricted issued them.
+    with monkeypatch.context() as earlier:
+        for module in (ledger.domain.documents, ledger.service.runtime):
+            earlier.setattr(module, "document_reference", str.strip)
+        issue(sf, "INV/2025 7")
+    code, out, err = cli("--tenant", TENANT, "documents", "show", "INV/2025 7")
+    assert (code, err) == (0, "") and json.loads(out)["reference"] == "INV/2025 7"
+    code, out, err = cli(
+        *("--tenant", TENANT, "documents", "cancel", "INV/2025 7"),
+        *("--actor", "f.finance", "--reason", "raised in error"),
+    )
+    assert (code, err) == (0, "") and json.loads(out)["status"] == "cancelled"
+    assert issue(sf, "INV-2025.7_b").reference == "INV-2025.7_b"
