@@ -48,6 +48,8 @@ _LINE_COLUMNS = (
     "now_value",
     "stale",
     "unit",
+    "now_run_type",
+    "now_run_number",
 )
 PeriodKey = tuple[str, str, date, int]  # tenant, subject, settlement date, period
 
@@ -89,6 +91,8 @@ class LineRow:
     now_value: Decimal | None
     stale: bool
     unit: str | None
+    now_run_type: str | None
+    now_run_number: int | None
 
 
 class StaleLineRow(NamedTuple):
@@ -104,6 +108,10 @@ class StaleLineRow(NamedTuple):
     now_version: int | None
     now_value: Decimal | None
     unit: str | None
+    run_type: str
+    run_number: int
+    now_run_type: str | None
+    now_run_number: int | None
 
 
 def line_unit(data: dict[str, Any]) -> str | None:
@@ -145,7 +153,8 @@ class DocumentsProjection:
                 " used_kind TEXT NOT NULL, run_type TEXT NOT NULL,"
                 f" run_number {t['BIGINT']} NOT NULL,"
                 " source_sha256 TEXT, now_version INTEGER, now_value TEXT,"
-                " stale INTEGER NOT NULL, unit TEXT, PRIMARY KEY (tenant, reference, line))"
+                " stale INTEGER NOT NULL, unit TEXT, now_run_type TEXT,"
+                f" now_run_number {t['BIGINT']}, PRIMARY KEY (tenant, reference, line))"
             )
             tx.execute(
                 "CREATE INDEX IF NOT EXISTS document_lines_by_period ON document_lines"
@@ -162,6 +171,7 @@ class DocumentsProjection:
             # Run numbers of values from no settlement run are instants (schema 6).
             database.widen_to_bigint(tx, "document_lines", "run_number")
             _add_units(database, tx)
+            _add_now_runs(database, tx)
 
     def clear(self, tx: Tx) -> None:
         tx.execute("DELETE FROM documents")
@@ -249,6 +259,8 @@ def _line_row(
         data["value"],
         0,
         line_unit(data),
+        data["run_type"],
+        data["run_number"],
     )
 
 
@@ -290,6 +302,23 @@ def _add_units(database: Database, tx: Tx) -> None:
             )
 
 
+def _add_now_runs(database: Database, tx: Tx) -> None:
+    """Give lines recorded before schema 7 the run of the version their rule chooses now:
+    that version's, from the period views (as a refresh would). Once, when added."""
+    if database.has_column(tx, "document_lines", "now_run_type"):
+        return
+    tx.execute("ALTER TABLE document_lines ADD COLUMN now_run_type TEXT")
+    tx.execute(f"ALTER TABLE document_lines ADD COLUMN now_run_number {database.types['BIGINT']}")
+    for column in ("run_type", "run_number"):
+        tx.execute(
+            f"UPDATE document_lines SET now_{column} = (SELECT v.{column} FROM period_versions v"
+            " WHERE v.tenant = document_lines.tenant AND v.subject = document_lines.subject"
+            " AND v.settlement_date = document_lines.settlement_date"
+            " AND v.settlement_period = document_lines.settlement_period"
+            " AND v.version = document_lines.now_version) WHERE now_version IS NOT NULL"
+        )
+
+
 def _refresh(tx: Tx, touched: set[PeriodKey]) -> None:
     """Work out again, for each line on a touched period, what its rule would choose now."""
     days = {(tenant, day) for tenant, _, day, _ in touched}
@@ -317,12 +346,14 @@ def _refresh_period(tx: Tx, key: PeriodKey, lines: Iterable[tuple[Any, ...]]) ->
         now_version = None if chosen is None else chosen.version
         value = None if chosen is None else chosen.values.get(str(measure))
         tx.execute(
-            "UPDATE document_lines SET now_version = ?, now_value = ?, stale = ?"
-            " WHERE tenant = ? AND reference = ? AND line = ?",
+            "UPDATE document_lines SET now_version = ?, now_value = ?, stale = ?,"
+            " now_run_type = ?, now_run_number = ? WHERE tenant = ? AND reference = ? AND line = ?",
             (
                 now_version,
                 None if value is None else str(value),
                 int(now_version != int(used_version)),
+                None if chosen is None else chosen.run_type,
+                None if chosen is None else chosen.run_number,
                 tenant,
                 reference,
                 line,
@@ -401,7 +432,32 @@ def _line(r: Sequence[Any]) -> LineRow:
         now_value=None if r[13] is None else Decimal(r[13]),
         stale=bool(r[14]),
         unit=r[15],
+        now_run_type=r[16],
+        now_run_number=None if r[17] is None else int(r[17]),
     )
+
+
+def list_documents(
+    tx: Tx,
+    tenant: str,
+    *,
+    status: str | None = None,
+    kind: str | None = None,
+    after: str | None = None,
+    limit: int,
+) -> list[DocumentRow]:
+    """Up to ``limit`` of the tenant's documents by reference, after ``after`` if given, with
+    the status and kind given (read on the primary key, in its order)."""
+    sql, params = f"{_DOCUMENT_QUERY} WHERE tenant = ?", [tenant]
+    for column, value in (("status", status), ("kind", kind)):
+        if value is not None:
+            sql += f" AND {column} = ?"
+            params.append(value)
+    if after is not None:
+        sql += " AND reference > ?"
+        params.append(after)
+    rows = tx.execute(sql + " ORDER BY reference LIMIT ?", (*params, limit)).fetchall()
+    return [_document_row(r) for r in rows]
 
 
 def document(tx: Tx, tenant: str, reference: str) -> tuple[DocumentRow, list[LineRow]] | None:
@@ -421,8 +477,8 @@ def document(tx: Tx, tenant: str, reference: str) -> tuple[DocumentRow, list[Lin
 # not a parameter, so that both backends see that the index's predicate holds).
 _STALE_LINE_QUERY = (
     "SELECT reference, subject, settlement_date, settlement_period, measure, used_version,"
-    " used_value, now_version, now_value, unit FROM document_lines WHERE tenant = ? AND stale = 1"
-    " ORDER BY reference, line"
+    " used_value, now_version, now_value, unit, run_type, run_number, now_run_type,"
+    " now_run_number FROM document_lines WHERE tenant = ? AND stale = 1 ORDER BY reference, line"
 )
 _HEADS_PER_QUERY = 500  # references per IN list (SQLite before 3.32 allows 999 parameters)
 
@@ -433,13 +489,18 @@ def stale_lines(tx: Tx, tenant: str) -> list[tuple[DocumentRow, list[StaleLineRo
     Each query reads one table by its key, so the plan never depends on the tables' statistics
     (a join or ``IN (subquery)`` can be planned, before ``ANALYZE``, as a nested loop reading
     every stale line once per document): the stale lines from their partial index, then the
-    heads of their documents by primary key. A cancelled document's lines are dropped here."""
+    heads of their documents by primary key. A cancelled document's lines are dropped here,
+    and so is a line whose value would not change (another version, the same value): nothing
+    to re-issue for, so a document with only such lines is not stale."""
     found: dict[str, list[StaleLineRow]] = {}
     for r in tx.execute(_STALE_LINE_QUERY, (tenant,)).fetchall():
+        line = _stale_line_row(r)
+        if line.now_value is not None and line.now_value == line.used_value:
+            continue
         lines = found.get(r[0])
         if lines is None:
             lines = found[r[0]] = []
-        lines.append(_stale_line_row(r))
+        lines.append(line)
     heads = _heads_in_force(tx, tenant, list(found))
     return [(heads[reference], lines) for reference, lines in found.items() if reference in heads]
 
@@ -455,6 +516,10 @@ def _stale_line_row(r: Sequence[Any]) -> StaleLineRow:
         r[7],
         None if r[8] is None else Decimal(r[8]),
         r[9],
+        r[10],
+        int(r[11]),
+        r[12],
+        None if r[13] is None else int(r[13]),
     )
 
 

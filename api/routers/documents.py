@@ -5,15 +5,23 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Path, Request
+from fastapi import APIRouter, Path, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 
 from api.dependencies import runtime_of, settlement_date_of
 from api.schemas import Problem
-from ledger.domain.documents import MAX_MEASURES_NAMED, REFERENCE_PATTERN
-from ledger.service.documents import DocumentUse, DocumentView, StaleDocument
+from ledger.domain.documents import MAX_MEASURES_NAMED, MAX_REFERENCE_LENGTH, REFERENCE_PATTERN
+from ledger.service.documents import (
+    DEFAULT_DOCUMENTS_PAGE,
+    MAX_DOCUMENTS_PAGE,
+    DocumentList,
+    DocumentUse,
+    DocumentView,
+    StaleDocument,
+)
 
 router = APIRouter(tags=["documents"])
+MAX_REVISION = 2**31 - 1  # the views' revision numbers are 32-bit integers
 
 _REFUSED: dict[int | str, dict[str, Any]] = {
     400: {
@@ -95,6 +103,26 @@ def issue_document(request: Request, tenant: str, body: IssueRequest) -> Documen
     )
 
 
+@router.get(
+    "/tenants/{tenant}/documents", response_model=DocumentList, responses={400: _REFUSED[400]}
+)
+def list_documents(
+    request: Request,
+    tenant: str,
+    status: Literal["issued", "cancelled"] | None = None,
+    kind: Literal["invoice", "report", "statement"] | None = None,
+    after: Annotated[
+        str | None, Query(max_length=MAX_REFERENCE_LENGTH, description="the page's next_after")
+    ] = None,
+    limit: Annotated[int, Query(ge=1, le=MAX_DOCUMENTS_PAGE)] = DEFAULT_DOCUMENTS_PAGE,
+) -> DocumentList:
+    """A page of the tenant's documents by reference, with the status and kind given; read on
+    with ``after`` set to the page's ``next_after``."""
+    return runtime_of(request).documents(
+        tenant=tenant, status=status, kind=kind, after=after, limit=limit
+    )
+
+
 @router.get("/tenants/{tenant}/documents/stale", response_model=list[StaleDocument])
 def stale_documents(request: Request, tenant: str) -> list[StaleDocument]:
     """Documents in force whose rule would now choose another version, line by line."""
@@ -104,9 +132,16 @@ def stale_documents(request: Request, tenant: str) -> list[StaleDocument]:
 @router.get(
     "/tenants/{tenant}/documents/{reference}", response_model=DocumentView, responses=_REFUSED
 )
-def get_document(request: Request, tenant: str, reference: str) -> DocumentView:
-    """A document as issued (its current revision)."""
-    return runtime_of(request).document(reference, tenant=tenant)
+def get_document(
+    request: Request,
+    tenant: str,
+    reference: str,
+    revision: Annotated[
+        int | None, Query(ge=1, le=MAX_REVISION, description="an earlier revision")
+    ] = None,
+) -> DocumentView:
+    """A document as issued (its latest revision, or ``revision``), with its revisions."""
+    return runtime_of(request).document(reference, tenant=tenant, revision=revision)
 
 
 @router.post(

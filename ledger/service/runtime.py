@@ -22,8 +22,9 @@ from ledger.domain.documents import (
     document_id,
     document_reference,
 )
-from ledger.domain.errors import InvalidInstant, LedgerError
+from ledger.domain.errors import InvalidInstant, LedgerBusy, LedgerError
 from ledger.domain.identifiers import Subject, tenant_id
+from ledger.domain.plain_text import excerpt
 from ledger.domain.runs import SETTLEMENT_RUNS, RunType, scheduled_run_date
 from ledger.domain.selection import Rule
 from ledger.domain.settlement_time import (
@@ -35,9 +36,13 @@ from ledger.domain.settlement_time import (
 )
 from ledger.service.application import Ledger, NotFound
 from ledger.service.documents import (
+    DEFAULT_DOCUMENTS_PAGE,
+    DocumentList,
+    DocumentSummary,
     DocumentUse,
     DocumentView,
     StaleDocument,
+    check_documents_page,
     measures_of,
     resolve_lines,
     use_of,
@@ -66,7 +71,19 @@ from ledger.service.read_models import (
 )
 from ledger.service.settings import max_document_lines
 from ledger.service.unit_of_work import UnitOfWork
-from projections.documents import DocumentsProjection, lines_using, stale_lines
+from projections.document_revisions import (
+    DocumentRevisionsProjection,
+    RevisionRow,
+    revision_lines,
+    revisions,
+)
+from projections.documents import (
+    DocumentRow,
+    DocumentsProjection,
+    lines_using,
+    list_documents,
+    stale_lines,
+)
 from projections.documents import document as document_rows
 from projections.exceptions import ExceptionsProjection
 from projections.flows import FlowsProjection, find_flow, list_flows, unfinished_flows
@@ -132,6 +149,7 @@ class LedgerRuntime:
                     PeriodVersionsProjection(),
                     FlowsProjection(),
                     DocumentsProjection(),
+                    DocumentRevisionsProjection(),
                     ExceptionsProjection(),
                     MappingsProjection(),
                     MeterReadingsProjection(),
@@ -467,14 +485,50 @@ class LedgerRuntime:
             raise NotFound(f"tenant {tenant!r} has no document {reference!r}")
         return found
 
-    def document(self, reference: str, *, tenant: str = DEFAULT_TENANT) -> DocumentView:
-        """A document as issued: every line with the version it used."""
+    def document(
+        self, reference: str, *, tenant: str = DEFAULT_TENANT, revision: int | None = None
+    ) -> DocumentView:
+        """A document as issued: every line of its current revision (or of ``revision``) with
+        the version it used, and the history of its revisions. From the views, by key."""
         tenant = tenant_id(tenant)
         with self.database.transaction(write=False) as tx:
             found = document_rows(tx, tenant, reference)
-        if found is None:
-            raise NotFound(f"tenant {tenant!r} has no document {reference!r}")
-        return DocumentView.of(*found)
+            if found is None:
+                raise NotFound(f"tenant {tenant!r} has no document {excerpt(reference)}")
+            head, current = found
+            history = revisions(tx, tenant, reference)
+            if revision is None or revision == head.revision:
+                return DocumentView.of(head, current, history)
+            shown = _revision_in(head, history, revision)
+            lines = revision_lines(tx, tenant, reference, revision)
+        return DocumentView.of(head, lines, history, shown)
+
+    def documents(
+        self,
+        *,
+        tenant: str = DEFAULT_TENANT,
+        status: str | None = None,
+        kind: str | None = None,
+        after: str | None = None,
+        limit: int = DEFAULT_DOCUMENTS_PAGE,
+    ) -> DocumentList:
+        """A page of the tenant's documents by reference (after ``after``, at most ``limit``,
+        1 to 1000), those with the status and kind given; and where the next page starts."""
+        tenant = tenant_id(tenant)
+        check_documents_page(status, kind, limit)
+        with self.database.transaction(write=False) as tx:
+            rows = list_documents(  # one more than asked: whether there is a next page
+                tx, tenant, status=status, kind=kind, after=after, limit=limit + 1
+            )
+        more = len(rows) > limit
+        rows = rows[:limit]
+        return DocumentList(
+            tenant=tenant,
+            status=status,
+            kind=kind,
+            documents=[DocumentSummary.of(row) for row in rows],
+            next_after=rows[-1].reference if more else None,
+        )
 
     def stale_documents(self, *, tenant: str = DEFAULT_TENANT) -> list[StaleDocument]:
         """Documents in force whose rule would now choose another version for some line."""
@@ -569,6 +623,25 @@ class LedgerRuntime:
         """Identity mappings: a tenant's own ids to market ids over settlement dates; each
         command applies its event to the views before it returns."""
         return IdentityMappings(self.ledger, self.runner)
+
+
+def _revision_in(head: DocumentRow, history: Sequence[RevisionRow], revision: int) -> RevisionRow:
+    """Revision ``revision`` of a document from its history; refused when the document has
+    none such, busy while the views are still taking in revisions issued before they kept
+    them (after an upgrade)."""
+    if not 1 <= revision <= head.revision:
+        raise NotFound(
+            f"document {head.reference} has revisions 1 to {head.revision}: it has no revision "
+            f"{revision}"
+        )
+    for row in history:
+        if row.revision == revision:
+            return row
+    raise LedgerBusy(
+        f"revision {revision} of document {head.reference} is not in the views yet (they are "
+        "taking in the revisions issued before they kept them): try again shortly, or run "
+        "ledger project"
+    )
 
 
 def scheduled_runs(settlement_date: date) -> dict[str, date]:

@@ -204,3 +204,45 @@ def test_every_reference_the_schema_takes_is_reachable(client: TestClient) -> No
         assert cancelled.json()["status"] == "cancelled"
     schema = client.get("/openapi.json").json()["components"]["schemas"]["IssueRequest"]
     assert schema["properties"]["reference"]["pattern"] == REFERENCE_PATTERN
+
+
+def test_documents_listed_and_revisions_read_over_http(client: TestClient) -> None:
+    assert upload(client, report(run_type="SF"), "sf.txt").json()["status"] == "accepted"
+    for reference in ("INV-2", "INV-1", "INV-3"):
+        assert issue(client, reference).status_code == 201  # type: ignore[attr-defined]
+    page = client.get("/tenants/a/documents", params={"limit": 2}).json()
+    assert ([d["reference"] for d in page["documents"]], page["next_after"]) == (
+        ["INV-1", "INV-2"],
+        "INV-2",
+    )
+    rest = client.get("/tenants/a/documents", params={"after": "INV-2"}).json()
+    assert ([d["reference"] for d in rest["documents"]], rest["next_after"]) == (["INV-3"], None)
+    for params in ({"limit": 0}, {"limit": 1001}, {"status": "paid"}, {"kind": "receipt"}):
+        assert client.get("/tenants/a/documents", params=params).status_code == 422
+
+    later = report(run_type="R1", revision=1)
+    assert upload(client, later, "r1.txt").json()["status"] == "accepted"
+    change = {"actor": "f.finance", "reason": "R1 arrived"}
+    again = client.post("/tenants/a/documents/INV-1/reissue", json=change).json()
+    first = client.get("/tenants/a/documents/INV-1", params={"revision": 1}).json()
+    assert (first["revision"], first["current_revision"]) == (1, 2)
+    assert [x["version"] for x in first["lines"]] == [1, 1]
+    assert [x["version"] for x in again["lines"]] == [2, 2]
+    assert [(r["revision"], r["reason"]) for r in again["revisions"]] == [
+        (1, None),
+        (2, "R1 arrived"),
+    ]
+    missing = client.get("/tenants/a/documents/INV-1", params={"revision": 3})
+    assert missing.status_code == 404 and "has no revision 3" in missing.json()["detail"]
+    assert client.get("/tenants/a/documents/INV-1", params={"revision": 0}).status_code == 422
+
+    stale = client.get("/tenants/a/documents/stale").json()
+    assert [s["reference"] for s in stale] == ["INV-2", "INV-3"]
+    runs = {(x["used"]["run_type"], x["now"]["run_type"]) for s in stale for x in s["lines"]}
+    assert runs == {("SF", "R1")}
+    uses = client.get(f"/tenants/a/periods/{SUBJECT}/{DAY}/1/documents").json()
+    assert {(u["reference"], u["run_type"], u["now"]["run_type"]) for u in uses} == {
+        ("INV-1", "R1", "R1"),
+        ("INV-2", "SF", "R1"),
+        ("INV-3", "SF", "R1"),
+    }

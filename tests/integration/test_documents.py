@@ -33,7 +33,7 @@ from ledger.cli import main
 from ledger.demo.json_samples import disebsp_day, disebsp_page
 from ledger.domain.aggregates import SettlementPeriod
 from ledger.domain.documents import Document, DocumentLine
-from ledger.domain.errors import LedgerError
+from ledger.domain.errors import LedgerBusy, LedgerError
 from ledger.domain.selection import Rule
 from ledger.flows.record_layouts import layout_for
 from ledger.service.application import NotFound
@@ -159,8 +159,18 @@ def test_the_stale_documents_as_json(
             "settlement_date": DAY.isoformat(),
             "settlement_period": n,
             "measure": MEASURE,
-            "used": {"version": 2, "value": str(value_of(sf, n, 2))},
-            "now": {"version": 3, "value": str(value_of(sf, n, 3))},
+            "used": {
+                "version": 2,
+                "value": str(value_of(sf, n, 2)),
+                "run_type": "SF",
+                "run_number": 1,
+            },
+            "now": {
+                "version": 3,
+                "value": str(value_of(sf, n, 3)),
+                "run_type": "R1",
+                "run_number": 1,
+            },
             "delta": str(value_of(sf, n, 3) - value_of(sf, n, 2)),
             "unit": "GBP",
         }
@@ -449,7 +459,7 @@ def as_schema_version_1(stored: StoredEvent) -> StoredEvent:
 
 
 def test_documents_issued_before_units_show_them_after_an_upgrade(
-    sf: LedgerRuntime, open_runtime: Callable[[], LedgerRuntime]
+    sf: LedgerRuntime, files: Path, open_runtime: Callable[[], LedgerRuntime]
 ) -> None:
     # A BM Unit document as schema 6 stored it: events of version 1 (no units; a total adding
     # volumes and loss factors to cash), then views without units.
@@ -489,14 +499,36 @@ def test_documents_issued_before_units_show_them_after_an_upgrade(
         return {k: view[k] for k in ("lines", "totals", "total", "total_unit")}
 
     assert shown(sf, "OLD-1") == shown(sf, "NEW-1")
+    assert sf.ingest(write_report(files, run_type="R1").path, tenant=TENANT).status == "accepted"
+    documents = {ref: sf.document(ref, tenant=TENANT) for ref in ("OLD-1", "NEW-1")}
+    stale = sf.stale_documents(tenant=TENANT)
+    assert {s.reference for s in stale} == {"OLD-1", "NEW-1"}
 
-    # The views as schema 6 left them: no units, no GBP totals; then a release with schema 7.
+    # The views as schema 6 left them: no units, GBP totals or runs of what is chosen now, no
+    # revisions kept; then a release with schema 7.
     with sf.database.transaction() as tx:
-        tx.execute("ALTER TABLE document_lines DROP COLUMN unit")
-        tx.execute("ALTER TABLE documents DROP COLUMN gbp_total")
+        for table, column in (
+            ("document_lines", "unit"),
+            ("documents", "gbp_total"),
+            ("document_lines", "now_run_type"),
+            ("document_lines", "now_run_number"),
+        ):
+            tx.execute(f"ALTER TABLE {table} DROP COLUMN {column}")
+        tx.execute("DROP TABLE document_revisions")
+        tx.execute("DROP TABLE document_revision_lines")
+        sf.ledger.view_tracking.forget(tx, ["document_revisions"])
         tx.execute("UPDATE ledger_schema SET version = 6")
     upgraded = open_runtime()
     assert shown(upgraded, "OLD-1") == shown(upgraded, "NEW-1") == shown(sf, "NEW-1")
+    assert upgraded.stale_documents(tenant=TENANT) == stale
+    # The revisions are taken in by the next catch-up: until then they are not claimed.
+    assert upgraded.document("OLD-1", tenant=TENANT).revisions is None
+    with pytest.raises(LedgerBusy, match="revision 1 of document OLD-1 is not in the views yet"):
+        upgraded.document("OLD-1", tenant=TENANT, revision=1)
+    upgraded.runner.catch_up()
+    assert {ref: upgraded.document(ref, tenant=TENANT) for ref in documents} == documents
+    first = upgraded.document("OLD-1", tenant=TENANT, revision=1)
+    assert (first.revision, first.lines, first.total) == (1, documents["OLD-1"].lines, new.total)
     assert upgraded.verify().equal
 
 
@@ -689,3 +721,138 @@ def test_documents_issued_under_other_references_earlier_are_still_read(
     )
     assert (code, err) == (0, "") and json.loads(out)["status"] == "cancelled"
     assert issue(sf, "INV-2025.7_b").reference == "INV-2025.7_b"
+
+
+def test_a_tenants_documents_are_listed_a_page_at_a_time(sf: LedgerRuntime, cli: Cli) -> None:
+    for reference in ("INV-3", "INV-1", "REP-1", "INV-2", "INV-4"):
+        kind = "report" if reference.startswith("REP") else "invoice"
+        issue(sf, reference, kind=kind)
+    sf.cancel_document("INV-2", actor="f.finance", reason="void", tenant=TENANT)
+    first = sf.documents(tenant=TENANT, limit=2)
+    assert ([d.reference for d in first.documents], first.next_after) == (
+        ["INV-1", "INV-2"],
+        "INV-2",
+    )
+    second = sf.documents(tenant=TENANT, limit=2, after=first.next_after)
+    assert [d.reference for d in second.documents] == ["INV-3", "INV-4"]
+    last = sf.documents(tenant=TENANT, limit=2, after=second.next_after)
+    assert ([d.reference for d in last.documents], last.next_after) == (["REP-1"], None)
+    [one] = sf.documents(tenant=TENANT, status="cancelled").documents
+    assert (one.reference, one.status, one.revision) == ("INV-2", "cancelled", 1)
+    assert one.total == sf.document("INV-2", tenant=TENANT).total
+    assert [d.reference for d in sf.documents(tenant=TENANT, kind="report").documents] == ["REP-1"]
+    assert sf.documents(tenant="someone-else").documents == []
+    for refused, message in (
+        ({"limit": 0}, "a page of documents holds 1 to 1000, not 0"),
+        ({"limit": 1001}, "not 1001"),
+        ({"status": "paid"}, "unknown status 'paid'"),
+        ({"kind": "receipt"}, "unknown document kind 'receipt'"),
+    ):
+        with pytest.raises(LedgerError, match=message):
+            sf.documents(tenant=TENANT, **refused)
+
+    code, out, err = cli(
+        "--tenant", TENANT, "documents", "list", "--status", "issued", "--limit", "3"
+    )
+    assert (code, err) == (0, "")
+    page = json.loads(out)
+    assert ([d["reference"] for d in page["documents"]], page["next_after"]) == (
+        ["INV-1", "INV-3", "INV-4"],
+        "INV-4",
+    )
+    assert set(page["documents"][0]) >= {"reference", "kind", "status", "revision", "total"}
+    assert cli("--tenant", TENANT, "documents", "list", "--limit", "٣")[0] == 2
+
+
+def test_every_revision_is_kept_and_shown_from_the_views(
+    sf: LedgerRuntime, files: Path, cli: Cli, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    first = issue(sf)
+    assert sf.ingest(write_report(files, run_type="R1").path, tenant=TENANT).status == "accepted"
+    second = sf.reissue_document("INV-1", actor="a.auditor", reason="R1 arrived", tenant=TENANT)
+    assert [line.version for line in second.lines] == [3, 3, 3]
+    history = second.revisions
+    assert history is not None
+    assert [(r.revision, r.actor, r.reason, r.total, r.lines) for r in history] == [
+        (1, "f.finance", None, first.total, 3),
+        (2, "a.auditor", "R1 arrived", second.total, 3),
+    ]
+    assert (history[0].recorded_at, history[1].recorded_at) == (first.revised_at, second.revised_at)
+    assert (second.revision, second.current_revision, second.reason) == (2, 2, "R1 arrived")
+
+    # A revision's lines are read from a view by key, never by replaying the document's events.
+    with monkeypatch.context() as without_replay:
+        without_replay.setattr(sf.ledger.repository, "get", None)
+        earlier = sf.document("INV-1", tenant=TENANT, revision=1)
+        assert (earlier.revision, earlier.current_revision) == (1, 2)
+        assert (earlier.lines, earlier.totals, earlier.total) == (
+            first.lines,
+            first.totals,
+            first.total,
+        )
+        assert (earlier.actor, earlier.revised_at, earlier.reason) == (
+            "f.finance",
+            first.revised_at,
+            None,
+        )
+        assert earlier.revisions == history
+        assert sf.document("INV-1", tenant=TENANT, revision=2) == second
+        for missing in (0, 3):
+            with pytest.raises(
+                NotFound, match=f"has revisions 1 to 2: it has no revision {missing}"
+            ):
+                sf.document("INV-1", tenant=TENANT, revision=missing)
+
+    cancelled = sf.cancel_document("INV-1", actor="f.finance", reason="void", tenant=TENANT)
+    assert (cancelled.status, cancelled.cancelled_by, cancelled.cancel_reason) == (
+        "cancelled",
+        "f.finance",
+        "void",
+    )
+    code, out, err = cli("--tenant", TENANT, "documents", "show", "INV-1", "--revision", "1")
+    assert (code, err) == (0, "")
+    shown = json.loads(out)
+    assert (shown["revision"], shown["status"], len(shown["revisions"])) == (1, "cancelled", 2)
+    assert [line["version"] for line in shown["lines"]] == [2, 2, 2]
+    code, _, err = cli("--tenant", TENANT, "documents", "show", "INV-1", "--revision", "x")
+    assert (code, err) == (2, "ledger: --revision 'x': write a whole number, e.g. 2\n")
+
+
+def test_stale_and_using_name_each_versions_run_and_leave_out_what_did_not_move(
+    sf: LedgerRuntime,
+) -> None:
+    issue(sf, "INV-1", periods=[1, 2])
+    issue(sf, "INV-2", periods=[2])
+    # Period 2's version used is corrected to the same value: another version, nothing moved.
+    sf.correct(
+        PARTY_SUBJECT,
+        DAY,
+        2,
+        supersedes=2,
+        values={MEASURE: value_of(sf, 2, 2)},
+        reason="restated, unchanged",
+        actor="o.ops",
+        tenant=TENANT,
+    )
+    sf.correct(
+        PARTY_SUBJECT,
+        DAY,
+        1,
+        supersedes=2,
+        values={MEASURE: Decimal("12.34")},
+        reason="restated",
+        actor="o.ops",
+        tenant=TENANT,
+    )
+    [stale] = sf.stale_documents(tenant=TENANT)  # INV-2's only stale line did not move
+    [line] = stale.lines
+    assert (stale.reference, line.settlement_period) == ("INV-1", 1)
+    assert (line.used.run_type, line.used.run_number, line.used.version) == ("SF", 1, 2)
+    assert (line.now.run_type, line.now.run_number, line.now.version) == ("SF", 1, 3)
+    [use] = [
+        u
+        for u in sf.documents_using(PARTY_SUBJECT, DAY, 2, tenant=TENANT)
+        if u.reference == "INV-2"
+    ]
+    assert (use.run_type, use.run_number, use.version, use.stale) == ("SF", 1, 2, True)
+    assert (use.now.version, use.now.value, use.now.run_type) == (3, use.value, "SF")

@@ -252,6 +252,7 @@ class ModelDocument:
     lines: list[DocumentLineView]
     revision: int = 1
     cancelled: bool = False
+    earlier: list[list[DocumentLineView]] = field(default_factory=list)  # revisions before
 
 
 # --- The state machine ----------------------------------------------------------------------
@@ -539,6 +540,7 @@ class LedgerMachine(RuleBasedStateMachine):
         self._close_step()
         lines = [self._line(period, measure, chosen[period]) for period, measure in document.keys]
         assert (view.lines, view.revision, view.status) == (lines, document.revision + 1, "issued")
+        document.earlier.append(document.lines)
         document.lines = lines
         document.revision += 1
 
@@ -626,6 +628,13 @@ class LedgerMachine(RuleBasedStateMachine):
                 document.revision,
             )
             assert view.lines == document.lines
+            assert view.revisions is not None
+            assert [r.revision for r in view.revisions] == list(range(1, document.revision + 1))
+            # The latest earlier revision, as it was issued, from the revisions' view.
+            if document.earlier:
+                n = len(document.earlier)
+                earlier = self.runtime.document(document.reference, tenant=self.tenant, revision=n)
+                assert (earlier.revision, earlier.lines) == (n, document.earlier[-1])
 
     @invariant()
     def stale_documents_are_those_whose_rule_now_chooses_otherwise(self) -> None:
@@ -638,6 +647,7 @@ class LedgerMachine(RuleBasedStateMachine):
                 stale
                 for line in document.lines
                 if (stale := self._stale_line(document.rule, line)) is not None
+                and stale.delta != 0  # another version of the same value: nothing to re-issue
             ]
             if lines:
                 deltas: dict[str, list[Decimal]] = {}
@@ -678,7 +688,10 @@ class LedgerMachine(RuleBasedStateMachine):
                     version=line.version,
                     value=line.value,
                     unit=PARTY_UNIT,
-                    stale=self._stale_line(document.rule, line) is not None,
+                    stale=self._now(document.rule, line).version != line.version,
+                    run_type=line.run_type,
+                    run_number=line.run_number,
+                    now=self._now(document.rule, line),
                 )
                 for reference, document in sorted(self.documents.items())
                 for n, line in enumerate(document.lines, start=1)
@@ -687,22 +700,28 @@ class LedgerMachine(RuleBasedStateMachine):
             uses = self.runtime.documents_using(PARTY_SUBJECT, DAY, period, tenant=self.tenant)
             assert uses == expected
 
+    def _now(self, rule: Rule, line: DocumentLineView) -> VersionValue:
+        """The version (and value) the line's rule would choose now; for as-of, the one used."""
+        if not rule.can_go_stale:
+            return VersionValue(line.version, line.value, line.run_type, line.run_number)
+        now = self.periods[line.settlement_period].choose(rule)
+        if now is None:
+            return VersionValue(None, None, None, None)
+        return VersionValue(now.version, now.values.get(line.measure), now.run_type, now.run_number)
+
     def _stale_line(self, rule: Rule, line: DocumentLineView) -> StaleLine | None:
         """The line as stale when its rule would now choose another version (never as-of)."""
-        if not rule.can_go_stale:
+        now = self._now(rule, line)
+        if now.version == line.version:
             return None
-        now = self.periods[line.settlement_period].choose(rule)
-        if now is not None and now.version == line.version:
-            return None
-        value = None if now is None else now.values.get(line.measure)
         return StaleLine(
             subject=line.subject,
             settlement_date=line.settlement_date,
             settlement_period=line.settlement_period,
             measure=line.measure,
-            used=VersionValue(version=line.version, value=line.value),
-            now=VersionValue(version=None if now is None else now.version, value=value),
-            delta=None if value is None else value - line.value,
+            used=VersionValue(line.version, line.value, line.run_type, line.run_number),
+            now=now,
+            delta=None if now.value is None else now.value - line.value,
             unit=PARTY_UNIT,
         )
 
