@@ -8,6 +8,7 @@ import warnings
 from collections.abc import Iterator
 from datetime import UTC, date, datetime
 from decimal import Decimal
+from typing import Any
 
 import pytest
 from starlette.exceptions import StarletteDeprecationWarning
@@ -82,9 +83,10 @@ def test_documents_over_http(client: TestClient) -> None:
 
 def test_refusals_over_http(client: TestClient) -> None:
     assert upload(client, report(run_type="SF"), "sf.txt").json()["status"] == "accepted"
-    r = issue(client, rule="newest")
+    assert issue(client, rule="newest").status_code == 422  # type: ignore[attr-defined]
+    r = issue(client, rule="run:XX")  # a rule by its form, naming no run the ledger knows
     assert r.status_code == 400  # type: ignore[attr-defined]
-    assert "unknown selection rule" in r.json()["detail"]  # type: ignore[attr-defined]
+    assert "unknown settlement run type 'XX'" in r.json()["detail"]  # type: ignore[attr-defined]
     missing = client.get("/tenants/a/documents/NOPE")
     assert missing.status_code == 404 and "has no document" in missing.json()["detail"]
     assert issue(client, kind="receipt").status_code == 422  # type: ignore[attr-defined]
@@ -246,3 +248,108 @@ def test_documents_listed_and_revisions_read_over_http(client: TestClient) -> No
         ("INV-2", "SF", "R1"),
         ("INV-3", "SF", "R1"),
     }
+
+
+def declared(client: TestClient, method: str, path: str) -> set[int]:
+    """The statuses the OpenAPI schema declares for a route (FastAPI adds 422 itself)."""
+    operation = client.get("/openapi.json").json()["paths"][path][method]
+    return {int(status) for status in operation["responses"]}
+
+
+def test_every_refusal_of_the_documents_routes_is_declared(client: TestClient) -> None:
+    assert upload(client, report(run_type="SF"), "sf.txt").json()["status"] == "accepted"
+    assert issue(client, "INV-1").status_code == 201  # type: ignore[attr-defined]
+    change = {"actor": "f.finance", "reason": "void"}
+    assert client.post("/tenants/a/documents/INV-1/cancel", json=change).status_code == 200
+    base = "/tenants/{tenant}"
+    using = f"{base}/periods/{{subject}}/{{settlement_date}}/{{settlement_period}}/documents"
+    probes: list[tuple[str, str, str, dict[str, Any] | None, int]] = [
+        ("post", f"{base}/documents", "/tenants/a/documents", {"subject": "party:X Y"}, 400),
+        (
+            "post",
+            f"{base}/documents",
+            "/tenants/a/documents",
+            {"settlement_date": "2000-01-01"},
+            400,
+        ),
+        ("post", f"{base}/documents", "/tenants/a/documents", {"periods": [49]}, 400),
+        ("post", f"{base}/documents", "/tenants/a/documents", {"actor": " "}, 400),
+        ("post", f"{base}/documents", "/tenants/a/documents", {"reference": "INV-1"}, 400),
+        ("post", f"{base}/documents", "/tenants/a/documents", {"measures": ["nope"]}, 400),
+        ("post", f"{base}/documents", "/tenants/A/documents", {}, 422),
+        ("get", f"{base}/documents", "/tenants/a/documents", None, 200),
+        ("get", f"{base}/documents/stale", "/tenants/a/documents/stale", None, 200),
+        ("get", f"{base}/documents/{{reference}}", "/tenants/a/documents/NOPE", None, 404),
+        (
+            "get",
+            f"{base}/documents/{{reference}}",
+            "/tenants/a/documents/INV-1?revision=2",
+            None,
+            404,
+        ),
+        (
+            "post",
+            f"{base}/documents/{{reference}}/{{change}}",
+            "/tenants/a/documents/INV-1/reissue",
+            change,
+            400,
+        ),
+        (
+            "post",
+            f"{base}/documents/{{reference}}/{{change}}",
+            "/tenants/a/documents/NO/cancel",
+            change,
+            404,
+        ),
+        ("get", using, f"/tenants/a/periods/party:X Y/{DAY}/1/documents", None, 400),
+        ("get", using, f"/tenants/a/periods/{SUBJECT}/2000-01-01/1/documents", None, 400),
+        ("get", using, f"/tenants/a/periods/{SUBJECT}/{DAY}/49/documents", None, 400),
+        ("get", using, f"/tenants/a/periods/{SUBJECT}/{DAY}/51/documents", None, 422),
+    ]
+    for method, route, url, body, expected in probes:
+        if method == "post" and route == f"{base}/documents":
+            sent = {
+                "kind": "invoice",
+                "reference": "INV-2",
+                "actor": "f.finance",
+                "subject": SUBJECT,
+                "settlement_date": DAY.isoformat(),
+                "periods": [1],
+                **(body or {}),
+            }
+            r = client.post(url, json=sent)
+        else:
+            r = client.request(method, url, json=body)
+        assert r.status_code == expected, (url, body, r.text)
+        assert expected in declared(client, method, route), (route, expected)
+        if expected == 400:
+            assert set(r.json()) == {"detail"}
+
+
+def test_the_schema_states_what_the_documents_routes_check(client: TestClient) -> None:
+    openapi = client.get("/openapi.json").json()
+    body = openapi["components"]["schemas"]["IssueRequest"]["properties"]
+    assert body["settlement_date"]["format"] == "date"
+    assert body["settlement_date"]["pattern"] == "^[0-9]{4}-[0-9]{2}-[0-9]{2}$"
+    assert "2001-03-27" in body["settlement_date"]["description"]
+    assert body["measures"]["items"]["pattern"] == "^[a-z][a-z0-9_]*$"
+    assert body["rule"]["pattern"].startswith("^")
+    assert (body["actor"]["minLength"], body["actor"]["maxLength"]) == (1, 255)
+    [change] = [
+        schema["properties"]
+        for name, schema in openapi["components"]["schemas"].items()
+        if name.endswith("documents__ChangeRequest") or name == "ChangeRequest"
+    ]
+    assert change["reason"]["maxLength"] == 2000
+    for path, operations in openapi["paths"].items():
+        if "/documents" not in path:
+            continue
+        for operation in operations.values():
+            parameters = {p["name"]: p["schema"] for p in operation.get("parameters", [])}
+            assert parameters["tenant"]["pattern"] == "^[a-z0-9][a-z0-9_.\\-]{0,62}$", path
+            assert {"400", "503"} <= set(operation["responses"]), path
+            if "settlement_period" in parameters:
+                assert (
+                    parameters["settlement_period"]["minimum"],
+                    parameters["settlement_period"]["maximum"],
+                ) == (1, 50)
