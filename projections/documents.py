@@ -1,10 +1,11 @@
 """Documents, the exact version each of their lines used, and which lines are stale now.
 
-``documents`` holds one row per document (its current revision and status); ``document_lines``
-one row per line of the current revision: what it used (version, value, run, source) and what
-its rule would choose now (``now_version``, ``now_value``), with ``stale`` set when they
-differ. The choice is refreshed whenever an event touches a period that a line uses, so
-"which documents are stale" is one indexed query, never a replay.
+``documents`` holds one row per document (its current revision and status, and the GBP total
+of its lines); ``document_lines`` one row per line of the current revision: what it used
+(version, value and its unit, run, source) and what its rule would choose now (``now_version``,
+``now_value``), with ``stale`` set when they differ. The choice is refreshed whenever an event
+touches a period that a line uses, so "which documents are stale" is one indexed query, never a
+replay.
 
 Within a batch the period views are applied first (the runner applies views in order), so a
 refresh reads the period's versions and pins as they stand after the batch; a line's ``used``
@@ -21,8 +22,9 @@ from typing import Any, NamedTuple
 
 from ledger.adapters.storage import Database, Tx, as_date, as_datetime
 from ledger.domain.aggregates import SettlementPeriod
-from ledger.domain.documents import Document
+from ledger.domain.documents import Document, total_in_gbp, totals_by_measure
 from ledger.domain.selection import Rule, Standing, standing_after
+from ledger.flows.formats import measure_unit
 from projections.period_versions import period_versions
 
 _LINE_COLUMNS = (
@@ -45,6 +47,9 @@ _LINE_COLUMNS = (
     "now_version",
     "now_value",
     "stale",
+    "unit",
+    "now_run_type",
+    "now_run_number",
 )
 PeriodKey = tuple[str, str, date, int]  # tenant, subject, settlement date, period
 
@@ -60,7 +65,7 @@ class DocumentRow:
     issued_at: datetime
     revised_at: datetime
     actor: str
-    total: Decimal
+    total: Decimal | None  # the GBP lines' total; None when the document has none
     status: str
     cancelled_by: str | None
     cancel_reason: str | None
@@ -85,6 +90,9 @@ class LineRow:
     now_version: int | None
     now_value: Decimal | None
     stale: bool
+    unit: str | None
+    now_run_type: str | None
+    now_run_number: int | None
 
 
 class StaleLineRow(NamedTuple):
@@ -99,10 +107,26 @@ class StaleLineRow(NamedTuple):
     used_value: Decimal
     now_version: int | None
     now_value: Decimal | None
+    unit: str | None
+    run_type: str
+    run_number: int
+    now_run_type: str | None
+    now_run_number: int | None
+
+
+def line_unit(data: dict[str, Any]) -> str | None:
+    """The unit of a line as its document's event gives it: the unit it recorded, or, for a
+    line issued before lines recorded units (schema version 1 of the events), the unit the
+    ledger's formats give its measure."""
+    return data["unit"] if "unit" in data else measure_unit(data["measure"])
 
 
 class DocumentsProjection:
-    """Builds ``documents`` and ``document_lines`` from document and period events."""
+    """Builds ``documents`` and ``document_lines`` from document and period events.
+
+    ``documents.total`` is what version 1 of the events called the total: every line's value
+    added up, whatever its unit; kept (its column is NOT NULL in databases set up before schema
+    7) but never shown. ``gbp_total`` is the document's total."""
 
     name = "documents"
     tables = ("documents", "document_lines")
@@ -116,7 +140,8 @@ class DocumentsProjection:
                 " rule TEXT NOT NULL, revision INTEGER NOT NULL,"
                 f" issued_at {t['TS']} NOT NULL, revised_at {t['TS']} NOT NULL,"
                 " actor TEXT NOT NULL, total TEXT NOT NULL, status TEXT NOT NULL,"
-                " cancelled_by TEXT, cancel_reason TEXT, PRIMARY KEY (tenant, reference))"
+                " cancelled_by TEXT, cancel_reason TEXT, gbp_total TEXT,"
+                " PRIMARY KEY (tenant, reference))"
             )
             tx.execute(
                 "CREATE TABLE IF NOT EXISTS document_lines ("
@@ -128,7 +153,8 @@ class DocumentsProjection:
                 " used_kind TEXT NOT NULL, run_type TEXT NOT NULL,"
                 f" run_number {t['BIGINT']} NOT NULL,"
                 " source_sha256 TEXT, now_version INTEGER, now_value TEXT,"
-                " stale INTEGER NOT NULL, PRIMARY KEY (tenant, reference, line))"
+                " stale INTEGER NOT NULL, unit TEXT, now_run_type TEXT,"
+                f" now_run_number {t['BIGINT']}, PRIMARY KEY (tenant, reference, line))"
             )
             tx.execute(
                 "CREATE INDEX IF NOT EXISTS document_lines_by_period ON document_lines"
@@ -144,6 +170,8 @@ class DocumentsProjection:
             )
             # Run numbers of values from no settlement run are instants (schema 6).
             database.widen_to_bigint(tx, "document_lines", "run_number")
+            _add_units(database, tx)
+            _add_now_runs(database, tx)
 
     def clear(self, tx: Tx) -> None:
         tx.execute("DELETE FROM documents")
@@ -169,19 +197,21 @@ class DocumentsProjection:
 
     def _revise(self, tx: Tx, event: Document.Issued | Document.Reissued) -> None:
         key = (event.tenant, event.reference)
+        every_line, gbp_total = _totals(event.lines)
         if isinstance(event, Document.Issued):
             tx.execute(
                 "INSERT INTO documents (tenant, reference, kind, rule, revision, issued_at,"
-                " revised_at, actor, total, status) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'issued')",
+                " revised_at, actor, total, status, gbp_total)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'issued', ?)",
                 (*key, event.kind, event.rule, 1, event.timestamp, event.timestamp,
-                 event.actor, str(event.total)),
+                 event.actor, every_line, gbp_total),
             )  # fmt: skip
             rule = event.rule
         else:
             tx.execute(
-                "UPDATE documents SET revision = ?, revised_at = ?, actor = ?, total = ?"
-                " WHERE tenant = ? AND reference = ?",
-                (event.revision, event.timestamp, event.actor, str(event.total), *key),
+                "UPDATE documents SET revision = ?, revised_at = ?, actor = ?, total = ?,"
+                " gbp_total = ? WHERE tenant = ? AND reference = ?",
+                (event.revision, event.timestamp, event.actor, every_line, gbp_total, *key),
             )
             row = tx.execute(
                 "SELECT rule FROM documents WHERE tenant = ? AND reference = ?", key
@@ -189,7 +219,7 @@ class DocumentsProjection:
             assert row is not None, "a document is issued before it is re-issued"
             rule = str(row[0])
         tx.execute("DELETE FROM document_lines WHERE tenant = ? AND reference = ?", key)
-        can_go_stale = int(Rule.parse(rule).can_go_stale)
+        can_go_stale = int(Rule.recorded(rule).can_go_stale)
         tx.insert_rows(
             "document_lines",
             _LINE_COLUMNS,
@@ -228,7 +258,65 @@ def _line_row(
         data["version"],
         data["value"],
         0,
+        line_unit(data),
+        data["run_type"],
+        data["run_number"],
     )
+
+
+def _totals(lines: Sequence[dict[str, Any]]) -> tuple[str, str | None]:
+    """A revision's lines (as its event holds them) added up: every value whatever its unit
+    (the legacy ``total`` column), and the GBP lines (None when there is none)."""
+    every_line = sum((Decimal(d["value"]) for d in lines), Decimal(0))
+    gbp = total_in_gbp(
+        totals_by_measure((d["measure"], line_unit(d), Decimal(d["value"])) for d in lines)
+    )
+    return str(every_line), None if gbp is None else str(gbp)
+
+
+def _add_units(database: Database, tx: Tx) -> None:
+    """Give lines and documents recorded before schema 7 their units and GBP totals: each
+    line the unit its measure has (as :func:`line_unit` gives a line of version 1 of the
+    events, so a rebuild gives the same), each document the total of its GBP lines. Once,
+    when the columns are added."""
+    if not database.has_column(tx, "document_lines", "unit"):
+        tx.execute("ALTER TABLE document_lines ADD COLUMN unit TEXT")
+        measures = tx.execute("SELECT DISTINCT measure FROM document_lines").fetchall()
+        for (measure,) in measures:
+            unit = measure_unit(str(measure))
+            if unit is not None:
+                tx.execute("UPDATE document_lines SET unit = ? WHERE measure = ?", (unit, measure))
+    if not database.has_column(tx, "documents", "gbp_total"):
+        tx.execute("ALTER TABLE documents ADD COLUMN gbp_total TEXT")
+        # A document at a time: its lines are bounded, the documents are not.
+        for key in tx.execute("SELECT tenant, reference FROM documents").fetchall():
+            lines = tx.execute(
+                "SELECT measure, unit, used_value FROM document_lines"
+                " WHERE tenant = ? AND reference = ?",
+                tuple(key),
+            ).fetchall()
+            gbp = total_in_gbp(totals_by_measure((m, u, Decimal(v)) for m, u, v in lines))
+            tx.execute(
+                "UPDATE documents SET gbp_total = ? WHERE tenant = ? AND reference = ?",
+                (None if gbp is None else str(gbp), *key),
+            )
+
+
+def _add_now_runs(database: Database, tx: Tx) -> None:
+    """Give lines recorded before schema 7 the run of the version their rule chooses now:
+    that version's, from the period views (as a refresh would). Once, when added."""
+    if database.has_column(tx, "document_lines", "now_run_type"):
+        return
+    tx.execute("ALTER TABLE document_lines ADD COLUMN now_run_type TEXT")
+    tx.execute(f"ALTER TABLE document_lines ADD COLUMN now_run_number {database.types['BIGINT']}")
+    for column in ("run_type", "run_number"):
+        tx.execute(
+            f"UPDATE document_lines SET now_{column} = (SELECT v.{column} FROM period_versions v"
+            " WHERE v.tenant = document_lines.tenant AND v.subject = document_lines.subject"
+            " AND v.settlement_date = document_lines.settlement_date"
+            " AND v.settlement_period = document_lines.settlement_period"
+            " AND v.version = document_lines.now_version) WHERE now_version IS NOT NULL"
+        )
 
 
 def _refresh(tx: Tx, touched: set[PeriodKey]) -> None:
@@ -254,16 +342,18 @@ def _refresh_period(tx: Tx, key: PeriodKey, lines: Iterable[tuple[Any, ...]]) ->
     pinned = standing(tx, *key).pinned
     tenant = key[0]
     for reference, line, _subject, _period, measure, rule, used_version in lines:
-        chosen = Rule.parse(str(rule)).choose(versions, pinned=pinned)
+        chosen = Rule.recorded(str(rule)).choose(versions, pinned=pinned)
         now_version = None if chosen is None else chosen.version
         value = None if chosen is None else chosen.values.get(str(measure))
         tx.execute(
-            "UPDATE document_lines SET now_version = ?, now_value = ?, stale = ?"
-            " WHERE tenant = ? AND reference = ? AND line = ?",
+            "UPDATE document_lines SET now_version = ?, now_value = ?, stale = ?,"
+            " now_run_type = ?, now_run_number = ? WHERE tenant = ? AND reference = ? AND line = ?",
             (
                 now_version,
                 None if value is None else str(value),
                 int(now_version != int(used_version)),
+                None if chosen is None else chosen.run_type,
+                None if chosen is None else chosen.run_number,
                 tenant,
                 reference,
                 line,
@@ -296,7 +386,7 @@ def _document_row(r: Sequence[Any]) -> DocumentRow:
         issued_at=as_datetime(r[4]),
         revised_at=as_datetime(r[5]),
         actor=r[6],
-        total=Decimal(r[7]),
+        total=None if r[7] is None else Decimal(r[7]),
         status=r[8],
         cancelled_by=r[9],
         cancel_reason=r[10],
@@ -311,7 +401,7 @@ _DOCUMENT_COLUMNS = (
     "issued_at",
     "revised_at",
     "actor",
-    "total",
+    "gbp_total",
     "status",
     "cancelled_by",
     "cancel_reason",
@@ -341,7 +431,33 @@ def _line(r: Sequence[Any]) -> LineRow:
         now_version=None if r[12] is None else int(r[12]),
         now_value=None if r[13] is None else Decimal(r[13]),
         stale=bool(r[14]),
+        unit=r[15],
+        now_run_type=r[16],
+        now_run_number=None if r[17] is None else int(r[17]),
     )
+
+
+def list_documents(
+    tx: Tx,
+    tenant: str,
+    *,
+    status: str | None = None,
+    kind: str | None = None,
+    after: str | None = None,
+    limit: int,
+) -> list[DocumentRow]:
+    """Up to ``limit`` of the tenant's documents by reference, after ``after`` if given, with
+    the status and kind given (read on the primary key, in its order)."""
+    sql, params = f"{_DOCUMENT_QUERY} WHERE tenant = ?", [tenant]
+    for column, value in (("status", status), ("kind", kind)):
+        if value is not None:
+            sql += f" AND {column} = ?"
+            params.append(value)
+    if after is not None:
+        sql += " AND reference > ?"
+        params.append(after)
+    rows = tx.execute(sql + " ORDER BY reference LIMIT ?", (*params, limit)).fetchall()
+    return [_document_row(r) for r in rows]
 
 
 def document(tx: Tx, tenant: str, reference: str) -> tuple[DocumentRow, list[LineRow]] | None:
@@ -361,8 +477,8 @@ def document(tx: Tx, tenant: str, reference: str) -> tuple[DocumentRow, list[Lin
 # not a parameter, so that both backends see that the index's predicate holds).
 _STALE_LINE_QUERY = (
     "SELECT reference, subject, settlement_date, settlement_period, measure, used_version,"
-    " used_value, now_version, now_value FROM document_lines WHERE tenant = ? AND stale = 1"
-    " ORDER BY reference, line"
+    " used_value, now_version, now_value, unit, run_type, run_number, now_run_type,"
+    " now_run_number FROM document_lines WHERE tenant = ? AND stale = 1 ORDER BY reference, line"
 )
 _HEADS_PER_QUERY = 500  # references per IN list (SQLite before 3.32 allows 999 parameters)
 
@@ -373,13 +489,18 @@ def stale_lines(tx: Tx, tenant: str) -> list[tuple[DocumentRow, list[StaleLineRo
     Each query reads one table by its key, so the plan never depends on the tables' statistics
     (a join or ``IN (subquery)`` can be planned, before ``ANALYZE``, as a nested loop reading
     every stale line once per document): the stale lines from their partial index, then the
-    heads of their documents by primary key. A cancelled document's lines are dropped here."""
+    heads of their documents by primary key. A cancelled document's lines are dropped here,
+    and so is a line whose value would not change (another version, the same value): nothing
+    to re-issue for, so a document with only such lines is not stale."""
     found: dict[str, list[StaleLineRow]] = {}
     for r in tx.execute(_STALE_LINE_QUERY, (tenant,)).fetchall():
+        line = _stale_line_row(r)
+        if line.now_value is not None and line.now_value == line.used_value:
+            continue
         lines = found.get(r[0])
         if lines is None:
             lines = found[r[0]] = []
-        lines.append(_stale_line_row(r))
+        lines.append(line)
     heads = _heads_in_force(tx, tenant, list(found))
     return [(heads[reference], lines) for reference, lines in found.items() if reference in heads]
 
@@ -394,6 +515,11 @@ def _stale_line_row(r: Sequence[Any]) -> StaleLineRow:
         Decimal(r[6]),
         r[7],
         None if r[8] is None else Decimal(r[8]),
+        r[9],
+        r[10],
+        int(r[11]),
+        r[12],
+        None if r[13] is None else int(r[13]),
     )
 
 

@@ -49,6 +49,14 @@ class PostgresEventStore(PostgresApplicationRecorder, EventStore):
                 f"ORIGINATOR_ID_TYPE={datastore.originator_id_type!r}: the ledger's aggregate ids "
                 "are UUIDs; unset ORIGINATOR_ID_TYPE or set it to uuid"
             )
+        if datastore.enable_db_functions:
+            # The library's insert function appends without its table lock: appends would not
+            # be numbered in commit order (a reader could skip an event), and a hold made
+            # through it could come between a document's reading of the period and its events.
+            raise ConfigurationError(
+                "POSTGRES_ENABLE_DB_FUNCTIONS is set: the library then appends without its "
+                "table lock, which the ledger relies on; unset it"
+            )
         super().__init__(datastore, events_table_name=events_table_name)
         # The library qualifies its table with its schema in every statement; so do these.
         self._table = Identifier(datastore.schema, events_table_name)

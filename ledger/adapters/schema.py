@@ -19,8 +19,10 @@ from ledger.adapters.storage import Database
 # events table (a run delivered again adds no version). 4: documents and their lines; the
 # typed interventions' columns. 5: the stale document lines' partial index. 6: run numbers
 # widened to 64 bits (instants as YYYYMMDDHHMMSS); the exception queue, identity mappings and
-# meter readings.
-SCHEMA_VERSION = 6
+# meter readings. 7: each document line's unit and the run of the version its rule chooses now,
+# each document's GBP total (columns added to document_lines and documents, filled for the
+# documents already there); the document_revisions view (every revision, filled from the log).
+SCHEMA_VERSION = 7
 
 
 def schema_ready(database: Database) -> bool:

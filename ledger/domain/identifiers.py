@@ -8,7 +8,9 @@ from typing import Literal
 
 from ledger.domain.errors import InvalidIdentifier
 
-_TENANT_RE = re.compile(r"[a-z0-9][a-z0-9_.\-]{0,62}")
+# A tenant's name (also stated in the API's schema).
+TENANT_PATTERN = r"[a-z0-9][a-z0-9_.\-]{0,62}"
+_TENANT_RE = re.compile(TENANT_PATTERN)
 _PARTY_RE = re.compile(r"[A-Z0-9_\-]{1,8}")
 _BMU_RE = re.compile(r"(T_|E_|I_|2__|C__|V__|M_)[A-Z0-9_\-]+")
 _MPAN_WEIGHTS = (3, 5, 7, 13, 17, 19, 23, 29, 31, 37, 41, 43)

@@ -12,20 +12,23 @@ A document chooses by one of three rules, written as text on the command line an
 - ``best``: the best available version now, honouring a pin;
 - ``run:SF`` (any run type): the best version no more mature than that run, ignoring pins;
 - ``as-of:2026-06-01T12:00:00Z``: the best version as the ledger knew it at that instant
-  (pins as they stood then). Never stale: what was known then does not change.
+  (pins as they stood then). Never stale: what was known then does not change, so the instant
+  must be one the ledger has reached (never later than its clock at issue), within the range
+  it answers for (2000 to 2199, as every as-of query).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Literal, Protocol, TypeVar
 
 from ledger.domain.aggregates import CONFLICTING_RUN
-from ledger.domain.errors import LedgerError
+from ledger.domain.errors import InvalidInstant, LedgerError
 from ledger.domain.plain_text import excerpt
 from ledger.domain.runs import RunType, best_run_key
+from ledger.domain.settlement_time import parse_as_of
 
 
 class InvalidRule(LedgerError):
@@ -80,7 +83,18 @@ class Rule:
 
     @classmethod
     def parse(cls, text: str) -> Rule:
-        """``best``, ``run:SF`` or ``as-of:2026-06-01T12:00:00Z``; refused otherwise."""
+        """``best``, ``run:SF`` or ``as-of:2026-06-01T12:00:00Z`` as a person wrote it; refused
+        otherwise (an as-of instant as every as-of query refuses it: ``parse_as_of``)."""
+        return cls._parse(text, _instant)
+
+    @classmethod
+    def recorded(cls, text: str) -> Rule:
+        """A rule as a document's events recorded it (``str(rule)``), not checked again: an
+        instant accepted then is read as it was, whatever the checks now."""
+        return cls._parse(text, lambda argument: datetime.fromisoformat(argument))
+
+    @classmethod
+    def _parse(cls, text: str, instant: Callable[[str], datetime]) -> Rule:
         name, _, argument = text.strip().partition(":")
         name = name.lower()
         if name == "best" and not argument:
@@ -88,7 +102,7 @@ class Rule:
         if name == "run" and argument:
             return cls("run", run=RunType.parse(argument))
         if name == "as-of" and argument:
-            return cls("as-of", as_of=_instant(argument))
+            return cls("as-of", as_of=instant(argument))
         raise InvalidRule(
             f"unknown selection rule {excerpt(text)}: write best, run:<RUN> (e.g. run:SF) "
             "or as-of:<ISO instant with a zone> (e.g. as-of:2026-06-01T12:00:00Z)"
@@ -100,6 +114,17 @@ class Rule:
         if self.as_of is not None:
             return f"as-of:{self.as_of.isoformat().replace('+00:00', 'Z')}"
         return "best"
+
+    def check_reached(self, now: datetime) -> None:
+        """Refuse an as-of instant later than ``now`` (the ledger's clock): what the ledger
+        will know then is not known yet, and a document by it, never stale, would keep values
+        that a re-issue would change."""
+        if self.as_of is not None and self.as_of > now:
+            raise InvalidRule(
+                f"as-of instant {self.as_of.isoformat()} is later than now "
+                f"({now.isoformat(timespec='seconds')}): a document uses what the ledger knew "
+                "at an instant it has reached; use best, or an instant in the past"
+            )
 
     @property
     def can_go_stale(self) -> bool:
@@ -121,15 +146,9 @@ class Rule:
 
 def _instant(text: str) -> datetime:
     try:
-        instant = datetime.fromisoformat(text.strip())
-    except ValueError:
-        raise InvalidRule(
-            f"as-of needs an ISO instant with a zone (e.g. 2026-06-01T12:00:00Z), "
-            f"not {excerpt(text)}"
-        ) from None
-    if instant.tzinfo is None:
-        raise InvalidRule(f"as-of instant {excerpt(text)} needs a zone, e.g. Z or +01:00")
-    return instant
+        return parse_as_of(text.strip())
+    except InvalidInstant as exc:
+        raise InvalidRule(f"rule as-of: {exc}") from None
 
 
 @dataclass(frozen=True)

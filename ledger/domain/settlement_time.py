@@ -29,6 +29,9 @@ SETTLEMENT_ERA_END = date(2099, 12, 31)
 AS_OF_EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
 AS_OF_END = datetime(2200, 1, 1, tzinfo=UTC)
 _ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}", re.ASCII)
+# A fraction of a second: Python keeps six digits (microseconds) and drops the rest unsaid.
+_FRACTION = re.compile(r"[.,]([0-9]+)")
+_MICROSECOND_DIGITS = 6
 _INSTANT_EXAMPLE = "e.g. 2026-05-07T12:00:00Z or 2026-05-07T13:00:00+01:00"
 
 
@@ -68,13 +71,21 @@ def parse_settlement_date(text: str) -> date:
 def parse_as_of(text: str) -> datetime:
     """An as-of instant: ISO 8601 with a time zone, from 2000 to 2199 (UTC).
 
-    The one parser of as-of instants, shared by the command line and the API. Raises
-    :class:`InvalidInstant` with a message that says what to write instead.
+    The one parser of as-of instants, shared by the command line and the API, the period
+    queries and the documents' ``as-of:`` rule. Raises :class:`InvalidInstant` with a message
+    that says what to write instead; digits other than ASCII ones are refused, and so is a
+    fraction of a second finer than a microsecond (it could not be kept exactly).
     """
     try:
         value = datetime.fromisoformat(text) if text.isascii() else None
     except ValueError:
         value = None
+    fraction = _FRACTION.search(text) if value is not None else None
+    if fraction is not None and fraction.group(1)[_MICROSECOND_DIGITS:].strip("0"):
+        raise InvalidInstant(
+            f"{_quoted(text)} gives a fraction of a second finer than a microsecond, which "
+            "the ledger cannot keep exactly: write at most six decimal places"
+        )
     if value is None:
         hint = " (in a URL, write a + offset as %2B)" if " " in text.strip() else ""
         raise InvalidInstant(
@@ -126,6 +137,54 @@ def check_settlement_period(settlement_date: date, settlement_period: int) -> No
             f"settlement period {settlement_period} does not exist on "
             f"{settlement_date.isoformat()}, which has {count} periods"
         )
+
+
+# A period or a range of them, as people type them: ASCII digits only (str.isdigit and int()
+# would read other scripts' digits, ٣ as 3).
+_PERIODS_TEXT = re.compile(r"([0-9]+)(?:-([0-9]+))?")
+# More digits than any period number has: refused as such, never converted (Python refuses to
+# convert more than 4,300 digits, and a range of them could not be built).
+_PERIOD_DIGITS = 3
+
+
+def parse_settlement_periods(text: str, settlement_date: date) -> range:
+    """Settlement periods written ``N`` or ``N-M`` (inclusive, upwards) in ASCII digits, each
+    a period of that settlement day: a ``range``, made once both ends are known to exist on
+    the day, so no number typed, however large, builds anything first."""
+    match = _PERIODS_TEXT.fullmatch(text.strip())
+    if match is None:
+        raise InvalidSettlementPeriod(
+            f"{_quoted(text)} is not a settlement period or a range of them: write N or N-M "
+            "in digits, e.g. 7 or 1-48"
+        )
+    first, last = match.group(1), match.group(2) or match.group(1)
+    low, high = (_period_number(n, settlement_date) for n in (first, last))
+    if low > high:
+        raise InvalidSettlementPeriod(
+            f"{_quoted(text)}: a range of periods runs upwards, e.g. {high}-{low}"
+        )
+    return range(low, high + 1)
+
+
+def parse_settlement_period(text: str, settlement_date: date) -> int:
+    """One settlement period written in ASCII digits, a period of that settlement day."""
+    if not text.strip().isascii() or not text.strip().isdigit():
+        raise InvalidSettlementPeriod(
+            f"{_quoted(text)} is not a settlement period: write its number in digits, e.g. 7"
+        )
+    return _period_number(text.strip(), settlement_date)
+
+
+def _period_number(digits: str, settlement_date: date) -> int:
+    count = periods_in_day(settlement_date)
+    if len(digits.lstrip("0")) > _PERIOD_DIGITS:
+        raise InvalidSettlementPeriod(
+            f"settlement period {_quoted(digits)} does not exist on "
+            f"{settlement_date.isoformat()}, which has {count} periods"
+        )
+    period = int(digits)
+    check_settlement_period(settlement_date, period)
+    return period
 
 
 def period_start_utc(settlement_date: date, settlement_period: int) -> datetime:

@@ -225,6 +225,12 @@ class Format(Protocol):
     @property
     def name(self) -> str: ...
 
+    @property
+    def units(self) -> Mapping[str, str]:
+        """The unit of each measure this format records (by measure name), where the evidence
+        the format rests on fixes one; a measure it leaves out has no unit the ledger knows."""
+        ...
+
     def recognises(self, head: bytes) -> bool: ...
 
     def read(

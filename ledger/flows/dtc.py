@@ -51,10 +51,11 @@ each MPAN-day it has seen (a few dozen bytes each) to refuse one given twice.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal
+from types import MappingProxyType
 from typing import IO, NamedTuple
 
 from ledger.domain.errors import LedgerError
@@ -826,6 +827,16 @@ class DtcFormat:
     """DTC flows: a ``ZHV`` envelope."""
 
     name = "dtc"
+    # D0036's measurement quantities: active energy in kWh, reactive in kVArh (the module's
+    # docstring gives the evidence); the measure names say so too.
+    units: Mapping[str, str] = MappingProxyType(
+        {
+            "active_import_kwh": "kWh",
+            "active_export_kwh": "kWh",
+            "reactive_import_kvarh": "kVArh",
+            "reactive_export_kvarh": "kVArh",
+        }
+    )
 
     def recognises(self, head: bytes) -> bool:
         return head.startswith(b"ZHV|")

@@ -12,13 +12,15 @@ from __future__ import annotations
 
 import importlib
 import pkgutil
+from collections.abc import Mapping
 from functools import lru_cache
+from types import MappingProxyType
 from typing import IO
 
 from ledger.flows.canonical import Format
 from ledger.flows.compression import readable, rejoined
 
-__all__ = ["HEAD_BYTES", "Detected", "detect", "formats", "looks_like"]
+__all__ = ["HEAD_BYTES", "Detected", "detect", "formats", "looks_like", "measure_unit"]
 
 HEAD_BYTES = 4096
 _BOM = b"\xef\xbb\xbf"
@@ -36,6 +38,25 @@ def formats() -> tuple[Format, ...]:
         if candidate is not None:
             found.append(candidate)
     return tuple(found)
+
+
+@lru_cache(maxsize=1)
+def _measure_units() -> Mapping[str, str]:
+    units: dict[str, str] = {}
+    for format in formats():
+        for measure, unit in format.units.items():
+            known = units.setdefault(measure, unit)
+            if known != unit:
+                raise ValueError(
+                    f"measure {measure} is {known} in one format, {unit} in {format.name}"
+                )
+    return MappingProxyType(units)
+
+
+def measure_unit(measure: str) -> str | None:
+    """The unit of a measure (GBP, MWh, GBP/MWh, factor, kWh, ...) as the formats that record
+    it give it; None when none does (the ledger then knows no unit for it)."""
+    return _measure_units().get(measure)
 
 
 class Detected:

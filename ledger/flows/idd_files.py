@@ -10,7 +10,8 @@ settlement reports have a format of their own (:mod:`ledger.flows.saa_i014`).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
+from types import MappingProxyType
 from typing import IO
 
 from ledger.flows.canonical import FileDescription, Item, Stated
@@ -61,6 +62,7 @@ class IddFileFormat:
     """Files that open with an IDD ``AAA`` header naming no settlement report."""
 
     name = "idd"
+    units: Mapping[str, str] = MappingProxyType({})  # kept, never read into measures
 
     def recognises(self, head: bytes) -> bool:
         return head.startswith(b"AAA") and not SETTLEMENT_REPORTS.recognises(head)

@@ -32,10 +32,11 @@ carries its own run.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
+from types import MappingProxyType
 from typing import IO, Any
 
 from ledger.domain.errors import LedgerError
@@ -448,6 +449,9 @@ class SystemPricesFormat:
     """Elexon Insights system prices: JSON whose first records show DISEBSP's field names."""
 
     name = "insights-disebsp"
+    # Its measures that share an IDD name (system_sell_price, net_imbalance_volume, ...) have
+    # the IDD's unit (the saa-i014 format's); the response schema states none of its own.
+    units: Mapping[str, str] = MappingProxyType({})
 
     def recognises(self, head: bytes) -> bool:
         return (

@@ -39,9 +39,10 @@ message is recorded as not interpreted, its bytes kept and its metering system n
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from types import MappingProxyType
 from typing import IO, Any
 
 from ledger.domain.errors import LedgerError
@@ -353,6 +354,7 @@ class DipMessageFormat:
     """MHHS DIP messages: a JSON object whose first bytes show a ``CommonBlock``."""
 
     name = "mhhs-dip"
+    units: Mapping[str, str] = MappingProxyType({})  # bodies are not read into measures
 
     def recognises(self, head: bytes) -> bool:
         return starts_as_json(head) and b'"CommonBlock"' in head

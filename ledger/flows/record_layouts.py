@@ -49,6 +49,7 @@ __all__ = [
     "known_file_types",
     "layout_for",
     "load_layouts",
+    "measure_units",
 ]
 
 FLOWS = ("S0141", "S0142", "S0144")
@@ -335,6 +336,29 @@ def load_layouts(path: str | os.PathLike[str] | None = None) -> Mapping[str, Flo
 @lru_cache(maxsize=1)
 def _packaged_layouts() -> Mapping[str, FlowLayout]:
     return load_layouts()
+
+
+@lru_cache(maxsize=1)
+def measure_units() -> Mapping[str, str]:
+    """The unit of every value the settlement reports carry, by its IDD name (the measure a
+    version records it as), over every known version; a name with no unit is left out.
+
+    A name has one unit in every record and version that carries it (checked here: the
+    loader's rule and its overrides are by name), so a measure's unit never depends on the
+    file it came from."""
+    units: dict[str, str] = {}
+    for layout in _packaged_layouts().values():
+        for record in layout.records.values():
+            for field in record.fields:
+                if field.unit is None:
+                    continue
+                known = units.setdefault(field.name, field.unit)
+                if known != field.unit:
+                    raise ValueError(
+                        f"{_LABEL}: {field.name} is {known} in one record and {field.unit} in "
+                        f"{layout.file_type} {record.record_type}"
+                    )
+    return MappingProxyType(units)
 
 
 # --- Choosing a layout ----------------------------------------------------------------------

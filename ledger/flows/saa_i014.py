@@ -25,7 +25,7 @@ envelope (record count, checksum) is verified at the end.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal, InvalidOperation
@@ -55,7 +55,7 @@ from ledger.flows.idd import (
     parse_decimal,
 )
 from ledger.flows.portal_names import name_disagreements, portal_name
-from ledger.flows.record_layouts import FlowLayout, RecordLayout, layout_for
+from ledger.flows.record_layouts import FlowLayout, RecordLayout, layout_for, measure_units
 
 __all__ = [
     "FLOWS",
@@ -898,6 +898,11 @@ class SettlementReportFormat:
 
     name = "saa-i014"
     _starts = tuple(f"AAA|{flow}".encode() for flow in FLOWS)
+
+    @property
+    def units(self) -> Mapping[str, str]:
+        """From the layouts' IDD types (``ledger/flows/layouts/saa_i014.toml``)."""
+        return measure_units()
 
     def recognises(self, head: bytes) -> bool:
         return head.startswith(self._starts)

@@ -12,20 +12,47 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import date
 from decimal import Decimal
-from typing import Any
+from typing import Any, Literal, Protocol
 
 from pydantic import Field, dataclasses
 
 from ledger.adapters.storage import Tx
-from ledger.domain.documents import DocumentLine
+from ledger.domain.documents import (
+    GBP,
+    KINDS,
+    DocumentLine,
+    MeasureTotal,
+    total_in_gbp,
+    totals_by_measure,
+)
 from ledger.domain.errors import LedgerError
+from ledger.domain.plain_text import excerpt
 from ledger.domain.selection import Rule
+from ledger.flows.formats import measure_unit
 from ledger.service.read_models import DecimalString, Instant, ReadModel
+from projections.document_revisions import RevisionRow
 from projections.documents import DocumentRow, LineRow, StaleLineRow, standing
 from projections.period_versions import VersionRow, period_versions
 
 # A line names one period's value: (subject, settlement date, period, measure).
 LineKey = tuple[str, date, int, str]
+# A page of the documents list: as many by default, at most MAX_DOCUMENTS_PAGE.
+DEFAULT_DOCUMENTS_PAGE = 100
+MAX_DOCUMENTS_PAGE = 1000
+STATUSES = ("issued", "cancelled")
+
+
+def check_documents_page(status: str | None, kind: str | None, limit: int) -> None:
+    """Refuse a status or kind no document has, or a page size outside 1 to 1000."""
+    if status is not None and status not in STATUSES:
+        raise LedgerError(f"unknown status {excerpt(status)}: use one of {', '.join(STATUSES)}")
+    if kind is not None and kind not in KINDS:
+        raise LedgerError(f"unknown document kind {excerpt(kind)}: use one of {', '.join(KINDS)}")
+    if not 1 <= limit <= MAX_DOCUMENTS_PAGE:
+        raise LedgerError(
+            f"a page of documents holds 1 to {MAX_DOCUMENTS_PAGE}, not {limit}: use after= "
+            "(the page's next_after) to read on"
+        )
 
 
 class LineSource(ReadModel):
@@ -42,6 +69,10 @@ class DocumentLineView(ReadModel):
     settlement_period: int
     measure: str
     value: DecimalString
+    unit: str | None = Field(
+        description="the value's unit (GBP, MWh, GBP/MWh, factor, kWh, ...); null when the "
+        "ledger knows no unit for the measure"
+    )
     version: int
     kind: str = Field(description="the version's kind: run or correction")
     run_type: str
@@ -49,34 +80,151 @@ class DocumentLineView(ReadModel):
     source: LineSource | None
 
 
+class MeasureTotalView(ReadModel):
+    """The lines of one measure, in one unit, added up."""
+
+    measure: str
+    unit: str | None = Field(description="the lines' unit; null when the ledger knows none")
+    total: DecimalString
+    lines: int = Field(description="how many lines it adds up")
+
+    @classmethod
+    def of(cls, total: MeasureTotal) -> MeasureTotalView:
+        return cls(measure=total.measure, unit=total.unit, total=total.total, lines=total.lines)
+
+
+class DocumentRevision(ReadModel):
+    """One revision of a document: when, who and why, and its GBP total."""
+
+    revision: int
+    recorded_at: Instant
+    actor: str
+    reason: str | None = Field(description="why it was re-issued; null for the first revision")
+    total: DecimalString | None = Field(description="its GBP lines added up; null without one")
+    total_unit: Literal["GBP"] = GBP
+    lines: int = Field(description="how many lines it has")
+
+    @classmethod
+    def of(cls, row: RevisionRow) -> DocumentRevision:
+        return cls(
+            revision=row.revision,
+            recorded_at=row.recorded_at,
+            actor=row.actor,
+            reason=row.reason,
+            total=row.total,
+            lines=row.lines,
+        )
+
+
 class DocumentView(ReadModel):
-    """A document as issued (its current revision), with every line's version."""
+    """A document as issued (its current revision, or the one asked for), with every line's
+    version; its totals by measure, and its grand total over its GBP lines only (never
+    volumes, prices or factors); and the history of its revisions."""
 
     reference: str
     kind: str
     rule: str
     status: str = Field(description="issued or cancelled")
-    revision: int
-    issued_at: Instant
-    revised_at: Instant
-    actor: str = Field(description="who issued the current revision")
+    revision: int = Field(description="the revision shown")
+    current_revision: int = Field(description="the document's latest revision")
+    issued_at: Instant = Field(description="when its first revision was issued")
+    revised_at: Instant = Field(description="when the revision shown was issued")
+    actor: str = Field(description="who issued the revision shown")
+    reason: str | None = Field(
+        description="why the revision shown was re-issued; null for the first revision"
+    )
+    cancelled_by: str | None = Field(description="who cancelled the document, if cancelled")
+    cancel_reason: str | None
     lines: list[DocumentLineView]
-    total: DecimalString
+    totals: list[MeasureTotalView] = Field(
+        description="one per measure (and unit), in the order the lines first name them"
+    )
+    total: DecimalString | None = Field(
+        description="the grand total: the GBP lines added up; null when there is none"
+    )
+    total_unit: Literal["GBP"] = Field(default=GBP, description="the grand total's unit")
+    revisions: list[DocumentRevision] | None = Field(
+        description="every revision, first to last; null while the views are still taking "
+        "in revisions issued before they kept them (after an upgrade, until a catch-up)"
+    )
 
     @classmethod
-    def of(cls, head: DocumentRow, lines: Sequence[LineRow]) -> DocumentView:
+    def of(
+        cls,
+        head: DocumentRow,
+        lines: Sequence[UsedLine],
+        history: Sequence[RevisionRow],
+        shown: RevisionRow | None = None,
+    ) -> DocumentView:
+        """The document as ``head`` says, showing ``lines``: those of revision ``shown``, or
+        of its current revision when none is given."""
+        totals = totals_by_measure((line.measure, line.unit, line.used_value) for line in lines)
+        complete = [r.revision for r in history] == list(range(1, head.revision + 1))
         return cls(
             reference=head.reference,
             kind=head.kind,
             rule=head.rule,
             status=head.status,
-            revision=head.revision,
+            revision=head.revision if shown is None else shown.revision,
+            current_revision=head.revision,
             issued_at=head.issued_at,
-            revised_at=head.revised_at,
-            actor=head.actor,
+            revised_at=head.revised_at if shown is None else shown.recorded_at,
+            actor=head.actor if shown is None else shown.actor,
+            reason=_reason_of(history, head.revision) if shown is None else shown.reason,
+            cancelled_by=head.cancelled_by,
+            cancel_reason=head.cancel_reason,
             lines=[_line_view(line) for line in lines],
-            total=head.total,
+            totals=[MeasureTotalView.of(t) for t in totals],
+            total=total_in_gbp(totals),
+            revisions=[DocumentRevision.of(r) for r in history] if complete else None,
         )
+
+
+def _reason_of(history: Sequence[RevisionRow], revision: int) -> str | None:
+    return next((r.reason for r in history if r.revision == revision), None)
+
+
+class DocumentSummary(ReadModel):
+    """A document in a list: its current revision, status and GBP total."""
+
+    reference: str
+    kind: str
+    rule: str
+    status: str = Field(description="issued or cancelled")
+    revision: int = Field(description="its latest revision")
+    issued_at: Instant
+    revised_at: Instant
+    actor: str = Field(description="who issued its latest revision")
+    total: DecimalString | None = Field(
+        description="its latest revision's GBP lines added up; null without one"
+    )
+    total_unit: Literal["GBP"] = GBP
+
+    @classmethod
+    def of(cls, row: DocumentRow) -> DocumentSummary:
+        return cls(
+            reference=row.reference,
+            kind=row.kind,
+            rule=row.rule,
+            status=row.status,
+            revision=row.revision,
+            issued_at=row.issued_at,
+            revised_at=row.revised_at,
+            actor=row.actor,
+            total=row.total,
+        )
+
+
+class DocumentList(ReadModel):
+    """A page of a tenant's documents, by reference, and where the next page starts."""
+
+    tenant: str
+    status: str | None = Field(description="only documents with this status, if given")
+    kind: str | None = Field(description="only documents of this kind, if given")
+    documents: list[DocumentSummary]
+    next_after: str | None = Field(
+        description="the reference to read on after (as after=...); null on the last page"
+    )
 
 
 # A stale line and its two versions are frozen dataclasses rather than models: the same JSON
@@ -86,10 +234,13 @@ class DocumentView(ReadModel):
 # 2,400 lines as models, one answer in three ran a full collection; as these, one in nine.
 @dataclasses.dataclass(frozen=True, slots=True)
 class VersionValue:
-    """A version of a period and the value of one measure in it."""
+    """A version of a period, its run, and the value of one measure in it (all null when the
+    rule now chooses no version)."""
 
     version: int | None
     value: DecimalString | None
+    run_type: str | None = None
+    run_number: int | None = None
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -103,16 +254,24 @@ class StaleLine:
     used: VersionValue
     now: VersionValue
     delta: DecimalString | None = Field(description="now minus used (null if now has none)")
+    unit: str | None = Field(default=None, description="the values' unit; null when unknown")
 
 
 class StaleDocument(ReadModel):
-    """A document in force with at least one stale line."""
+    """A document in force with at least one stale line: the lines, their deltas by measure,
+    and the GBP lines' deltas added up."""
 
     reference: str
     kind: str
     rule: str
     revision: int
-    total_delta: DecimalString
+    total_delta: DecimalString | None = Field(
+        description="the GBP lines' deltas added up; null when no stale line is in GBP"
+    )
+    total_delta_unit: Literal["GBP"] = GBP
+    deltas: list[MeasureTotalView] = Field(
+        description="the deltas of each measure (and unit) added up (lines: how many)"
+    )
     lines: list[StaleLine]
 
     @classmethod
@@ -133,7 +292,11 @@ class DocumentUse(ReadModel):
     measure: str
     version: int
     value: DecimalString
-    stale: bool
+    unit: str | None = Field(description="the value's unit; null when the ledger knows none")
+    stale: bool = Field(description="the line's rule would now choose another version")
+    run_type: str = Field(description="the run of the version used")
+    run_number: int
+    now: VersionValue = Field(description="the version its rule would choose now")
 
 
 def use_of(head: DocumentRow, line: LineRow) -> DocumentUse:
@@ -146,17 +309,54 @@ def use_of(head: DocumentRow, line: LineRow) -> DocumentUse:
         measure=line.measure,
         version=line.used_version,
         value=line.used_value,
+        unit=line.unit,
         stale=line.stale,
+        run_type=line.run_type,
+        run_number=line.run_number,
+        now=VersionValue(
+            version=line.now_version,
+            value=line.now_value,
+            run_type=line.now_run_type,
+            run_number=line.now_run_number,
+        ),
     )
 
 
-def _line_view(line: LineRow) -> DocumentLineView:
+class UsedLine(Protocol):
+    """What a line of a revision used, as the views hold it (current or earlier revision)."""
+
+    @property
+    def subject(self) -> str: ...
+    @property
+    def settlement_date(self) -> date: ...
+    @property
+    def settlement_period(self) -> int: ...
+    @property
+    def measure(self) -> str: ...
+    @property
+    def used_value(self) -> Decimal: ...
+    @property
+    def unit(self) -> str | None: ...
+    @property
+    def used_version(self) -> int: ...
+    @property
+    def used_kind(self) -> str: ...
+    @property
+    def run_type(self) -> str: ...
+    @property
+    def run_number(self) -> int: ...
+    @property
+    def source_sha256(self) -> str | None: ...
+
+
+def _line_view(line: UsedLine) -> DocumentLineView:
     return DocumentLineView(
         subject=line.subject,
         settlement_date=line.settlement_date,
         settlement_period=line.settlement_period,
         measure=line.measure,
         value=line.used_value,
+        unit=line.unit,
         version=line.used_version,
         kind=line.used_kind,
         run_type=line.run_type,
@@ -168,12 +368,19 @@ def _line_view(line: LineRow) -> DocumentLineView:
 def _stale_document(head: DocumentRow, lines: Sequence[StaleLineRow]) -> dict[str, Any]:
     """A :class:`StaleDocument` as plain data."""
     stale = [_stale_line(line) for line in lines]
+    deltas = totals_by_measure(
+        (s["measure"], s["unit"], s["delta"]) for s in stale if s["delta"] is not None
+    )
     return {
         "reference": head.reference,
         "kind": head.kind,
         "rule": head.rule,
         "revision": head.revision,
-        "total_delta": sum((s["delta"] or Decimal(0) for s in stale), Decimal(0)),
+        "total_delta": total_in_gbp(deltas),
+        "deltas": [
+            {"measure": d.measure, "unit": d.unit, "total": d.total, "lines": d.lines}
+            for d in deltas
+        ],
         "lines": stale,
     }
 
@@ -186,9 +393,20 @@ def _stale_line(line: StaleLineRow) -> dict[str, Any]:
         "settlement_date": line.settlement_date,
         "settlement_period": line.settlement_period,
         "measure": line.measure,
-        "used": {"version": line.used_version, "value": line.used_value},
-        "now": {"version": line.now_version, "value": now},
+        "used": {
+            "version": line.used_version,
+            "value": line.used_value,
+            "run_type": line.run_type,
+            "run_number": line.run_number,
+        },
+        "now": {
+            "version": line.now_version,
+            "value": now,
+            "run_type": line.now_run_type,
+            "run_number": line.now_run_number,
+        },
         "delta": None if now is None else now - line.used_value,
+        "unit": line.unit,
     }
 
 
@@ -220,6 +438,7 @@ def resolve_lines(tx: Tx, tenant: str, rule: Rule, keys: Sequence[LineKey]) -> l
                 run_type=version.run_type,
                 run_number=version.run_number,
                 source_sha256=version.source_sha256,
+                unit=measure_unit(measure),
             )
         )
     return lines

@@ -12,19 +12,16 @@ line and the API.
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Callable, Iterable, Sequence
 from collections.abc import Mapping as AnyMapping
 from datetime import date, datetime
-from typing import Any, cast
+from typing import Any
 from uuid import UUID
 
-import psycopg
 from eventsourcing.application import AggregateNotFoundError
 from pydantic import Field
 
 from ledger.adapters.storage import Tx
-from ledger.domain.errors import LedgerBusy
 from ledger.domain.identifiers import tenant_id
 from ledger.domain.mappings import (
     UNCHANGED,
@@ -38,6 +35,7 @@ from ledger.domain.mappings import (
 from ledger.domain.plain_text import excerpt
 from ledger.service.application import Ledger, NotFound
 from ledger.service.read_models import DateString, Instant, InternalId, ReadModel, Version
+from ledger.service.unit_of_work import UnitOfWork
 from projections.mappings import (
     ChangeRow,
     MappingRow,
@@ -48,7 +46,7 @@ from projections.mappings import (
     mapping_history,
     related_terms,
 )
-from projections.runner import InlineViews, ProjectionRunner
+from projections.runner import ProjectionRunner
 
 # A subject no tenant's id maps to: it is never unmapped.
 SYSTEM = "system"
@@ -198,6 +196,7 @@ class IdentityMappings:
         self.views = views
         self.database = ledger.database
         self.event_store = ledger.event_store
+        self.unit_of_work = UnitOfWork(ledger, views)
 
     def add(
         self,
@@ -307,32 +306,19 @@ class IdentityMappings:
         return MappingList(tenant=tenant, on=on, mappings=[MappingSummary.of(r) for r in rows])
 
     def _write(self, tenant: str, decide: Callable[[Tx], Mapping]) -> MappingView:
-        """Run ``decide`` under the append lock with the views current, append the mapping's
-        new events and apply them to the views, in one transaction; the mapping as it then
-        stands."""
-        try:
-            with self.database.transaction() as tx:
-                self.event_store.lock_for_append(tx)
-                views = InlineViews(self.views, tx)
-                mapping = decide(tx)
-                events = mapping.collect_events()
-                self.event_store.append_rows(
-                    tx,
-                    (
-                        (cast(UUID, s.originator_id), s.originator_version, s.topic, s.state)
-                        for s in map(self.ledger.mapper.to_stored_event, events)
-                    ),
-                )
-                views.follow(tx, events)
-                row = find_mapping(tx, tenant, str(mapping.id))
-                assert row is not None, "the views applied the mapping's events"
-                changes = mapping_history(tx, row.mapping_id)
-        except (sqlite3.IntegrityError, psycopg.errors.UniqueViolation):
-            # Never expected under the append lock; reported as a busy ledger if it happens.
-            raise LedgerBusy(
-                "the mapping changed while this command ran: look at it again (ledger mappings "
-                "list) and try again"
-            ) from None
+        """Run ``decide`` in one write (:mod:`ledger.service.unit_of_work`: under the append
+        lock, with the views current) and record the mapping's new events; the mapping as it
+        then stands."""
+        busy = (
+            "the mapping changed while this command ran: look at it again (ledger mappings "
+            "list) and try again"
+        )
+        with self.unit_of_work.write(busy=busy) as write:
+            mapping = decide(write.tx)
+            write.record(mapping)
+            row = find_mapping(write.tx, tenant, str(mapping.id))
+            assert row is not None, "the views applied the mapping's events"
+            changes = mapping_history(write.tx, row.mapping_id)
         return MappingView.with_history(row, changes)
 
     def _mapping(self, tenant: str, key: str) -> Mapping:

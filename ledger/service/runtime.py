@@ -5,19 +5,26 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, nullcontext, suppress
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import BinaryIO
 
-from eventsourcing.persistence import IntegrityError
-
 from ledger.adapters.raw_payloads import Spool, stream_stored
 from ledger.adapters.schema import mark_schema_ready, schema_ready
 from ledger.adapters.storage import Database
-from ledger.domain.documents import Document, DocumentRefused
+from ledger.domain.documents import (
+    Document,
+    DocumentRefused,
+    check_line_count,
+    check_measures_named,
+    check_named_once,
+    document_id,
+    document_reference,
+)
 from ledger.domain.errors import InvalidInstant, LedgerBusy, LedgerError
 from ledger.domain.identifiers import Subject, tenant_id
+from ledger.domain.plain_text import excerpt
 from ledger.domain.runs import SETTLEMENT_RUNS, RunType, scheduled_run_date
 from ledger.domain.selection import Rule
 from ledger.domain.settlement_time import (
@@ -25,12 +32,17 @@ from ledger.domain.settlement_time import (
     check_settlement_date,
     check_settlement_period,
     period_start_utc,
+    periods_in_day,
 )
 from ledger.service.application import Ledger, NotFound
 from ledger.service.documents import (
+    DEFAULT_DOCUMENTS_PAGE,
+    DocumentList,
+    DocumentSummary,
     DocumentUse,
     DocumentView,
     StaleDocument,
+    check_documents_page,
     measures_of,
     resolve_lines,
     use_of,
@@ -57,7 +69,21 @@ from ledger.service.read_models import (
     standing_of,
     versions_of,
 )
-from projections.documents import DocumentsProjection, lines_using, stale_lines
+from ledger.service.settings import max_document_lines
+from ledger.service.unit_of_work import UnitOfWork
+from projections.document_revisions import (
+    DocumentRevisionsProjection,
+    RevisionRow,
+    revision_lines,
+    revisions,
+)
+from projections.documents import (
+    DocumentRow,
+    DocumentsProjection,
+    lines_using,
+    list_documents,
+    stale_lines,
+)
 from projections.documents import document as document_rows
 from projections.exceptions import ExceptionsProjection
 from projections.flows import FlowsProjection, find_flow, list_flows, unfinished_flows
@@ -75,6 +101,13 @@ from projections.period_versions import (
 from projections.runner import ProjectionRunner
 
 DEFAULT_TENANT = "default"
+
+
+def _changed(reference: str) -> str:
+    return (
+        f"document {reference} changed while this command ran: look at it again (ledger "
+        "documents show) and try again"
+    )
 
 
 def _issued_already(reference: str) -> DocumentRefused:
@@ -116,6 +149,7 @@ class LedgerRuntime:
                     PeriodVersionsProjection(),
                     FlowsProjection(),
                     DocumentsProjection(),
+                    DocumentRevisionsProjection(),
                     ExceptionsProjection(),
                     MappingsProjection(),
                     MeterReadingsProjection(),
@@ -124,6 +158,8 @@ class LedgerRuntime:
                 tracking=self.ledger.view_tracking,
             )
             self.ingestor = Ingestor(self.ledger, views=self.runner)
+            self.unit_of_work = UnitOfWork(self.ledger, self.runner)
+            self.max_document_lines = max_document_lines()
             if create:
                 self.runner.create_tables()
                 mark_schema_ready(self.database)
@@ -376,50 +412,60 @@ class LedgerRuntime:
         rule: str,
         subject: str,
         settlement_date: date,
-        periods: Sequence[int],
+        periods: Sequence[int] | None = None,
         measures: Sequence[str] = (),
         tenant: str = DEFAULT_TENANT,
     ) -> DocumentView:
         """Issue a document: each line resolved to an exact version by ``rule``; a line per
-        period and measure (every measure of the chosen version when none is named)."""
+        period (every period of the settlement day when none is named) and measure (every
+        measure of the chosen version when none is named).
+
+        One write (:mod:`ledger.service.unit_of_work`): the lines are resolved from the views
+        and the holds checked under the append lock, in the transaction that records the
+        document, so no hold can come between them: no document ever uses a held period."""
         tenant = tenant_id(tenant)
+        reference = document_reference(reference)
         chosen_rule = Rule.parse(rule)
         canonical = str(Subject.parse(subject))
+        if periods is None:
+            periods = range(1, periods_in_day(settlement_date) + 1)
+        check_named_once(periods, measures)
+        check_measures_named(measures)
         for period in periods:
             check_settlement_period(settlement_date, period)
-        with self._writing():
-            if self.ledger.document(tenant, reference.strip()) is not None:
-                raise _issued_already(reference.strip())
-            with self.database.transaction(write=False) as tx:
-                keys = [
-                    (canonical, settlement_date, period, measure)
-                    for period in periods
-                    for measure in measures
-                    or measures_of(tx, tenant, chosen_rule, canonical, settlement_date, period)
-                ]
-                lines = resolve_lines(tx, tenant, chosen_rule, keys)
+        busy = str(_issued_already(reference))
+        with self._writing(), self.unit_of_work.write(busy=busy) as write:
+            tx = write.tx
+            chosen_rule.check_reached(datetime.now(UTC))  # the clock once the lock is held
+            if self.ledger.event_store.current_versions(tx, [document_id(tenant, reference)]):
+                raise _issued_already(reference)
+            keys = [
+                (canonical, settlement_date, period, measure)
+                for period in periods
+                for measure in measures
+                or measures_of(tx, tenant, chosen_rule, canonical, settlement_date, period)
+            ]
+            check_line_count(len(keys), self.max_document_lines)
+            lines = resolve_lines(tx, tenant, chosen_rule, keys)
             issued = Document.issue(tenant, reference, kind, chosen_rule, actor, lines)
-            try:
-                self.ledger.save(issued)
-            except IntegrityError:  # issued by another writer meanwhile
-                raise _issued_already(issued.reference) from None
+            write.record(issued)
         return self.document(issued.reference, tenant=tenant)
 
     def reissue_document(
         self, reference: str, *, actor: str, reason: str, tenant: str = DEFAULT_TENANT
     ) -> DocumentView:
-        """Issue a document again under its rule: the same lines, each resolved anew."""
+        """Issue a document again under its rule: the same lines, each resolved anew, in one
+        write as :meth:`issue_document` (a hold never comes between resolving and recording)."""
         tenant = tenant_id(tenant)
-        with self._writing():
-            found = self._document(tenant, reference)
+        with self._writing(), self.unit_of_work.write(busy=_changed(reference)) as write:
+            found = self._document(tenant, reference)  # under the lock: as it now stands
             keys = [
                 (line.subject, line.settlement_date, line.settlement_period, line.measure)
                 for line in found.lines
             ]
-            with self.database.transaction(write=False) as tx:
-                lines = resolve_lines(tx, tenant, found.selection_rule, keys)
+            lines = resolve_lines(write.tx, tenant, found.selection_rule, keys)
             found.reissue(actor, reason, lines)
-            self._save_document(found)
+            write.record(found)
         return self.document(reference, tenant=tenant)
 
     def cancel_document(
@@ -427,20 +473,11 @@ class LedgerRuntime:
     ) -> DocumentView:
         """Cancel a document, naming who and why; its lines stay on record."""
         tenant = tenant_id(tenant)
-        with self._writing():
+        with self._writing(), self.unit_of_work.write(busy=_changed(reference)) as write:
             found = self._document(tenant, reference)
             found.cancel(actor, reason)
-            self._save_document(found)
+            write.record(found)
         return self.document(reference, tenant=tenant)
-
-    def _save_document(self, document: Document) -> None:
-        try:
-            self.ledger.save(document)
-        except IntegrityError:  # re-issued or cancelled by another writer meanwhile
-            raise LedgerBusy(
-                f"document {document.reference} changed while this command ran: look at it "
-                "again (ledger documents show) and try again"
-            ) from None
 
     def _document(self, tenant: str, reference: str) -> Document:
         found = self.ledger.document(tenant, reference)
@@ -448,14 +485,50 @@ class LedgerRuntime:
             raise NotFound(f"tenant {tenant!r} has no document {reference!r}")
         return found
 
-    def document(self, reference: str, *, tenant: str = DEFAULT_TENANT) -> DocumentView:
-        """A document as issued: every line with the version it used."""
+    def document(
+        self, reference: str, *, tenant: str = DEFAULT_TENANT, revision: int | None = None
+    ) -> DocumentView:
+        """A document as issued: every line of its current revision (or of ``revision``) with
+        the version it used, and the history of its revisions. From the views, by key."""
         tenant = tenant_id(tenant)
         with self.database.transaction(write=False) as tx:
             found = document_rows(tx, tenant, reference)
-        if found is None:
-            raise NotFound(f"tenant {tenant!r} has no document {reference!r}")
-        return DocumentView.of(*found)
+            if found is None:
+                raise NotFound(f"tenant {tenant!r} has no document {excerpt(reference)}")
+            head, current = found
+            history = revisions(tx, tenant, reference)
+            if revision is None or revision == head.revision:
+                return DocumentView.of(head, current, history)
+            shown = _revision_in(head, history, revision)
+            lines = revision_lines(tx, tenant, reference, revision)
+        return DocumentView.of(head, lines, history, shown)
+
+    def documents(
+        self,
+        *,
+        tenant: str = DEFAULT_TENANT,
+        status: str | None = None,
+        kind: str | None = None,
+        after: str | None = None,
+        limit: int = DEFAULT_DOCUMENTS_PAGE,
+    ) -> DocumentList:
+        """A page of the tenant's documents by reference (after ``after``, at most ``limit``,
+        1 to 1000), those with the status and kind given; and where the next page starts."""
+        tenant = tenant_id(tenant)
+        check_documents_page(status, kind, limit)
+        with self.database.transaction(write=False) as tx:
+            rows = list_documents(  # one more than asked: whether there is a next page
+                tx, tenant, status=status, kind=kind, after=after, limit=limit + 1
+            )
+        more = len(rows) > limit
+        rows = rows[:limit]
+        return DocumentList(
+            tenant=tenant,
+            status=status,
+            kind=kind,
+            documents=[DocumentSummary.of(row) for row in rows],
+            next_after=rows[-1].reference if more else None,
+        )
 
     def stale_documents(self, *, tenant: str = DEFAULT_TENANT) -> list[StaleDocument]:
         """Documents in force whose rule would now choose another version for some line."""
@@ -550,6 +623,25 @@ class LedgerRuntime:
         """Identity mappings: a tenant's own ids to market ids over settlement dates; each
         command applies its event to the views before it returns."""
         return IdentityMappings(self.ledger, self.runner)
+
+
+def _revision_in(head: DocumentRow, history: Sequence[RevisionRow], revision: int) -> RevisionRow:
+    """Revision ``revision`` of a document from its history; refused when the document has
+    none such, busy while the views are still taking in revisions issued before they kept
+    them (after an upgrade)."""
+    if not 1 <= revision <= head.revision:
+        raise NotFound(
+            f"document {head.reference} has revisions 1 to {head.revision}: it has no revision "
+            f"{revision}"
+        )
+    for row in history:
+        if row.revision == revision:
+            return row
+    raise LedgerBusy(
+        f"revision {revision} of document {head.reference} is not in the views yet (they are "
+        "taking in the revisions issued before they kept them): try again shortly, or run "
+        "ledger project"
+    )
 
 
 def scheduled_runs(settlement_date: date) -> dict[str, date]:

@@ -8,6 +8,7 @@ from decimal import Decimal, InvalidOperation
 
 from ledger.domain.checks import DEFAULT_MOVEMENT_THRESHOLD
 from ledger.domain.errors import ConfigurationError
+from ledger.domain.plain_text import excerpt
 
 DEFAULT_MAX_UPLOAD_BYTES = 1 << 30  # a gzipped all-parties S0142 is well under this
 DEFAULT_INGESTS = 2
@@ -15,6 +16,9 @@ DEFAULT_INGEST_WAIT = 5.0
 # From this size (stored bytes, compressed as received) a file is read in a process of its
 # own: about 30 MB of report text gzipped, where the parse outweighs starting a process.
 DEFAULT_PARSE_APART_BYTES = 4 << 20
+# A document's lines: a system's 50-period day with every measure (about 80 a period, SPI's
+# and SSD's) is about 4,000; a BM Unit's, about 1,300. An answer of 10,000 lines is about 4 MB.
+DEFAULT_MAX_DOCUMENT_LINES = 10_000
 
 
 @dataclass(frozen=True)
@@ -67,6 +71,22 @@ def movement_threshold() -> Decimal:
             f"LEDGER_MOVEMENT_THRESHOLD={text!r} must be a positive share, e.g. 0.05 for 5%"
         )
     return value
+
+
+def max_document_lines() -> int:
+    """``LEDGER_MAX_DOCUMENT_LINES``: the most lines one document may have (a whole number,
+    at least 1): a larger one is refused, saying how many it would have."""
+    text = os.environ.get("LEDGER_MAX_DOCUMENT_LINES")
+    if text is None or not text.strip():
+        return DEFAULT_MAX_DOCUMENT_LINES
+    text = text.strip()
+    # At most 18 digits: any more is no limit anyone means (and int() refuses 4,300 digits).
+    if not (text.isascii() and text.isdigit() and len(text) <= 18 and int(text) > 0):
+        raise ConfigurationError(
+            f"LEDGER_MAX_DOCUMENT_LINES={excerpt(text)} must be a whole number of lines, at "
+            f"least 1 (default {DEFAULT_MAX_DOCUMENT_LINES})"
+        )
+    return int(text)
 
 
 def parse_apart_bytes() -> int | None:

@@ -290,6 +290,8 @@ VIEW_TABLES = {
     "flow_stages": "flow_id, version",
     "documents": "tenant, reference",
     "document_lines": "tenant, reference, line",
+    "document_revisions": "tenant, reference, revision",
+    "document_revision_lines": "tenant, reference, revision, line",
     "exceptions": "exception_id",
     "exception_history": "exception_id, version",
     "meter_readings": "readings_id, version, line",

@@ -173,6 +173,7 @@ def test_rebuild(cli: Cli, files: Path) -> None:
         "period_versions",
         "flows",
         "documents",
+        "document_revisions",
         "exceptions",
         "identity_mappings",
         "meter_readings",

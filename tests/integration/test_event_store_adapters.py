@@ -254,15 +254,19 @@ def test_view_positions_inside_the_ledger_s_transactions_are_the_library_s(
     assert tracking.max_tracking_id("a") == 1
 
 
-def test_text_aggregate_ids_are_refused(database_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    # The bulk append and the version look-up work on UUIDs.
-    monkeypatch.setenv("ORIGINATOR_ID_TYPE", "text")
-    database = Database(database_url)
+def _refused_at_start(url: str, message: str) -> None:
+    database = Database(url)
     try:
-        with pytest.raises(ConfigurationError, match="ORIGINATOR_ID_TYPE='text'"):
+        with pytest.raises(ConfigurationError, match=message):
             Ledger(database)
     finally:
         database.close()
+
+
+def test_text_aggregate_ids_are_refused(database_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    # The bulk append and the version look-up work on UUIDs.
+    monkeypatch.setenv("ORIGINATOR_ID_TYPE", "text")
+    _refused_at_start(database_url, "ORIGINATOR_ID_TYPE='text'")
 
 
 def test_bulk_append_is_what_the_library_reads(stores: _Stores) -> None:
@@ -364,3 +368,12 @@ def _wait_for(condition: Callable[[], bool], what: str, seconds: float = 10.0) -
     while not condition():
         assert time.monotonic() < deadline, f"timed out waiting for {what}"
         time.sleep(0.05)
+
+
+def test_appends_without_the_table_lock_are_refused(
+    postgres_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The library's insert function takes no table lock: every append (the library's own, as
+    # a hold's, too) must, so that a document and a hold are recorded one after the other.
+    monkeypatch.setenv("POSTGRES_ENABLE_DB_FUNCTIONS", "yes")
+    _refused_at_start(postgres_url, "POSTGRES_ENABLE_DB_FUNCTIONS is set")

@@ -72,6 +72,7 @@ def test_verify_finds_the_views_equal_and_leaves_nothing_behind(
         "period_versions",
         "flows",
         "documents",
+        "document_revisions",
         "exceptions",
         "meter_readings",
         "identity_mappings",

@@ -68,6 +68,7 @@ from ledger.service.documents import (
     DocumentLineView,
     DocumentUse,
     LineSource,
+    MeasureTotalView,
     StaleDocument,
     StaleLine,
     VersionValue,
@@ -87,6 +88,8 @@ S0142, S0141, LATER = "S0142", "S0141", "S0142 created later"
 FORMS = (S0142, S0141, LATER)
 MEASURE = "bm_unit_cashflow"
 OTHER = "energy_imbalance_cashflow"
+# A party's values are its period charges (PPC): cash, in GBP, every one of them.
+PARTY_UNIT = "GBP"
 MEASURE_CHOICES: tuple[tuple[str, ...], ...] = ((MEASURE,), (OTHER, MEASURE), ())
 # As of an instant remembered earlier, or of the one just before an intervention on one of the
 # document's periods (when the pins as they stood then differ from those standing now).
@@ -249,6 +252,7 @@ class ModelDocument:
     lines: list[DocumentLineView]
     revision: int = 1
     cancelled: bool = False
+    earlier: list[list[DocumentLineView]] = field(default_factory=list)  # revisions before
 
 
 # --- The state machine ----------------------------------------------------------------------
@@ -510,7 +514,13 @@ class LedgerMachine(RuleBasedStateMachine):
             "issued",
             1,
         )
-        assert view.total == sum((line.value for line in lines), Decimal(0))
+        assert view.total == sum((line.value for line in lines), Decimal(0))  # all GBP
+        by_measure: dict[str, list[Decimal]] = {}
+        for line in lines:
+            by_measure.setdefault(line.measure, []).append(line.value)
+        assert [(t.measure, t.unit, t.total, t.lines) for t in view.totals] == [
+            (m, PARTY_UNIT, sum(v, Decimal(0)), len(v)) for m, v in by_measure.items()
+        ]
         self.documents[reference] = ModelDocument(reference, kind, chosen_rule, keys, lines)
 
     @precondition(lambda self: bool(self.documents))
@@ -534,6 +544,7 @@ class LedgerMachine(RuleBasedStateMachine):
         self._close_step()
         lines = [self._line(period, measure, chosen[period]) for period, measure in document.keys]
         assert (view.lines, view.revision, view.status) == (lines, document.revision + 1, "issued")
+        document.earlier.append(document.lines)
         document.lines = lines
         document.revision += 1
 
@@ -593,6 +604,7 @@ class LedgerMachine(RuleBasedStateMachine):
             run_type=version.run_type,
             run_number=version.run_number,
             source=None if version.source is None else LineSource(sha256=version.source),
+            unit=PARTY_UNIT,
         )
 
     # --- Rebuilding
@@ -620,6 +632,13 @@ class LedgerMachine(RuleBasedStateMachine):
                 document.revision,
             )
             assert view.lines == document.lines
+            assert view.revisions is not None
+            assert [r.revision for r in view.revisions] == list(range(1, document.revision + 1))
+            # The latest earlier revision, as it was issued, from the revisions' view.
+            if document.earlier:
+                n = len(document.earlier)
+                earlier = self.runtime.document(document.reference, tenant=self.tenant, revision=n)
+                assert (earlier.revision, earlier.lines) == (n, document.earlier[-1])
 
     @invariant()
     def stale_documents_are_those_whose_rule_now_chooses_otherwise(self) -> None:
@@ -632,15 +651,28 @@ class LedgerMachine(RuleBasedStateMachine):
                 stale
                 for line in document.lines
                 if (stale := self._stale_line(document.rule, line)) is not None
+                and stale.delta != 0  # another version of the same value: nothing to re-issue
             ]
             if lines:
+                deltas: dict[str, list[Decimal]] = {}
+                for s in lines:
+                    if s.delta is not None:
+                        deltas.setdefault(s.measure, []).append(s.delta)
                 expected.append(
                     StaleDocument(
                         reference=reference,
                         kind=document.kind,
                         rule=str(document.rule),
                         revision=document.revision,
-                        total_delta=sum((s.delta or Decimal(0) for s in lines), Decimal(0)),
+                        total_delta=sum((sum(d, Decimal(0)) for d in deltas.values()), Decimal(0))
+                        if deltas
+                        else None,
+                        deltas=[
+                            MeasureTotalView(
+                                measure=m, unit=PARTY_UNIT, total=sum(d, Decimal(0)), lines=len(d)
+                            )
+                            for m, d in deltas.items()
+                        ],
                         lines=lines,
                     )
                 )
@@ -659,7 +691,11 @@ class LedgerMachine(RuleBasedStateMachine):
                     measure=line.measure,
                     version=line.version,
                     value=line.value,
-                    stale=self._stale_line(document.rule, line) is not None,
+                    unit=PARTY_UNIT,
+                    stale=self._now(document.rule, line).version != line.version,
+                    run_type=line.run_type,
+                    run_number=line.run_number,
+                    now=self._now(document.rule, line),
                 )
                 for reference, document in sorted(self.documents.items())
                 for n, line in enumerate(document.lines, start=1)
@@ -668,22 +704,29 @@ class LedgerMachine(RuleBasedStateMachine):
             uses = self.runtime.documents_using(PARTY_SUBJECT, DAY, period, tenant=self.tenant)
             assert uses == expected
 
+    def _now(self, rule: Rule, line: DocumentLineView) -> VersionValue:
+        """The version (and value) the line's rule would choose now; for as-of, the one used."""
+        if not rule.can_go_stale:
+            return VersionValue(line.version, line.value, line.run_type, line.run_number)
+        now = self.periods[line.settlement_period].choose(rule)
+        if now is None:
+            return VersionValue(None, None, None, None)
+        return VersionValue(now.version, now.values.get(line.measure), now.run_type, now.run_number)
+
     def _stale_line(self, rule: Rule, line: DocumentLineView) -> StaleLine | None:
         """The line as stale when its rule would now choose another version (never as-of)."""
-        if not rule.can_go_stale:
+        now = self._now(rule, line)
+        if now.version == line.version:
             return None
-        now = self.periods[line.settlement_period].choose(rule)
-        if now is not None and now.version == line.version:
-            return None
-        value = None if now is None else now.values.get(line.measure)
         return StaleLine(
             subject=line.subject,
             settlement_date=line.settlement_date,
             settlement_period=line.settlement_period,
             measure=line.measure,
-            used=VersionValue(version=line.version, value=line.value),
-            now=VersionValue(version=None if now is None else now.version, value=value),
-            delta=None if value is None else value - line.value,
+            used=VersionValue(line.version, line.value, line.run_type, line.run_number),
+            now=now,
+            delta=None if now.value is None else now.value - line.value,
+            unit=PARTY_UNIT,
         )
 
     @invariant()

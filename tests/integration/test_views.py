@@ -187,6 +187,7 @@ def test_catch_up_is_idempotent(runtime: LedgerRuntime, files: Path) -> None:
         "period_versions",
         "flows",
         "documents",
+        "document_revisions",
         "exceptions",
         "identity_mappings",
         "meter_readings",

@@ -5,7 +5,12 @@ from __future__ import annotations
 import pytest
 
 from ledger.domain.errors import ConfigurationError
-from ledger.service.settings import DEFAULT_PARSE_APART_BYTES, parse_apart_bytes
+from ledger.service.settings import (
+    DEFAULT_MAX_DOCUMENT_LINES,
+    DEFAULT_PARSE_APART_BYTES,
+    max_document_lines,
+    parse_apart_bytes,
+)
 
 
 @pytest.mark.parametrize(
@@ -36,3 +41,26 @@ def test_a_size_that_is_no_whole_number_of_bytes_is_refused_by_name(
     monkeypatch.setenv("LEDGER_PARSE_APART_BYTES", text)
     with pytest.raises(ConfigurationError, match="LEDGER_PARSE_APART_BYTES=.*whole number"):
         parse_apart_bytes()
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [(None, DEFAULT_MAX_DOCUMENT_LINES), ("", DEFAULT_MAX_DOCUMENT_LINES), (" 25 ", 25), ("1", 1)],
+)
+def test_the_most_lines_a_document_may_have(
+    monkeypatch: pytest.MonkeyPatch, text: str | None, expected: int
+) -> None:
+    if text is None:
+        monkeypatch.delenv("LEDGER_MAX_DOCUMENT_LINES", raising=False)
+    else:
+        monkeypatch.setenv("LEDGER_MAX_DOCUMENT_LINES", text)
+    assert max_document_lines() == expected
+
+
+@pytest.mark.parametrize("text", ["0", "-5", "1e4", "10.5", "many", "٣", "²", "9" * 5000])
+def test_a_limit_of_document_lines_that_is_no_whole_number_is_refused_naming_it(
+    monkeypatch: pytest.MonkeyPatch, text: str
+) -> None:
+    monkeypatch.setenv("LEDGER_MAX_DOCUMENT_LINES", text)
+    with pytest.raises(ConfigurationError, match="^LEDGER_MAX_DOCUMENT_LINES=.* must be a whole"):
+        max_document_lines()

@@ -164,6 +164,7 @@ def test_parse_settlement_date() -> None:
         ("2026-05-07T12:00:00.5+00:00", utc(2026, 5, 7, 12) + timedelta(milliseconds=500)),
         ("2000-01-01T00:00:00Z", AS_OF_EARLIEST),
         ("2199-12-31T23:59:59.999999Z", AS_OF_END - timedelta(microseconds=1)),
+        ("2026-05-07T12:00:00.500000000Z", utc(2026, 5, 7, 12) + timedelta(milliseconds=500)),
     ],
 )
 def test_parse_as_of(text: str, expected: datetime) -> None:
@@ -192,6 +193,9 @@ def test_parse_as_of_keeps_the_offset_written() -> None:
         ("2000-01-01T00:30:00+01:00", "is out of range"),
         ("2200-01-01T00:00:00Z", "is out of range"),
         ("x" * 1000, "is not an ISO 8601 instant"),
+        # Python would keep the microseconds and drop the rest without a word.
+        ("2026-05-07T12:00:00.123456789Z", "finer than a microsecond"),
+        ("2026-05-07T12:00:00,0000001+01:00", "finer than a microsecond"),
     ],
 )
 def test_parse_as_of_refuses(text: str, message: str) -> None:
