@@ -49,6 +49,7 @@ from ledger.domain.settlement_time import (
 )
 from ledger.flows.canonical import FileDescription, PeriodValues, Run, instant_number
 from ledger.flows.json_documents import (
+    JsonInteger,
     dump_json,
     json_kind,
     load_json,
@@ -287,11 +288,17 @@ def _settlement_date(value: Any, where: _Where) -> date:
 
 
 def _settlement_period(value: Any, where: _Where) -> int:
-    exponent = value.as_tuple().exponent if isinstance(value, Decimal) else None
-    if exponent != 0 or len(value.as_tuple().digits) > 2:
+    # Only an integer token is a period: 1.0 and 1e0 are the decimal 1 but not written as a
+    # whole number, and a value that cannot be kept exactly as it was written is refused.
+    if not isinstance(value, JsonInteger) or len(value.as_tuple().digits) > 2:
+        written = (
+            " written with a decimal point or an exponent"
+            if isinstance(value, Decimal) and not isinstance(value, JsonInteger)
+            else ""
+        )
         raise where.error(
-            f"settlementPeriod is {json_kind(value)}, not a settlement period number (a whole "
-            "number from 1 to 50)"
+            f"settlementPeriod is {json_kind(value)}{written}, not a settlement period number "
+            "(a whole number from 1 to 50, written without a decimal point or exponent)"
         )
     period = int(value)
     if where.settlement_date is not None:

@@ -395,15 +395,32 @@ def test_nan_and_infinity_are_refused(constant: bytes) -> None:
     )
 
 
-@pytest.mark.parametrize(("value", "shown"), [("1.0", "the number '1.0'"), ('"1"', "the text '1'")])
-def test_a_period_that_is_not_a_whole_number_is_refused(value: str, shown: str) -> None:
+@pytest.mark.parametrize(
+    ("value", "shown"),
+    [
+        ("1.0", "the number '1.0' written with a decimal point or an exponent"),
+        ("1e0", "the number '1' written with a decimal point or an exponent"),
+        ("1E+0", "the number '1' written with a decimal point or an exponent"),
+        ("0.1e1", "the number '1' written with a decimal point or an exponent"),
+        ('"1"', "the text '1'"),
+        ("true", "true"),
+    ],
+)
+def test_a_period_that_is_not_written_as_a_whole_number_is_refused(value: str, shown: str) -> None:
     data = page([disebsp_record(DAY, 1, CREATED)]).replace(
         b'"settlementPeriod": 1', b'"settlementPeriod": ' + value.encode()
     )
     assert refusal(data) == (
         f"DISEBSP page record 1 (settlement date 2026-05-06): settlementPeriod is {shown}, not "
-        "a settlement period number (a whole number from 1 to 50)"
+        "a settlement period number (a whole number from 1 to 50, written without a decimal "
+        "point or exponent)"
     )
+
+
+def test_a_period_written_as_an_integer_is_read() -> None:
+    data = page([disebsp_record(DAY, 7, CREATED)])
+    assert b'"settlementPeriod": 7' in data
+    assert [item.settlement_period for item in items(data)] == [7]
 
 
 def test_a_document_over_the_size_limit_is_refused_unread() -> None:
