@@ -415,8 +415,8 @@ class Ingestor:
                 if stream is None:
                     raise LedgerError("its original bytes were not kept, so it cannot be read")
                 detected = detect(stream, label=receipt.file_name)
-                if not detected.head.strip():
-                    raise LedgerError("the file is empty: there is nothing to read in it")
+                if detected.nothing is not None:
+                    raise LedgerError(detected.nothing)
                 views = InlineViews(self.views, tx) if self.views is not None else None
                 if detected.format is None:
                     reason = (

@@ -18,6 +18,7 @@ from ledger.demo.dtc_samples import (
     sample_mpan,
 )
 from ledger.demo.json_samples import dip_message, disebsp_day, disebsp_page, mpan_for
+from ledger.flows.formats import MAX_LEADING_WHITE_SPACE
 from ledger.service.runtime import LedgerRuntime
 from projections.meter_readings import meter_readings
 
@@ -184,3 +185,34 @@ def test_published_values_show_as_written_in_plain_digits(
     values = shown["best"]["values"]
     assert values["reserve_scarcity_price"] == "0.000000000000000000"
     assert values["system_sell_price"] == "344.249492314814801830"
+
+
+def test_json_after_much_white_space_is_read_as_json(runtime: LedgerRuntime, files: Path) -> None:
+    """Detection looks past leading white space (JSON allows any), bounded and streaming."""
+    page = disebsp_page(disebsp_day(DAY, CREATED))
+    for name, padding in (("spaced.json", b" " * 8192), ("lines.json", b"\r\n\t " * 50_000)):
+        result = ingest(runtime, files, name, padding + page)
+        assert (result["status"], result["format"], result["periods"]) == (
+            "accepted",
+            "insights-disebsp",
+            48,
+        ), name
+
+
+def test_a_file_of_white_space_says_so_exactly(runtime: LedgerRuntime, files: Path) -> None:
+    cases = {
+        "empty.json": (b"", "the file is empty: there is nothing to read in it"),
+        "blank.json": (
+            b"\xef\xbb\xbf" + b" \n" * 6000,
+            "the file holds only white space (12,000 bytes): there is nothing to read in it",
+        ),
+        "flood.json": (
+            b" " * (MAX_LEADING_WHITE_SPACE + 1) + b"{}",
+            f"the file begins with more than {MAX_LEADING_WHITE_SPACE:,} bytes of white space "
+            "before its first character: it was not read further",
+        ),
+    }
+    for name, (data, reason) in cases.items():
+        result = ingest(runtime, files, name, data)
+        assert (result["status"], result["reasons"]) == ("rejected", [f"file {name}: {reason}"])
+        assert runtime.raw_bytes(str(result["sha256"])) == data  # kept as received
