@@ -19,8 +19,9 @@ from ledger.adapters.storage import Database
 # events table (a run delivered again adds no version). 4: documents and their lines; the
 # typed interventions' columns. 5: the stale document lines' partial index. 6: run numbers
 # widened to 64 bits (instants as YYYYMMDDHHMMSS); the exception queue, identity mappings and
-# meter readings.
-SCHEMA_VERSION = 6
+# meter readings. 7: the flow_validation view (every warning a file's reader kept, and how
+# many it found).
+SCHEMA_VERSION = 7
 
 
 def schema_ready(database: Database) -> bool:

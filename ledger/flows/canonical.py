@@ -12,7 +12,9 @@ these records:
 - :class:`UnplacedRecord`: a record the format keeps as evidence without interpreting it.
 
 The file as a whole is described by a :class:`FileDescription` (its flow, version, sender and,
-when the file has one, the settlement date and run every value in it belongs to).
+when the file has one, the settlement date and run every value in it belongs to). What a reader
+finds suspicious but not fatal goes to its :class:`Warnings`, and how much it keeps is bounded
+by the :class:`ReadLimits` it is given.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from typing import IO, Protocol
 from ledger.domain.runs import RunType
 
 __all__ = [
+    "DEFAULT_MAX_WARNINGS",
     "DailyValues",
     "FileDescription",
     "Format",
@@ -33,9 +36,75 @@ __all__ = [
     "MeterReading",
     "ParsedFile",
     "PeriodValues",
+    "ReadLimits",
+    "ReportsWarnings",
     "Run",
     "UnplacedRecord",
+    "Warnings",
 ]
+
+# A real file gives a handful of warnings, an odd one a few hundred (one per BM Unit whose
+# values differ from the system block); past this many they are counted, not kept.
+DEFAULT_MAX_WARNINGS = 10_000
+
+
+@dataclass(frozen=True, slots=True)
+class ReadLimits:
+    """How much a reader keeps of one file, whatever the file holds (the service sets these
+    from its settings; readers used on their own take the defaults)."""
+
+    max_warnings: int = DEFAULT_MAX_WARNINGS
+
+
+class Warnings:
+    """A file's warnings as its reader finds them: every one kept, in the order found, up to
+    ``limit``; beyond it each is counted by its kind (a short phrase naming what was found),
+    and :meth:`listed` says how many of each kind were not kept. Nothing is silently lost,
+    and memory stays bounded whatever the file."""
+
+    __slots__ = ("beyond", "kept", "limit")
+
+    def __init__(self, limit: int = DEFAULT_MAX_WARNINGS) -> None:
+        self.limit = limit
+        self.kept: list[str] = []
+        self.beyond: dict[str, int] = {}
+
+    def add(self, kind: str, message: str) -> None:
+        """One warning, of ``kind`` (e.g. ``"system data differing from its first copy"``)."""
+        if len(self.kept) < self.limit:
+            self.kept.append(message)
+        else:
+            self.beyond[kind] = self.beyond.get(kind, 0) + 1
+
+    @property
+    def total(self) -> int:
+        """How many warnings were found, kept or not."""
+        return len(self.kept) + sum(self.beyond.values())
+
+    def listed(self) -> list[str]:
+        """Every warning kept, then a line per kind of those found beyond the limit."""
+        return self.kept + [
+            f"{count:,} further warning{'s were' if count > 1 else ' was'} found of {kind}, "
+            f"not kept: a file keeps its first {self.limit:,} warnings (LEDGER_MAX_WARNINGS)"
+            for kind, count in self.beyond.items()
+        ]
+
+
+class ReportsWarnings:
+    """A reader's ``warnings`` and ``warning_count`` (as :class:`ParsedFile` gives them), from
+    the :class:`Warnings` it found (``found``)."""
+
+    found: Warnings
+
+    @property
+    def warnings(self) -> list[str]:
+        """Every warning kept, then how many of each kind were found beyond the limit."""
+        return self.found.listed()
+
+    @property
+    def warning_count(self) -> int:
+        """How many warnings were found, kept or not."""
+        return self.found.total
 
 
 @dataclass(frozen=True, slots=True)
@@ -152,7 +221,8 @@ class ParsedFile(Protocol):
 
     Envelope errors (counts, checksums, truncation) may surface only when ``items()`` is
     exhausted, so the pipeline commits only after that, without an error. ``warnings`` (not
-    fatal findings) and ``record_count`` are complete once ``items()`` is exhausted.
+    fatal findings, as :meth:`Warnings.listed` gives them), ``warning_count`` (how many were
+    found, kept or not) and ``record_count`` are complete once ``items()`` is exhausted.
     """
 
     @property
@@ -160,6 +230,9 @@ class ParsedFile(Protocol):
 
     @property
     def warnings(self) -> list[str]: ...
+
+    @property
+    def warning_count(self) -> int: ...
 
     @property
     def record_count(self) -> int: ...
@@ -171,9 +244,10 @@ class Format(Protocol):
     """One market format: which files it recognises and how it reads them.
 
     ``recognises`` looks only at the start of the file's content (decompressed, byte-order
-    mark removed, at most :data:`ledger.flows.formats.HEAD_BYTES`): the envelope, never the
-    file's name. ``read`` raises :class:`ledger.domain.errors.LedgerError` (with a message in
-    business terms) for a file it recognised but cannot accept.
+    mark and leading white space removed, at most :data:`ledger.flows.formats.HEAD_BYTES`):
+    the envelope, never the file's name. ``read`` raises
+    :class:`ledger.domain.errors.LedgerError` (with a message in business terms) for a file it
+    recognised but cannot accept, and keeps no more than ``limits`` allow.
     """
 
     @property
@@ -181,4 +255,6 @@ class Format(Protocol):
 
     def recognises(self, head: bytes) -> bool: ...
 
-    def read(self, stream: IO[bytes], *, file_name: str | None = None) -> ParsedFile: ...
+    def read(
+        self, stream: IO[bytes], *, file_name: str | None = None, limits: ReadLimits | None = None
+    ) -> ParsedFile: ...

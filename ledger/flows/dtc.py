@@ -68,8 +68,11 @@ from ledger.flows.canonical import (
     Item,
     MeterReading,
     PeriodValues,
+    ReadLimits,
+    ReportsWarnings,
     Run,
     UnplacedRecord,
+    Warnings,
     instant_number,
 )
 from ledger.flows.compression import readable
@@ -107,7 +110,6 @@ _DECIMAL_RULE = (
 )
 _WHOLE = re.compile(r"[0-9]{1,12}")
 _EARLIEST_YEAR, _LATEST_YEAR = 1970, 2099
-_MAX_WARNINGS = 20
 
 
 class DtcError(LedgerError, ValueError):
@@ -377,7 +379,7 @@ def _layout_version(header: DtcHeader, fail: Callable[[str], DtcError]) -> tuple
     )
 
 
-class DtcFile:
+class DtcFile(ReportsWarnings):
     """A DTC file being read: ``header`` at once, ``items()`` for the rest.
 
     Envelope errors (counts, truncation) surface only when ``items()`` is exhausted: commit
@@ -385,23 +387,24 @@ class DtcFile:
     settlement date, ``description.settlement_date`` are complete once it is exhausted.
     """
 
-    def __init__(self, envelope: _Envelope) -> None:
+    def __init__(self, envelope: _Envelope, limits: ReadLimits | None = None) -> None:
         self._envelope = envelope
+        self.limits = limits or ReadLimits()
         self.header = header = envelope.header
         self.flow = header.flow
-        self.warnings: list[str] = []
-        self._warning_count = 0
+        self.found = Warnings(self.limits.max_warnings)
         self._settlement_dates: set[date] = set()
         self._read = False
         self.layout_version: str | None = None
         if header.flow in KNOWN_VERSIONS:
             self.layout_version, note = _layout_version(header, envelope.fail)
             if note is not None:
-                self.warn(note)
+                self.warn("a newer layout version read with an older one", note)
         if header.test_flag not in ("", "OPER"):
             self.warn(
+                "a test file",
                 f"{envelope.label}: the ZHV header marks the file as a test file (test flag "
-                f"{excerpt(header.test_flag)}), not an operational one"
+                f"{excerpt(header.test_flag)}), not an operational one",
             )
 
     @property
@@ -434,10 +437,8 @@ class DtcFile:
             raise RuntimeError("the record count is known only once items() is exhausted")
         return self._envelope.body_records + 2
 
-    def warn(self, message: str) -> None:
-        self._warning_count += 1
-        if self._warning_count <= _MAX_WARNINGS:
-            self.warnings.append(message)
+    def warn(self, kind: str, message: str) -> None:
+        self.found.add(kind, message)
 
     def fail(self, position: int, message: str, *context: str) -> DtcError:
         where = f" ({', '.join(context)})" if context else ""
@@ -449,9 +450,10 @@ class DtcFile:
         extra = [text for text in rec.fields[known:] if text.strip()]
         if extra:
             self.warn(
+                "fields beyond a record's layout",
                 f"{self.flow} line {rec.position}: the {rec.record_type} record has "
                 f"{len(rec.fields)} fields, {known} in its layout; the others "
-                f"({excerpt('|'.join(rec.fields[known:]))}) were not read"
+                f"({excerpt('|'.join(rec.fields[known:]))}) were not read",
             )
 
     def settlement_date_seen(self, settlement_date: date) -> None:
@@ -479,22 +481,20 @@ class DtcFile:
     def _after_trailer(self) -> None:
         envelope = self._envelope
         if envelope.group_finding is not None:
-            self.warn(envelope.group_finding)
+            self.warn("a group count not confirmed", envelope.group_finding)
         if envelope.checksum:
             self.warn(
+                "an unverified checksum",
                 f"{envelope.label}: the ZPT trailer carries checksum "
                 f"{excerpt(envelope.checksum)}, which the "
-                "ledger does not verify (no public description of the DTC checksum was found)"
+                "ledger does not verify (no public description of the DTC checksum was found)",
             )
         if envelope.completed and dtc_instant(envelope.completed) is None:
             self.warn(
+                "a completion time that is not a time",
                 f"{envelope.label}: the ZPT trailer's completion time "
                 f"{excerpt(envelope.completed)} is not a "
-                "valid YYYYMMDDHHMMSS time"
-            )
-        if self._warning_count > _MAX_WARNINGS:
-            self.warnings.append(
-                f"{self._warning_count - _MAX_WARNINGS} further warnings were not listed"
+                "valid YYYYMMDDHHMMSS time",
             )
 
 
@@ -649,9 +649,10 @@ class _D0036:
         found = len(day.quantity.periods)
         if found < day.periods:
             self.file.warn(
+                "days with fewer periods than the day has",
                 f"D0036 line {day.position}: MPAN {self.mpan} {self.quantity} on "
                 f"{day.settlement_date.isoformat()} has {found} of the day's {day.periods} "
-                f"periods; they were read as periods 1 to {found} in file order"
+                f"periods; they were read as periods 1 to {found} in file order",
             )
 
     def _flush(self) -> Iterator[PeriodValues]:
@@ -739,8 +740,9 @@ class _D0010:
                 yield UnplacedRecord(rec.position, rec.record_type, rec.fields)
         if self.unplaced:
             self.file.warn(
+                "records kept unplaced",
                 f"D0010: {self.unplaced} records of types the ledger does not read were kept "
-                "as unplaced records"
+                "as unplaced records",
             )
 
     def _mpan(self, rec: DtcRecord) -> None:
@@ -804,11 +806,13 @@ class _D0010:
 # --- The format ---------------------------------------------------------------------------
 
 
-def read_dtc(stream: IO[bytes], *, file_name: str | None = None) -> DtcFile:
+def read_dtc(
+    stream: IO[bytes], *, file_name: str | None = None, limits: ReadLimits | None = None
+) -> DtcFile:
     """Read a DTC file from a binary stream (gzipped or not): the ZHV header at once, the rest
     as ``items()`` is iterated."""
     label = f"DTC file {file_name}" if file_name else "DTC file"
-    return DtcFile(_Envelope(readable(stream, label=label), label))
+    return DtcFile(_Envelope(readable(stream, label=label), label), limits)
 
 
 class DtcFormat:
@@ -819,8 +823,10 @@ class DtcFormat:
     def recognises(self, head: bytes) -> bool:
         return head.startswith(b"ZHV|")
 
-    def read(self, stream: IO[bytes], *, file_name: str | None = None) -> DtcFile:
-        return read_dtc(stream, file_name=file_name)
+    def read(
+        self, stream: IO[bytes], *, file_name: str | None = None, limits: ReadLimits | None = None
+    ) -> DtcFile:
+        return read_dtc(stream, file_name=file_name, limits=limits)
 
 
 FORMAT = DtcFormat()

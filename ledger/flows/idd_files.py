@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import IO
 
-from ledger.flows.canonical import FileDescription, Item
+from ledger.flows.canonical import FileDescription, Item, ReadLimits
 from ledger.flows.idd import IddReader
 from ledger.flows.saa_i014 import FORMAT as SETTLEMENT_REPORTS
 
@@ -26,7 +26,8 @@ class IddFile:
         self._reader = reader
         header = reader.header
         reader.flow_label = f"{header.flow_id} file"
-        self.warnings: list[str] = []
+        self.warnings: list[str] = []  # the envelope is all it checks: nothing to warn of
+        self.warning_count = 0
         self._description = FileDescription(
             format=FORMAT.name,
             flow=header.flow_id,
@@ -65,7 +66,9 @@ class IddFileFormat:
     def recognises(self, head: bytes) -> bool:
         return head.startswith(b"AAA") and not SETTLEMENT_REPORTS.recognises(head)
 
-    def read(self, stream: IO[bytes], *, file_name: str | None = None) -> IddFile:
+    def read(
+        self, stream: IO[bytes], *, file_name: str | None = None, limits: ReadLimits | None = None
+    ) -> IddFile:
         return IddFile(IddReader(stream, flow_label=file_name or "IDD file"))
 
 

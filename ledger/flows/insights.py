@@ -47,7 +47,15 @@ from ledger.domain.settlement_time import (
     parse_settlement_date,
     period_start_utc,
 )
-from ledger.flows.canonical import FileDescription, PeriodValues, Run, instant_number
+from ledger.flows.canonical import (
+    FileDescription,
+    PeriodValues,
+    ReadLimits,
+    ReportsWarnings,
+    Run,
+    Warnings,
+    instant_number,
+)
 from ledger.flows.json_documents import (
     JsonInteger,
     dump_json,
@@ -114,7 +122,6 @@ _KNOWN_FIELDS = frozenset(
 MAX_DECIMAL_PLACES = 18
 MAX_DIGITS = 28
 _MAX_TEXT = 64
-_MAX_WARNINGS = 20
 
 
 class SystemPricesError(LedgerError, ValueError):
@@ -142,31 +149,28 @@ class _Where:
 
 @dataclass
 class _Findings:
-    """Not fatal findings across the page, summarised into a few warnings."""
+    """Not fatal findings across the page: each start time that is not its period's, and the
+    fields the layout does not name (summarised into one warning)."""
 
-    start_times: list[str] = field(default_factory=list)
+    warnings: Warnings
     unknown_fields: dict[str, int] = field(default_factory=dict)  # name -> first record
 
 
-class SystemPricesPage:
+class SystemPricesPage(ReportsWarnings):
     """A page of DISEBSP records, validated whole when read; ``items()`` yields one
     :class:`PeriodValues` of subject ``system`` per record, in page order."""
 
     def __init__(
-        self, description: FileDescription, items: list[PeriodValues], warnings: list[str]
+        self, description: FileDescription, items: list[PeriodValues], warnings: Warnings
     ) -> None:
         self._description = description
         self._items: list[PeriodValues] | None = items
         self._count = len(items)
-        self._warnings = warnings
+        self.found = warnings
 
     @property
     def description(self) -> FileDescription:
         return self._description
-
-    @property
-    def warnings(self) -> list[str]:
-        return self._warnings
 
     @property
     def record_count(self) -> int:
@@ -182,7 +186,9 @@ class SystemPricesPage:
         return iter(items)
 
 
-def read_system_prices(stream: IO[bytes], *, file_name: str | None = None) -> SystemPricesPage:
+def read_system_prices(
+    stream: IO[bytes], *, file_name: str | None = None, limits: ReadLimits | None = None
+) -> SystemPricesPage:
     """Read a page of Elexon Insights system prices (DISEBSP JSON) from a binary stream.
 
     The whole page is validated here: a page is small (a day is 48 records), and a page with
@@ -190,8 +196,8 @@ def read_system_prices(stream: IO[bytes], *, file_name: str | None = None) -> Sy
     """
     label = f"{FLOW} page {excerpt(file_name)}" if file_name else f"{FLOW} page"
     document = load_json(stream, label=label)
-    records, warnings = _records(document, label)
-    findings = _Findings()
+    findings = _Findings(Warnings((limits or ReadLimits()).max_warnings))
+    records = _records(document, label, findings.warnings)
     items: list[PeriodValues] = []
     first_seen: dict[tuple[date, int, datetime], int] = {}
     for index, record in enumerate(records, start=1):
@@ -205,13 +211,12 @@ def read_system_prices(stream: IO[bytes], *, file_name: str | None = None) -> Sy
                 "page gives each publication of a period once, so the page is refused"
             )
         items.append(item)
-    warnings.extend(_summarise(label, findings))
-    return SystemPricesPage(_describe(items), items, warnings)
+    _summarise(label, findings)
+    return SystemPricesPage(_describe(items), items, findings.warnings)
 
 
-def _records(document: Any, label: str) -> tuple[list[Any], list[str]]:
+def _records(document: Any, label: str, warnings: Warnings) -> list[Any]:
     """The page's records: its ``data`` list, or the document itself when it is a list."""
-    warnings: list[str] = []
     if isinstance(document, dict):
         data = document.get("data")
         if not isinstance(data, list):
@@ -222,9 +227,10 @@ def _records(document: Any, label: str) -> tuple[list[Any], list[str]]:
         _check_metadata(document.get("metadata"), label)
         others = sorted(set(document) - {"data", "metadata"})
         if others:
-            warnings.append(
+            warnings.add(
+                "members beside the records",
                 f"{label} also has {', '.join(excerpt(k) for k in others[:5])} beside its "
-                "records; they are kept in the stored file only"
+                "records; they are kept in the stored file only",
             )
     elif isinstance(document, list):
         data = document
@@ -235,7 +241,7 @@ def _records(document: Any, label: str) -> tuple[list[Any], list[str]]:
             f"{label} holds no system prices (an empty page: the API had nothing for the dates "
             "asked); there is nothing to record, fetch it again once prices are published"
         )
-    return data, warnings
+    return data
 
 
 def _check_metadata(metadata: Any, label: str) -> None:
@@ -386,11 +392,12 @@ def _start_time(value: Any, where: _Where, findings: _Findings) -> str:
         raise where.error(_not_an_instant("startTime", value))
     assert where.settlement_date is not None and where.period is not None
     expected = period_start_utc(where.settlement_date, where.period)
-    if start != expected and len(findings.start_times) < _MAX_WARNINGS:
-        findings.start_times.append(
+    if start != expected:
+        findings.warnings.add(
+            "start times that are not their period's start",
             f"{where.label} record {where.index}: startTime {value} is not the start of "
             f"settlement date {where.settlement_date.isoformat()} period {where.period} "
-            f"({expected:%Y-%m-%dT%H:%M:%SZ}); the period number was kept"
+            f"({expected:%Y-%m-%dT%H:%M:%SZ}); the period number was kept",
         )
     return plain_text(value, "startTime", max_length=_MAX_TEXT)
 
@@ -414,18 +421,18 @@ def _unknown_fields(
     return kept
 
 
-def _summarise(label: str, findings: _Findings) -> list[str]:
-    warnings = list(findings.start_times)
+def _summarise(label: str, findings: _Findings) -> None:
+    """The fields the layout does not name, in one warning."""
     unknown = findings.unknown_fields
     if unknown:
         first = sorted(unknown.items(), key=lambda item: (item[1], item[0]))[:5]
         named = ", ".join(f"{excerpt(name)} (record {index})" for name, index in first)
-        warnings.append(
+        findings.warnings.add(
+            "fields the layout does not name",
             f"{label} carries fields the {FLOW} {FLOW_VERSION} layout does not name: {named}"
             f"{' and more' if len(unknown) > 5 else ''}; they were kept as received, not "
-            "interpreted (a newer version of the API?)"
+            "interpreted (a newer version of the API?)",
         )
-    return warnings
 
 
 def _describe(items: list[PeriodValues]) -> FileDescription:
@@ -453,8 +460,10 @@ class SystemPricesFormat:
             and b'"CommonBlock"' not in head
         )
 
-    def read(self, stream: IO[bytes], *, file_name: str | None = None) -> SystemPricesPage:
-        return read_system_prices(stream, file_name=file_name)
+    def read(
+        self, stream: IO[bytes], *, file_name: str | None = None, limits: ReadLimits | None = None
+    ) -> SystemPricesPage:
+        return read_system_prices(stream, file_name=file_name, limits=limits)
 
 
 FORMAT = SystemPricesFormat()

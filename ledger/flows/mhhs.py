@@ -47,7 +47,7 @@ from typing import IO, Any
 from ledger.domain.errors import LedgerError
 from ledger.domain.identifiers import GSP_GROUPS, gsp_group, mpan_core
 from ledger.domain.plain_text import excerpt, plain_text
-from ledger.flows.canonical import FileDescription, Item
+from ledger.flows.canonical import FileDescription, Item, ReadLimits, ReportsWarnings, Warnings
 from ledger.flows.json_documents import json_kind, load_json, read_instant, starts_as_json
 
 __all__ = [
@@ -93,13 +93,13 @@ class Envelope:
     recipients: list[str] = field(default_factory=list)
 
 
-class DipMessage:
+class DipMessage(ReportsWarnings):
     """One DIP message: its envelope validated when read; it yields no items (its body is
     not interpreted), and its description names the metering system it is about."""
 
-    def __init__(self, envelope: Envelope, warnings: list[str]) -> None:
+    def __init__(self, envelope: Envelope, warnings: Warnings) -> None:
         self.envelope = envelope
-        self._warnings = warnings
+        self.found = warnings
         self._read = False
 
     @property
@@ -115,10 +115,6 @@ class DipMessage:
             subject=subject,
             not_interpreted=_not_interpreted(envelope),
         )
-
-    @property
-    def warnings(self) -> list[str]:
-        return self._warnings
 
     @property
     def record_count(self) -> int:
@@ -146,11 +142,13 @@ def _not_interpreted(envelope: Envelope) -> str:
     )
 
 
-def read_dip_message(stream: IO[bytes], *, file_name: str | None = None) -> DipMessage:
+def read_dip_message(
+    stream: IO[bytes], *, file_name: str | None = None, limits: ReadLimits | None = None
+) -> DipMessage:
     """Read one MHHS DIP message (JSON) from a binary stream and validate its envelope."""
     label = f"MHHS DIP message {excerpt(file_name)}" if file_name else "MHHS DIP message"
     common = _common_block(load_json(stream, label=label), label)
-    return _EnvelopeReader(label, common).read()
+    return _EnvelopeReader(label, common, limits or ReadLimits()).read()
 
 
 def _common_block(document: Any, label: str) -> dict[str, Any]:
@@ -182,10 +180,10 @@ class _EnvelopeReader:
     """Reads the CommonBlock block by block; messages name the interface and the sender's
     reference as soon as they are known."""
 
-    def __init__(self, label: str, common: dict[str, Any]) -> None:
+    def __init__(self, label: str, common: dict[str, Any], limits: ReadLimits) -> None:
         self.label = label
         self.common = common
-        self.warnings: list[str] = []
+        self.warnings = Warnings(limits.max_warnings)
 
     def error(self, path: str, message: str) -> DipMessageError:
         return DipMessageError(f"{self.label}: {message} (CommonBlock.{path})")
@@ -259,10 +257,11 @@ class _EnvelopeReader:
     def schema_version(self, s0: dict[str, Any]) -> str:
         version = self.pattern(s0, "S0", "schemaVersion", _SCHEMA_VERSION, "a schema version")
         if version not in KNOWN_SCHEMA_VERSIONS:
-            self.warnings.append(
+            self.warnings.add(
+                "a schema version the ledger has no evidence of",
                 f"{self.label} is schema version {version}, which the ledger has no evidence of "
                 f"(it knows {', '.join(KNOWN_SCHEMA_VERSIONS)}); its envelope was read as "
-                "theirs and its body kept as received"
+                "theirs and its body kept as received",
             )
         return version
 
@@ -337,9 +336,10 @@ class _EnvelopeReader:
     def check_distributor(self, mpan: str, group: str) -> None:
         distributor = int(mpan[:2])
         if distributor in GSP_GROUPS.values() and GSP_GROUPS[group] != distributor:
-            self.warnings.append(
+            self.warnings.add(
+                "a GSP Group outside the MPAN's distributor area",
                 f"{self.label}: MPAN {mpan} belongs to distributor {distributor}, whose area is "
-                f"not GSP Group {group}; the message was kept as sent"
+                f"not GSP Group {group}; the message was kept as sent",
             )
 
 
@@ -351,8 +351,10 @@ class DipMessageFormat:
     def recognises(self, head: bytes) -> bool:
         return starts_as_json(head) and b'"CommonBlock"' in head
 
-    def read(self, stream: IO[bytes], *, file_name: str | None = None) -> DipMessage:
-        return read_dip_message(stream, file_name=file_name)
+    def read(
+        self, stream: IO[bytes], *, file_name: str | None = None, limits: ReadLimits | None = None
+    ) -> DipMessage:
+        return read_dip_message(stream, file_name=file_name, limits=limits)
 
 
 FORMAT = DipMessageFormat()

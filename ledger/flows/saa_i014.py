@@ -41,8 +41,11 @@ from ledger.flows.canonical import (
     DailyValues,
     FileDescription,
     PeriodValues,
+    ReadLimits,
+    ReportsWarnings,
     Run,
     UnplacedRecord,
+    Warnings,
 )
 from ledger.flows.compression import readable
 from ledger.flows.idd import (
@@ -90,7 +93,6 @@ ROLES: dict[str, Roles] = {
     "S0144": Roles("AVC", "SVH", "PVC", "SVD", "VPD"),
 }
 FLOWS = tuple(ROLES)
-_MAX_WARNINGS = 20
 _DECIMAL_CHARS = "0123456789.-"
 
 
@@ -137,7 +139,7 @@ def _each_subject_period_once(flow: str, items: Iterator[ReportItem]) -> Iterato
         yield item
 
 
-class SettlementReport:
+class SettlementReport(ReportsWarnings):
     """An SAA-I014 report: ``header`` and ``srh`` are read eagerly, ``items()`` streams the rest.
 
     Envelope errors (record count, checksum, truncation) surface only when ``items()`` is
@@ -146,7 +148,8 @@ class SettlementReport:
     ``items()`` is exhausted).
     """
 
-    def __init__(self, reader: IddReader) -> None:
+    def __init__(self, reader: IddReader, limits: ReadLimits | None = None) -> None:
+        self.limits = limits or ReadLimits()
         self.header: IddHeader = reader.header
         flow = self.header.flow_id
         if flow not in FLOWS:
@@ -158,14 +161,13 @@ class SettlementReport:
         self._reader = reader
         self.flow = flow
         self.roles = ROLES[flow]
-        self.warnings: list[str] = []
-        self._warning_count = 0
+        self.found = Warnings(self.limits.max_warnings)
         try:
             self.layout, nearest = layout_for(self.header.file_type)
         except LedgerError as exc:
             raise SettlementReportError(str(exc)) from None
         if nearest is not None:
-            self._warn(nearest)
+            self._warn("a newer layout version read with an older one", nearest)
         self._settlement_date: date | None = None
         self._records: Iterator[IddRecord] | None = iter(reader)
         first = next(self._records, None)
@@ -231,10 +233,8 @@ class SettlementReport:
             where.append(f"period {period}")
         return SettlementReportError(f"{self.flow} line {position} ({', '.join(where)}): {message}")
 
-    def _warn(self, message: str) -> None:
-        self._warning_count += 1
-        if self._warning_count <= _MAX_WARNINGS:
-            self.warnings.append(message)
+    def _warn(self, kind: str, message: str) -> None:
+        self.found.add(kind, message)
 
     # -- header fields --------------------------------------------------------------------------
 
@@ -347,10 +347,6 @@ class SettlementReport:
             if item is not None:
                 yield item
         yield from parser.end()
-        if self._warning_count > _MAX_WARNINGS:
-            self.warnings.append(
-                f"{self._warning_count - _MAX_WARNINGS} further warnings were not listed"
-            )
 
     def _bph(self, rec: IddRecord) -> str:
         fields = rec.fields + [""] * (8 - len(rec.fields))
@@ -376,8 +372,9 @@ class SettlementReport:
             )
         if fields[2] != str(srh.saa_run_number):
             self._warn(
+                "party headers with another SAA run number",
                 f"{self.flow} line {rec.position}: party {party} header carries SAA run number "
-                f"{excerpt(fields[2])}, the report header {srh.saa_run_number}"
+                f"{excerpt(fields[2])}, the report header {srh.saa_run_number}",
             )
         return party
 
@@ -689,9 +686,10 @@ class _BodyParser:
         if self.unit_digest != packed & _MASK64:
             report = self.report
             report._warn(
+                "BM Unit periods not repeating the system block's values",
                 f"{report.flow} line {unit.position}: {unit.subject} period {unit.period} "
                 f"does not repeat the system block's values on line {packed >> 64} "
-                f"({', '.join(self.confirm)}); the BM Unit's own record was kept"
+                f"({', '.join(self.confirm)}); the BM Unit's own record was kept",
             )
 
     def _report_unmatched_bpi(self) -> None:
@@ -699,14 +697,16 @@ class _BodyParser:
         left = [(line >> 64) for periods in self.bpi_seen.values() for line in periods.values()]
         if left:
             report._warn(
+                "system block periods without a BM Unit record",
                 f"{report.flow}: {len(left)} BM Unit periods of the system block have no BM "
                 f"Unit record of their own (first on line {min(left)}); they are in the stored "
-                "file only"
+                "file only",
             )
         if self.unconfirmed_units and self.bpi_lines:
             report._warn(
+                "BM Unit periods without a system block line",
                 f"{report.flow}: {self.unconfirmed_units} BM Unit periods have no line in the "
-                "system block to confirm their values"
+                "system block to confirm their values",
             )
 
     # -- parties and their periods ----------------------------------------------------------
@@ -779,9 +779,10 @@ class _BodyParser:
         if differ:
             report = self.report
             report._warn(
+                "system data differing from the system block",
                 f"{report.flow} line {rec.position}: system data for period {item.period} "
                 f"differs from the system block (line {item.position}) in {', '.join(differ)}; "
-                f"the {rec.record_type} values were kept"
+                f"the {rec.record_type} values were kept",
             )
         item.values = Measures.from_text(held.as_text() | values.as_text())
         item.attributes.update(texts)
@@ -789,10 +790,11 @@ class _BodyParser:
     def _differing_copy(self, rec: IddRecord, first: int) -> None:
         report = self.report
         report._warn(
+            "copies of system data differing from the first",
             f"{report.flow} line {rec.position}: system data ({rec.record_type}) for settlement "
             f"date {report.srh.settlement_date.isoformat()} period {self.period} under party "
             f"{self.party} differs from the first copy in the file (line {first}); the first "
-            "was kept"
+            "was kept",
         )
 
     # -- BM Units ---------------------------------------------------------------------------
@@ -845,7 +847,9 @@ class _BodyParser:
         return None
 
 
-def parse_settlement_report(stream: IO[bytes], *, file_name: str | None = None) -> SettlementReport:
+def parse_settlement_report(
+    stream: IO[bytes], *, file_name: str | None = None, limits: ReadLimits | None = None
+) -> SettlementReport:
     """Read an S0141, S0142 or S0144 settlement report from a binary stream, gzipped or not.
 
     The header and SRH are read at once; iterate ``items()`` for the rest, and commit only
@@ -853,7 +857,7 @@ def parse_settlement_report(stream: IO[bytes], *, file_name: str | None = None) 
     ``file_name`` in the portal's form that the file's own header contradicts is a warning.
     """
     reader = IddReader(readable(stream, label="settlement report"), flow_label="settlement report")
-    report = SettlementReport(reader)
+    report = SettlementReport(reader, limits)
     name = portal_name(file_name) if file_name else None
     if name is not None:
         disagree = name_disagreements(
@@ -865,8 +869,9 @@ def parse_settlement_report(stream: IO[bytes], *, file_name: str | None = None) 
         )
         if disagree:
             report._warn(
+                "a portal file name the header contradicts",
                 f"the file is named {file_name!r} as the portal names reports, but the name "
-                f"says {'; '.join(disagree)}"
+                f"says {'; '.join(disagree)}",
             )
     return report
 
@@ -881,8 +886,10 @@ class SettlementReportFormat:
     def recognises(self, head: bytes) -> bool:
         return head.startswith(self._starts)
 
-    def read(self, stream: IO[bytes], *, file_name: str | None = None) -> SettlementReport:
-        return parse_settlement_report(stream, file_name=file_name)
+    def read(
+        self, stream: IO[bytes], *, file_name: str | None = None, limits: ReadLimits | None = None
+    ) -> SettlementReport:
+        return parse_settlement_report(stream, file_name=file_name, limits=limits)
 
 
 FORMAT = SettlementReportFormat()

@@ -63,7 +63,8 @@ from ledger.service.mappings import unmapped_by_date
 from ledger.service.parse_apart import ParsedApart, could_not_read, possible
 from ledger.service.period_writer import BATCH_SIZE, PeriodWriter
 from ledger.service.read_ahead import ReadAhead
-from ledger.service.settings import movement_threshold, parse_apart_bytes
+from ledger.service.read_models import shown_warnings
+from ledger.service.settings import movement_threshold, parse_apart_bytes, read_limits
 from projections.mappings import mapped_kinds
 from projections.period_versions import day_versions
 from projections.runner import InlineViews, ProjectionRunner
@@ -82,7 +83,7 @@ class IngestResult:
     periods: int = 0
     events: int = 0
     reasons: list[str] = field(default_factory=list)
-    warnings: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)  # the first few (see shown_warnings)
     settlement_date: str | None = None
     run_type: str | None = None
     run_number: int | None = None
@@ -93,6 +94,7 @@ class IngestResult:
     new_versions: int = 0
     further_sources: int = 0
     conflicting_versions: int = 0
+    warning_count: int = 0  # every warning found; all that were kept are in the flow's view
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -204,6 +206,7 @@ def _decided_elsewhere(received: ReceivedFile, result: IngestResult) -> IngestRe
     )
     result.reasons = list(received.reasons)
     result.warnings = ["another process completed this file meanwhile; nothing was added"]
+    result.warning_count = 1
     return result
 
 
@@ -322,6 +325,8 @@ class Ingestor:
         # From what size a file is read in a process of its own (None: never, as on a machine
         # with one core, where the two processes would only take turns).
         self.parse_apart_bytes = parse_apart_bytes() if possible() else None
+        # How much a reader keeps of one file (warnings, records kept without being read).
+        self.limits = read_limits()
 
     def ingest_path(self, path: Path | str, *, tenant: str, channel: str = "cli") -> IngestResult:
         with Path(path).open("rb") as stream:
@@ -453,11 +458,13 @@ class Ingestor:
         assert detected.format is not None
         threshold = self.parse_apart_bytes
         if threshold is None or (stored_size(tx, receipt.tenant, receipt.sha256) or 0) < threshold:
-            yield detected.format.read(detected.content, file_name=receipt.file_name)
+            yield detected.format.read(
+                detected.content, file_name=receipt.file_name, limits=self.limits
+            )
             return
         chunks = stream_stored(self.database, receipt.tenant, receipt.sha256)
         assert chunks is not None, "the bytes were found above"
-        with ParsedApart(chunks, file_name=receipt.file_name) as parsed:
+        with ParsedApart(chunks, file_name=receipt.file_name, limits=self.limits) as parsed:
             yield parsed
 
     def _keep(
@@ -547,11 +554,17 @@ class Ingestor:
         description = parsed.description
         _describe(description, result)
         result.events += self._record_readings(tx, flow, description.flow, readings, views)
-        warnings = [*parsed.warnings, *writer.deliveries.warnings()]
+        deliveries_found = writer.deliveries.warnings()
+        warnings = [*parsed.warnings, *deliveries_found]
+        warning_count = parsed.warning_count + len(deliveries_found)
         flow.validate(
-            **_validated_fields(description), record_count=parsed.record_count, warnings=warnings
+            **_validated_fields(description),
+            record_count=parsed.record_count,
+            warnings=warnings,
+            warning_count=warning_count,
         )
-        result.warnings = warnings
+        result.warnings = shown_warnings(warnings, warning_count, flow.sha256)
+        result.warning_count = warning_count
         if description.not_interpreted is not None:
             self._keep(tx, flow, result, description.not_interpreted, views, description)
             return

@@ -11,8 +11,9 @@ without a main guard) runs again in it; it starts in about a tenth of a second.
 - a feeder thread of the ingesting process sends the child the stored bytes, as kept
   (compressed when received compressed), chunk by chunk;
 - the child detects the format and reads the file exactly as the ingesting process would
-  (the same :func:`ledger.flows.formats.detect` and format's ``read``), and sends back its
-  description, then its items in batches, then its warnings and record count;
+  (the same :func:`ledger.flows.formats.detect` and format's ``read``, with the same
+  :class:`~ledger.flows.canonical.ReadLimits`), and sends back its description, then its
+  items in batches, then every warning it kept, how many it found and its record count;
 - a period's values cross as the JSON the events and views store and their digest, both
   computed in the child, so the ingesting process neither decodes nor re-encodes them.
 
@@ -27,8 +28,10 @@ which stays received for its next receipt or ``ledger recover``.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import fcntl
 import io
+import json
 import os
 import subprocess
 import sys
@@ -39,7 +42,14 @@ from typing import Any
 
 from ledger.domain.errors import LedgerError, LedgerUnavailable
 from ledger.domain.measures import Measures
-from ledger.flows.canonical import DailyValues, FileDescription, Item, ParsedFile, PeriodValues
+from ledger.flows.canonical import (
+    DailyValues,
+    FileDescription,
+    Item,
+    ParsedFile,
+    PeriodValues,
+    ReadLimits,
+)
 from ledger.flows.formats import detect, looks_like
 
 # Items per message from the child: about 0.7 MB of an all-parties S0142.
@@ -78,8 +88,11 @@ class ParsedApart:
     stops the child and the feeder, whether or not the items were read to the end.
     """
 
-    def __init__(self, chunks: Iterable[bytes], *, file_name: str) -> None:
+    def __init__(
+        self, chunks: Iterable[bytes], *, file_name: str, limits: ReadLimits | None = None
+    ) -> None:
         self.file_name = file_name
+        self.limits = limits or ReadLimits()
         self._chunks = chunks
         self.process: subprocess.Popen[bytes] | None = None
         self._to_child: Connection | None = None
@@ -88,6 +101,7 @@ class ParsedApart:
         self._feeder = threading.Thread(target=self._feed, name="ledger-parse-feeder", daemon=True)
         self._description: FileDescription | None = None
         self._warnings: list[str] = []
+        self._warning_count = 0
         self._record_count: int | None = None
 
     def __enter__(self) -> ParsedApart:
@@ -115,9 +129,11 @@ class ParsedApart:
             _widen(end)
         # The child finds the ledger where this process found it.
         path = os.pathsep.join(entry for entry in sys.path if entry)
+        limits = json.dumps(dataclasses.asdict(self.limits))
+        command = [sys.executable, "-m", __name__, str(child_in), str(child_out), self.file_name]
         try:
             self.process = subprocess.Popen(
-                [sys.executable, "-m", __name__, str(child_in), str(child_out), self.file_name],
+                [*command, limits],
                 pass_fds=(child_in, child_out),
                 stdin=subprocess.DEVNULL,
                 env={**os.environ, "PYTHONPATH": path},
@@ -145,6 +161,10 @@ class ParsedApart:
         return self._warnings
 
     @property
+    def warning_count(self) -> int:
+        return self._warning_count
+
+    @property
     def record_count(self) -> int:
         if self._record_count is None:
             raise RuntimeError("the record count is known only once items() is exhausted")
@@ -157,7 +177,7 @@ class ParsedApart:
             if kind == "items":
                 yield from map(_from_portable, payload)
             elif kind == "end":
-                self._description, self._warnings, self._record_count = payload
+                self._description, self._warnings, self._warning_count, self._record_count = payload
                 return
             else:
                 raise AssertionError(f"the parse process sent {kind!r} among the items")
@@ -300,7 +320,9 @@ class _Received(io.RawIOBase):
         return n
 
 
-def _child_main(source: Connection, results: Connection, file_name: str) -> None:
+def _child_main(
+    source: Connection, results: Connection, file_name: str, limits: ReadLimits
+) -> None:
     """The child: read the file from ``source``, send what it finds to ``results``."""
     try:
         with io.BufferedReader(_Received(source), buffer_size=1 << 20) as stream:
@@ -310,10 +332,11 @@ def _child_main(source: Connection, results: Connection, file_name: str) -> None
                     f"file {file_name}: no format the ledger reads recognises it "
                     f"({looks_like(detected.head)})"
                 )
-            parsed = detected.format.read(detected.content, file_name=file_name)
+            parsed = detected.format.read(detected.content, file_name=file_name, limits=limits)
             results.send(("description", parsed.description))
             _send_items(parsed, results)
-            results.send(("end", (parsed.description, parsed.warnings, parsed.record_count)))
+            end = (parsed.description, parsed.warnings, parsed.warning_count, parsed.record_count)
+            results.send(("end", end))
     except (LedgerError, UnicodeDecodeError) as exc:
         _send_failure(results, str(exc))
     except Exception as exc:  # a verdict is sent whatever went wrong
@@ -345,6 +368,11 @@ def _send_failure(results: Connection, message: str) -> None:
 
 
 if __name__ == "__main__":
-    # python -m ledger.service.parse_apart SOURCE_FD RESULTS_FD FILE_NAME
-    _in, _out, _name = sys.argv[1:4]
-    _child_main(Connection(int(_in), writable=False), Connection(int(_out), readable=False), _name)
+    # python -m ledger.service.parse_apart SOURCE_FD RESULTS_FD FILE_NAME LIMITS_JSON
+    _in, _out, _name, _limits = sys.argv[1:5]
+    _child_main(
+        Connection(int(_in), writable=False),
+        Connection(int(_out), readable=False),
+        _name,
+        ReadLimits(**json.loads(_limits)),
+    )

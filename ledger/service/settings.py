@@ -8,6 +8,7 @@ from decimal import Decimal, InvalidOperation
 
 from ledger.domain.checks import DEFAULT_MOVEMENT_THRESHOLD
 from ledger.domain.errors import ConfigurationError
+from ledger.flows.canonical import ReadLimits
 
 DEFAULT_MAX_UPLOAD_BYTES = 1 << 30  # a gzipped all-parties S0142 is well under this
 DEFAULT_INGESTS = 2
@@ -76,12 +77,32 @@ def parse_apart_bytes() -> int | None:
     text = os.environ.get("LEDGER_PARSE_APART_BYTES")
     if text is None or not text.strip():
         return DEFAULT_PARSE_APART_BYTES
-    text = text.strip()
-    if text.lower() == "never":
+    if text.strip().lower() == "never":
         return None
+    return _whole_number(
+        "LEDGER_PARSE_APART_BYTES",
+        DEFAULT_PARSE_APART_BYTES,
+        "a whole number of bytes (0 reads every file apart) or never",
+    )
+
+
+def read_limits() -> ReadLimits:
+    """How much a reader keeps of one file: ``LEDGER_MAX_WARNINGS``, the warnings kept per
+    file (beyond it they are counted by kind, not kept)."""
+    defaults = ReadLimits()
+    return ReadLimits(
+        max_warnings=_whole_number(
+            "LEDGER_MAX_WARNINGS", defaults.max_warnings, "a whole number of warnings"
+        ),
+    )
+
+
+def _whole_number(name: str, default: int, what: str) -> int:
+    """A setting that is a whole number, in ASCII digits (``²`` passes ``str.isdigit``)."""
+    text = os.environ.get(name)
+    if text is None or not text.strip():
+        return default
+    text = text.strip()
     if not (text.isascii() and text.isdigit()):
-        raise ConfigurationError(
-            f"LEDGER_PARSE_APART_BYTES={text!r} must be a whole number of bytes (0 reads every "
-            "file apart) or never"
-        )
+        raise ConfigurationError(f"{name}={text!r} must be {what}")
     return int(text)

@@ -162,6 +162,17 @@ def replace_in_record(prefix: bytes, old: bytes, new: bytes, *, nth: int = 0) ->
     return edit
 
 
+def bpi_disagreeing(records: list[bytes]) -> list[bytes]:
+    """An edit: every BPI line of the system block gives another metered volume than its BM
+    Unit's own BP7 line, one warning per BM Unit period."""
+    for i, record in enumerate(records):
+        if record.startswith(b"BPI|"):
+            parts = record.split(b"|")
+            parts[4] = b"12345.678"
+            records[i] = b"|".join(parts)
+    return records
+
+
 def edit_lines(path: Path, edit: Callable[[list[bytes]], list[bytes]]) -> Path:
     """Edit the lines of a file (trailer included) with no repair of count or checksum."""
     lines = path.read_bytes().split(b"\n")
@@ -293,6 +304,8 @@ VIEW_TABLES = {
     "exceptions": "exception_id",
     "exception_history": "exception_id, version",
     "meter_readings": "readings_id, version, line",
+    "flow_validations": "flow_id",
+    "flow_warnings": "flow_id, number",
 }
 
 

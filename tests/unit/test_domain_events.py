@@ -255,3 +255,47 @@ def test_received_file_events_stored_under_the_old_name_still_load(
     loaded = ledger.received_file(rejected[0].originator_id)
     assert isinstance(loaded, ReceivedFile)
     assert (loaded.status, loaded.reasons) == ("rejected", ["the trailer's record count is wrong"])
+
+
+def validated_as_stored(ledger: Ledger, warnings: list[str]) -> tuple[Any, dict[str, Any]]:
+    """A file's Validated event, and its stored state."""
+    received = ReceivedFile.receive(TENANT, "cd" * 32, 10, "cli", "f.txt")
+    received.validate(
+        flow="S0142",
+        flow_version="013",
+        settlement_date=DAY,
+        run_type="SF",
+        run_number=2,
+        bsc_party_id=None,
+        file_creation_time=datetime(2026, 5, 18, 6, 0, tzinfo=UTC),
+        record_count=100,
+        warnings=warnings,
+        warning_count=240,
+    )
+    _, validated = received.collect_events()
+    return validated, json.loads(ledger.mapper.to_stored_event(validated).state)
+
+
+def test_a_validated_event_keeps_every_warning_and_how_many_were_found(ledger: Ledger) -> None:
+    warnings = [f"warning {n}" for n in range(240)]
+    validated, state = validated_as_stored(ledger, warnings)
+    assert (state["class_version"], state["warning_count"], state["warnings"]) == (3, 240, warnings)
+
+
+def test_a_version_2_validated_event_counts_the_warnings_it_listed(ledger: Ledger) -> None:
+    """Before version 3 a file kept at most 20 warnings and a line counting the rest: how many
+    there were in all is not known, so the count is what the list holds."""
+    listed = [*(f"warning {n}" for n in range(20)), "220 further warnings were not listed"]
+    validated, state = validated_as_stored(ledger, listed)
+    state["class_version"] = 2
+    del state["warning_count"]
+    stored = ledger.mapper.to_stored_event(validated)
+    old = StoredEvent(
+        originator_id=stored.originator_id,
+        originator_version=stored.originator_version,
+        topic=stored.topic,
+        state=json.dumps(state).encode(),
+    )
+    event = ledger.mapper.to_domain_event(old)
+    assert isinstance(event, ReceivedFile.Validated)
+    assert (event.warnings, event.warning_count) == (listed, 21)

@@ -35,6 +35,7 @@ from ledger.demo.samples import (
     write_settlement_report,
 )
 from ledger.domain.runs import RunType
+from ledger.flows.canonical import ReadLimits
 from ledger.flows.idd import EnvelopeError, format_decimal, idd_checksum
 from ledger.flows.record_layouts import layout_for
 from ledger.flows.saa_i014 import (
@@ -120,8 +121,10 @@ def generate(
     return count, out.getvalue()
 
 
-def parse(data: bytes, file_name: str | None = None) -> tuple[SettlementReport, list[ReportItem]]:
-    report = parse_settlement_report(io.BytesIO(data), file_name=file_name)
+def parse(
+    data: bytes, file_name: str | None = None, *, limits: ReadLimits | None = None
+) -> tuple[SettlementReport, list[ReportItem]]:
+    report = parse_settlement_report(io.BytesIO(data), file_name=file_name, limits=limits)
     return report, list(report.items())
 
 
@@ -724,17 +727,36 @@ def test_bm_units_the_system_block_and_the_parties_do_not_both_carry_are_warning
     ]
 
 
-def test_warnings_past_twenty_are_counted_not_listed() -> None:
-    periods = range(1, 26)
-    body = [f"SPI|{p}|" for p in periods]
+def differing_copies(periods: int) -> bytes:
+    """An S0142 whose second party's system data differs from the first's in every period:
+    one warning per period."""
+    body = [f"SPI|{p}|" for p in range(1, periods + 1)]
     for party, copy in (("BRITGAS", ssd("75")), ("EDF", ssd("80"))):  # EDF's copies differ
         body.append(BPH_BRITGAS.replace("BRITGAS", party))
-        body += [line for p in periods for line in (f"SP7|{p}|", copy)]
-    report, items = parse(s0142(*body))
-    assert len(periods_of(items)) == 25 * 3
+        body += [line for p in range(1, periods + 1) for line in (f"SP7|{p}|", copy)]
+    return s0142(*body)
+
+
+def test_every_warning_is_kept() -> None:
+    report, items = parse(differing_copies(46))
+    assert len(periods_of(items)) == 46 * 3
+    assert report.warning_count == len(report.warnings) == 46
+    assert all(" under party EDF differs from the first copy" in w for w in report.warnings)
+    assert [w.split(":")[0] for w in report.warnings] == [
+        f"S0142 line {142 + 2 * p}" for p in range(1, 47)
+    ]
+
+
+def test_warnings_past_the_bound_are_counted_by_kind_not_kept() -> None:
+    data = differing_copies(25)
+    report, _ = parse(data, limits=ReadLimits(max_warnings=20))
+    assert report.warning_count == 25
     assert len(report.warnings) == 21
     assert all(" under party EDF differs from the first copy" in w for w in report.warnings[:20])
-    assert report.warnings[20] == "5 further warnings were not listed"
+    assert report.warnings[20] == (
+        "5 further warnings were found of copies of system data differing from the first, not "
+        "kept: a file keeps its first 20 warnings (LEDGER_MAX_WARNINGS)"
+    )
 
 
 def test_empty_optional_decimals_are_absent() -> None:
