@@ -1,17 +1,19 @@
-"""What validation said of each received file: every warning its reader kept, and how many it
-found.
+"""What validation said of each received file: every warning its reader kept, how many it
+found, and the checks it applied.
 
 ``flows`` shows a file's first warnings; ``flow_warnings`` holds every one the file's
 ``Validated`` event kept (up to the reader's bound, ``LEDGER_MAX_WARNINGS``, then a line per
 kind of those counted beyond it), numbered from 1 in the order found, so that they are read a
 page at a time (:func:`warnings_after`). ``flow_validations`` holds, per validated file, how
-many warnings were found and how many are listed. A view of its own: a database upgraded with
+many warnings were found, how many are listed, and its checks (null for a file validated
+before the ledger recorded them). A view of its own: a database upgraded with
 files already ingested builds it from the whole log, where a table added to ``flows`` would
 start empty at that view's position.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from typing import Any, NamedTuple
 
@@ -24,6 +26,7 @@ class ValidationRow(NamedTuple):
 
     warning_count: int  # every warning found, kept or not
     listed: int  # the rows of flow_warnings: warnings kept, then one per kind not kept
+    checks: list[dict[str, str]] | None  # check, outcome, detail; None: not recorded
 
 
 class FlowValidationProjection:
@@ -38,7 +41,7 @@ class FlowValidationProjection:
             tx.execute(
                 "CREATE TABLE IF NOT EXISTS flow_validations ("
                 f" flow_id TEXT PRIMARY KEY, warning_count {t['BIGINT']} NOT NULL,"
-                " listed INTEGER NOT NULL)"
+                " listed INTEGER NOT NULL, checks_json TEXT)"
             )
             tx.execute(
                 "CREATE TABLE IF NOT EXISTS flow_warnings ("
@@ -58,9 +61,11 @@ class FlowValidationProjection:
     @staticmethod
     def _validated(tx: Tx, event: ReceivedFile.Validated) -> None:
         key = str(event.originator_id)
+        checks = None if event.checks is None else json.dumps(event.checks)
         tx.execute(
-            "INSERT INTO flow_validations (flow_id, warning_count, listed) VALUES (?, ?, ?)",
-            (key, event.warning_count, len(event.warnings)),
+            "INSERT INTO flow_validations (flow_id, warning_count, listed, checks_json)"
+            " VALUES (?, ?, ?, ?)",
+            (key, event.warning_count, len(event.warnings), checks),
         )
         if event.warnings:
             tx.insert_rows(
@@ -73,9 +78,13 @@ class FlowValidationProjection:
 def validation_of(tx: Tx, flow_id: str) -> ValidationRow | None:
     """What validation said of a file (None when it was never validated)."""
     found = tx.execute(
-        "SELECT warning_count, listed FROM flow_validations WHERE flow_id = ?", (flow_id,)
+        "SELECT warning_count, listed, checks_json FROM flow_validations WHERE flow_id = ?",
+        (flow_id,),
     ).fetchone()
-    return None if found is None else ValidationRow(int(found[0]), int(found[1]))
+    if found is None:
+        return None
+    count, listed, checks = found
+    return ValidationRow(int(count), int(listed), None if checks is None else json.loads(checks))
 
 
 def warnings_after(tx: Tx, flow_id: str, after: int, limit: int) -> list[tuple[int, str]]:

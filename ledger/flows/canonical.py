@@ -23,12 +23,13 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
-from typing import IO, Protocol
+from typing import IO, Literal, Protocol
 
 from ledger.domain.runs import RunType
 
 __all__ = [
     "DEFAULT_MAX_WARNINGS",
+    "Check",
     "DailyValues",
     "FileDescription",
     "Format",
@@ -38,6 +39,7 @@ __all__ = [
     "PeriodValues",
     "ReadLimits",
     "ReportsWarnings",
+    "not_applicable",
     "Run",
     "UnplacedRecord",
     "Warnings",
@@ -88,6 +90,31 @@ class Warnings:
             f"not kept: a file keeps its first {self.limit:,} warnings (LEDGER_MAX_WARNINGS)"
             for kind, count in self.beyond.items()
         ]
+
+
+Outcome = Literal["passed", "failed", "warning", "not applicable"]
+
+
+@dataclass(frozen=True, slots=True)
+class Check:
+    """One check a format applied to a file, its outcome and what it found, in words.
+
+    The checks are named alike in every format: ``envelope``, ``record count``, ``checksum``,
+    ``layout version``, ``day length``, ``duplicates`` (and ``group count`` for DTC flows).
+    A file with a failed check is refused, so a validated file's checks passed, warned, or
+    did not apply to its format."""
+
+    check: str
+    outcome: Outcome
+    detail: str
+
+    def as_dict(self) -> dict[str, str]:
+        return {"check": self.check, "outcome": self.outcome, "detail": self.detail}
+
+
+def not_applicable(check: str, why: str) -> Check:
+    """A check a format cannot apply, saying why (e.g. a JSON page carries no checksum)."""
+    return Check(check, "not applicable", why)
 
 
 class ReportsWarnings:
@@ -222,7 +249,8 @@ class ParsedFile(Protocol):
     Envelope errors (counts, checksums, truncation) may surface only when ``items()`` is
     exhausted, so the pipeline commits only after that, without an error. ``warnings`` (not
     fatal findings, as :meth:`Warnings.listed` gives them), ``warning_count`` (how many were
-    found, kept or not) and ``record_count`` are complete once ``items()`` is exhausted.
+    found, kept or not), ``checks`` (what validation applied, :class:`Check`) and
+    ``record_count`` are complete once ``items()`` is exhausted.
     """
 
     @property
@@ -233,6 +261,9 @@ class ParsedFile(Protocol):
 
     @property
     def warning_count(self) -> int: ...
+
+    @property
+    def checks(self) -> list[Check]: ...
 
     @property
     def record_count(self) -> int: ...

@@ -64,6 +64,7 @@ from ledger.domain.plain_text import excerpt
 from ledger.domain.runs import RunType
 from ledger.domain.settlement_time import LONDON, check_settlement_date, periods_in_day
 from ledger.flows.canonical import (
+    Check,
     FileDescription,
     Item,
     MeterReading,
@@ -74,6 +75,7 @@ from ledger.flows.canonical import (
     UnplacedRecord,
     Warnings,
     instant_number,
+    not_applicable,
 )
 from ledger.flows.compression import readable
 
@@ -253,6 +255,7 @@ class _Envelope:
         self.checksum = ""
         self.completed = ""
         self.group_finding: str | None = None  # a group count not confirmed, in words
+        self.groups = 0  # the group records counted, once the trailer is checked
         self._guessed_group = "?"
         first = stream.readline(MAX_LINE_BYTES)
         if first.startswith(_BOM):
@@ -336,6 +339,7 @@ class _Envelope:
                 f"the ZPT trailer on line {position} must carry a group count, found "
                 f"{excerpt(text)}"
             )
+        self.groups = groups
         if int(text) == groups:
             return
         if strict:
@@ -393,6 +397,7 @@ class DtcFile(ReportsWarnings):
         self.header = header = envelope.header
         self.flow = header.flow
         self.found = Warnings(self.limits.max_warnings)
+        self.short_days = 0  # D0036 MPAN-days with fewer periods than the day has
         self._settlement_dates: set[date] = set()
         self._read = False
         self.layout_version: str | None = None
@@ -439,6 +444,87 @@ class DtcFile(ReportsWarnings):
 
     def warn(self, kind: str, message: str) -> None:
         self.found.add(kind, message)
+
+    @property
+    def checks(self) -> list[Check]:
+        """What validation applied to the file, once ``items()`` has been exhausted: a defect
+        in any of them refuses the file, so each passed unless it says otherwise."""
+        envelope = self._envelope
+        header = self.header
+        return [
+            Check(
+                "envelope",
+                "passed",
+                f"ZHV header ({header.file_type} file {header.file_id} from "
+                f"{header.sender}) first, a ZPT trailer naming the same file last",
+            ),
+            Check(
+                "record count",
+                "passed",
+                f"{envelope.body_records:,} records between ZHV and ZPT, as the trailer says",
+            ),
+            self._group_check(),
+            self._checksum_check(),
+            self._layout_check(),
+            *self._content_checks(),
+        ]
+
+    def _group_check(self) -> Check:
+        envelope = self._envelope
+        if envelope.group_finding is not None:
+            return Check("group count", "warning", envelope.group_finding)
+        return Check("group count", "passed", f"{envelope.groups:,} groups, as the trailer says")
+
+    def _checksum_check(self) -> Check:
+        checksum = self._envelope.checksum
+        if not checksum:
+            return not_applicable(
+                "checksum", "the ZPT trailer carries none (public samples leave it blank)"
+            )
+        return Check(
+            "checksum",
+            "warning",
+            f"the ZPT trailer carries {excerpt(checksum)}, not verified: no public description "
+            "of the DTC checksum was found",
+        )
+
+    def _layout_check(self) -> Check:
+        version, file_type = self.layout_version, self.header.file_type
+        if version is None:
+            return not_applicable("layout version", f"{self.flow} is kept, not interpreted")
+        if version != self.header.flow_version:
+            return Check(
+                "layout version",
+                "warning",
+                f"{file_type} is newer than the layouts the ledger knows: read with version "
+                f"{version}'s",
+            )
+        return Check("layout version", "passed", f"{file_type} is read with its own layout")
+
+    def _content_checks(self) -> list[Check]:
+        if self.flow != "D0036" or self.layout_version is None:
+            why = (
+                "readings are not by settlement period"
+                if self.flow == "D0010" and self.layout_version is not None
+                else f"{self.flow} is kept, not interpreted"
+            )
+            return [not_applicable("day length", why), not_applicable("duplicates", why)]
+        length = (
+            Check(
+                "day length",
+                "warning",
+                f"{self.short_days:,} MPAN-days give fewer periods than their day has (46, 48 "
+                "or 50); none gives more",
+            )
+            if self.short_days
+            else Check(
+                "day length",
+                "passed",
+                "every MPAN-day gives the periods its day has (46, 48 or 50)",
+            )
+        )
+        once = "each MPAN, measurement quantity and settlement date is given once"
+        return [length, Check("duplicates", "passed", once)]
 
     def fail(self, position: int, message: str, *context: str) -> DtcError:
         where = f" ({', '.join(context)})" if context else ""
@@ -648,6 +734,7 @@ class _D0036:
         day, self.open_day = self.open_day, None
         found = len(day.quantity.periods)
         if found < day.periods:
+            self.file.short_days += 1
             self.file.warn(
                 "days with fewer periods than the day has",
                 f"D0036 line {day.position}: MPAN {self.mpan} {self.quantity} on "

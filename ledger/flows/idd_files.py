@@ -13,8 +13,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import IO
 
-from ledger.flows.canonical import FileDescription, Item, ReadLimits
-from ledger.flows.idd import IddReader
+from ledger.flows.canonical import Check, FileDescription, Item, ReadLimits, not_applicable
+from ledger.flows.idd import IddReader, envelope_checks
 from ledger.flows.saa_i014 import FORMAT as SETTLEMENT_REPORTS
 
 
@@ -50,6 +50,17 @@ class IddFile:
         if count is None:
             raise RuntimeError("the record count is known only once items() is exhausted")
         return count
+
+    @property
+    def checks(self) -> list[Check]:
+        """The envelope's checks; nothing of the content is read, so nothing else applies."""
+        unread = "the flow is kept, not interpreted: its content is not read"
+        return [
+            *envelope_checks(self._reader),
+            not_applicable("layout version", unread),
+            not_applicable("day length", unread),
+            not_applicable("duplicates", unread),
+        ]
 
     def items(self) -> Iterator[Item]:
         for _record in self._reader:

@@ -48,6 +48,7 @@ from ledger.domain.settlement_time import (
     period_start_utc,
 )
 from ledger.flows.canonical import (
+    Check,
     FileDescription,
     PeriodValues,
     ReadLimits,
@@ -55,6 +56,7 @@ from ledger.flows.canonical import (
     Run,
     Warnings,
     instant_number,
+    not_applicable,
 )
 from ledger.flows.json_documents import (
     JsonInteger,
@@ -161,12 +163,13 @@ class SystemPricesPage(ReportsWarnings):
     :class:`PeriodValues` of subject ``system`` per record, in page order."""
 
     def __init__(
-        self, description: FileDescription, items: list[PeriodValues], warnings: Warnings
+        self, description: FileDescription, items: list[PeriodValues], findings: _Findings
     ) -> None:
         self._description = description
         self._items: list[PeriodValues] | None = items
         self._count = len(items)
-        self.found = warnings
+        self.found = findings.warnings
+        self._unknown_fields = bool(findings.unknown_fields)
 
     @property
     def description(self) -> FileDescription:
@@ -176,6 +179,43 @@ class SystemPricesPage(ReportsWarnings):
     def record_count(self) -> int:
         """The records in the page (one per settlement period and publication)."""
         return self._count
+
+    @property
+    def checks(self) -> list[Check]:
+        """What validation applied to the page (all of it when read): a defect in any of them
+        refuses the page, so each passed unless it says otherwise."""
+        no_envelope = "a JSON page carries none"
+        layout = (
+            Check(
+                "layout version",
+                "warning",
+                f"some records carry fields the {FLOW} {FLOW_VERSION} layout does not name: kept "
+                "as received, not interpreted",
+            )
+            if self._unknown_fields
+            else Check(
+                "layout version",
+                "passed",
+                f"every field is one the {FLOW} {FLOW_VERSION} layout names",
+            )
+        )
+        return [
+            Check(
+                "envelope",
+                "passed",
+                f"a {FLOW} page of {self._count:,} records: UTF-8 JSON, numbers exact, no key "
+                "given twice",
+            ),
+            not_applicable("record count", no_envelope),
+            not_applicable("checksum", no_envelope),
+            layout,
+            Check(
+                "day length",
+                "passed",
+                "every record's period is one its settlement date has (46, 48 or 50)",
+            ),
+            Check("duplicates", "passed", "each publication of a period is given once"),
+        ]
 
     def items(self) -> Iterator[PeriodValues]:
         """The page's system values, in page order (once)."""
@@ -212,7 +252,7 @@ def read_system_prices(
             )
         items.append(item)
     _summarise(label, findings)
-    return SystemPricesPage(_describe(items), items, findings.warnings)
+    return SystemPricesPage(_describe(items), items, findings)
 
 
 def _records(document: Any, label: str, warnings: Warnings) -> list[Any]:

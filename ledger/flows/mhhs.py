@@ -47,7 +47,15 @@ from typing import IO, Any
 from ledger.domain.errors import LedgerError
 from ledger.domain.identifiers import GSP_GROUPS, gsp_group, mpan_core
 from ledger.domain.plain_text import excerpt, plain_text
-from ledger.flows.canonical import FileDescription, Item, ReadLimits, ReportsWarnings, Warnings
+from ledger.flows.canonical import (
+    Check,
+    FileDescription,
+    Item,
+    ReadLimits,
+    ReportsWarnings,
+    Warnings,
+    not_applicable,
+)
 from ledger.flows.json_documents import json_kind, load_json, read_instant, starts_as_json
 
 __all__ = [
@@ -120,6 +128,35 @@ class DipMessage(ReportsWarnings):
     def record_count(self) -> int:
         """One: a DIP message is one record."""
         return 1
+
+    @property
+    def checks(self) -> list[Check]:
+        """What validation applied to the message: its envelope (a defect in it refuses the
+        message); its body is not interpreted."""
+        envelope = self.envelope
+        version = envelope.schema_version
+        known = version in KNOWN_SCHEMA_VERSIONS
+        about = f", MPAN {envelope.mpan} (check digit, GSP Group)" if envelope.mpan else ""
+        sent_to = f", {len(envelope.recipients)} recipients" if envelope.recipients else ""
+        unread = "the message's body is not interpreted"
+        return [
+            Check(
+                "envelope",
+                "passed",
+                f"CommonBlock S0 ({envelope.interface}), S1 (sender {envelope.sender_role} "
+                f"{envelope.sender_dip_id}){sent_to}{about}",
+            ),
+            not_applicable("record count", "a DIP message is one JSON document, with no count"),
+            not_applicable("checksum", "a DIP message carries none"),
+            Check(
+                "layout version",
+                "passed" if known else "warning",
+                f"schema version {version} is "
+                + ("one the ledger knows" if known else "not one the ledger has evidence of"),
+            ),
+            not_applicable("day length", unread),
+            not_applicable("duplicates", unread),
+        ]
 
     def items(self) -> Iterator[Item]:
         """Nothing: the ledger does not interpret DIP message bodies (read once)."""

@@ -38,6 +38,7 @@ from ledger.domain.plain_text import excerpt
 from ledger.domain.runs import RunType
 from ledger.domain.settlement_time import check_settlement_period, periods_in_day
 from ledger.flows.canonical import (
+    Check,
     DailyValues,
     FileDescription,
     PeriodValues,
@@ -53,6 +54,7 @@ from ledger.flows.idd import (
     IddReader,
     IddRecord,
     InvalidField,
+    envelope_checks,
     is_whole_number,
     parse_decimal,
 )
@@ -166,6 +168,7 @@ class SettlementReport(ReportsWarnings):
             self.layout, nearest = layout_for(self.header.file_type)
         except LedgerError as exc:
             raise SettlementReportError(str(exc)) from None
+        self._read_with_another_layout = nearest is not None
         if nearest is not None:
             self._warn("a newer layout version read with an older one", nearest)
         self._settlement_date: date | None = None
@@ -202,6 +205,38 @@ class SettlementReport(ReportsWarnings):
             bsc_party_id=srh.bsc_party_id,
             sender=header.from_participant,
         )
+
+    @property
+    def checks(self) -> list[Check]:
+        """What validation applied to the report, once ``items()`` has been exhausted: a
+        defect in any of them refuses the file, so each passed unless it says otherwise."""
+        file_type, layout = self.header.file_type, self.layout.file_type
+        version = (
+            Check(
+                "layout version",
+                "warning",
+                f"{file_type} has no layout of its own: read with {layout}'s, the nearest "
+                "earlier version, its extra fields kept unread",
+            )
+            if self._read_with_another_layout
+            else Check("layout version", "passed", f"{file_type} is read with its own layout")
+        )
+        day = self.srh.settlement_date
+        return [
+            *envelope_checks(self._reader),
+            version,
+            Check(
+                "day length",
+                "passed",
+                f"settlement date {day.isoformat()} has {self._periods} periods; every period "
+                "the file gives is one of them",
+            ),
+            Check(
+                "duplicates",
+                "passed",
+                "each subject-period, and each party's daily charges, is given once",
+            ),
+        ]
 
     @property
     def checksum(self) -> int:

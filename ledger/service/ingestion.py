@@ -562,6 +562,7 @@ class Ingestor:
             record_count=parsed.record_count,
             warnings=warnings,
             warning_count=warning_count,
+            checks=[check.as_dict() for check in parsed.checks],
         )
         result.warnings = shown_warnings(warnings, warning_count, flow.sha256)
         result.warning_count = warning_count

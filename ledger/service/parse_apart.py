@@ -13,7 +13,8 @@ without a main guard) runs again in it; it starts in about a tenth of a second.
 - the child detects the format and reads the file exactly as the ingesting process would
   (the same :func:`ledger.flows.formats.detect` and format's ``read``, with the same
   :class:`~ledger.flows.canonical.ReadLimits`), and sends back its description, then its
-  items in batches, then every warning it kept, how many it found and its record count;
+  items in batches, then every warning it kept, how many it found, the checks it applied and
+  its record count;
 - a period's values cross as the JSON the events and views store and their digest, both
   computed in the child, so the ingesting process neither decodes nor re-encodes them.
 
@@ -43,6 +44,7 @@ from typing import Any
 from ledger.domain.errors import LedgerError, LedgerUnavailable
 from ledger.domain.measures import Measures
 from ledger.flows.canonical import (
+    Check,
     DailyValues,
     FileDescription,
     Item,
@@ -102,6 +104,7 @@ class ParsedApart:
         self._description: FileDescription | None = None
         self._warnings: list[str] = []
         self._warning_count = 0
+        self._checks: list[Check] = []
         self._record_count: int | None = None
 
     def __enter__(self) -> ParsedApart:
@@ -165,6 +168,10 @@ class ParsedApart:
         return self._warning_count
 
     @property
+    def checks(self) -> list[Check]:
+        return self._checks
+
+    @property
     def record_count(self) -> int:
         if self._record_count is None:
             raise RuntimeError("the record count is known only once items() is exhausted")
@@ -177,7 +184,8 @@ class ParsedApart:
             if kind == "items":
                 yield from map(_from_portable, payload)
             elif kind == "end":
-                self._description, self._warnings, self._warning_count, self._record_count = payload
+                self._description, found, self._record_count = payload
+                self._warnings, self._warning_count, self._checks = found
                 return
             else:
                 raise AssertionError(f"the parse process sent {kind!r} among the items")
@@ -335,8 +343,8 @@ def _child_main(
             parsed = detected.format.read(detected.content, file_name=file_name, limits=limits)
             results.send(("description", parsed.description))
             _send_items(parsed, results)
-            end = (parsed.description, parsed.warnings, parsed.warning_count, parsed.record_count)
-            results.send(("end", end))
+            found = (parsed.warnings, parsed.warning_count, parsed.checks)
+            results.send(("end", (parsed.description, found, parsed.record_count)))
     except (LedgerError, UnicodeDecodeError) as exc:
         _send_failure(results, str(exc))
     except Exception as exc:  # a verdict is sent whatever went wrong

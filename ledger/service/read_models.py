@@ -382,8 +382,8 @@ class FlowView(ReadModel):
         """The file as its rows hold it; ``validation`` (None until that view has read the
         file's validation) says how many warnings there are beyond those the row holds."""
         if validation is None:
-            validation = ValidationRow(len(row.warnings), len(row.warnings))
-        count, listed = validation
+            validation = ValidationRow(len(row.warnings), len(row.warnings), None)
+        count, listed, _ = validation
         shown = shown_warnings(row.warnings, count, row.sha256, listed=listed)
         return cls(
             flow_id=row.flow_id,
@@ -404,18 +404,18 @@ class FlowView(ReadModel):
             reasons=row.reasons,
             warnings=shown,
             warning_count=count,
-            stages=[_shown_stage(stage, shown, count) for stage in row.stages],
+            stages=[_shown_stage(stage, shown, validation) for stage in row.stages],
         )
 
 
-def _shown_stage(row: StageRow, warnings: list[str], count: int) -> Stage:
-    """A stage as shown: the validated stage with the file's first warnings and their count."""
+def _shown_stage(row: StageRow, warnings: list[str], validation: ValidationRow) -> Stage:
+    """A stage as shown: the validated stage with the file's first warnings, how many there
+    are, and the checks validation applied (null when they were not recorded)."""
     stage = Stage.of(row)
     if row.stage != "validated":
         return stage
-    return stage.model_copy(
-        update={"detail": {**row.detail, "warnings": warnings, "warning_count": count}}
-    )
+    found = {"warnings": warnings, "warning_count": validation.warning_count}
+    return stage.model_copy(update={"detail": {**row.detail, **found, "checks": validation.checks}})
 
 
 class NumberedWarning(ReadModel):

@@ -524,7 +524,7 @@ class LedgerRuntime:
                 return None
             validation = validation_of(tx, found.flow_id)
             page = warnings_after(tx, found.flow_id, after, limit)
-        count, listed = validation if validation is not None else (0, 0)
+        count, listed = (validation.warning_count, validation.listed) if validation else (0, 0)
         last = page[-1][0] if page else after
         return FlowWarnings(
             tenant=tenant,

@@ -155,7 +155,7 @@ def with_a_warning_per_bm_unit_period(data: bytes) -> bytes:
     return b"\n".join([*records, trailer, b""])
 
 
-def test_every_warning_of_an_upload_is_read_page_by_page(runtime: LedgerRuntime) -> None:
+def test_every_warning_and_check_of_an_upload_is_shown(runtime: LedgerRuntime) -> None:
     data = with_a_warning_per_bm_unit_period(report())  # 2 BM Units: 96 warnings
     sha256 = hashlib.sha256(data).hexdigest()
     with client_for(runtime) as client:
@@ -164,6 +164,18 @@ def test_every_warning_of_an_upload_is_read_page_by_page(runtime: LedgerRuntime)
         assert (r.json()["warning_count"], len(r.json()["warnings"])) == (96, 21)
         flow = client.get(f"/tenants/a/flows/{sha256}").json()
         assert (flow["warning_count"], len(flow["warnings"])) == (96, 21)
+        (validated,) = [s for s in flow["stages"] if s["stage"] == "validated"]
+        assert [(c["check"], c["outcome"]) for c in validated["detail"]["checks"]] == [
+            (check, "passed")
+            for check in (
+                "envelope",
+                "record count",
+                "checksum",
+                "layout version",
+                "day length",
+                "duplicates",
+            )
+        ]
         found, after = [], 0
         while after is not None:
             page = client.get(

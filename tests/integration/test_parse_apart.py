@@ -50,6 +50,7 @@ def outcome(parsed: ParsedFile, items: list[Any]) -> dict[str, Any]:
         "items": items,
         "warnings": parsed.warnings,
         "warning_count": parsed.warning_count,
+        "checks": parsed.checks,
         "records": parsed.record_count,
     }
 

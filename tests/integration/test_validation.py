@@ -5,11 +5,14 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from datetime import UTC, date, datetime
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
 
 from integration.conftest import (
+    DAY,
     Cli,
     Report,
     bpi_disagreeing,
@@ -17,6 +20,14 @@ from integration.conftest import (
     rewrite,
     write_report,
 )
+from ledger.demo.dtc_samples import (
+    SampleReading,
+    d0010_file,
+    d0036_file,
+    other_flow_file,
+    sample_mpan,
+)
+from ledger.demo.json_samples import dip_message, disebsp_day, disebsp_page, to_json
 from ledger.demo.samples import sample_bm_unit_ids, sample_party_ids
 from ledger.service.read_models import WARNINGS_SHOWN
 from ledger.service.runtime import LedgerRuntime
@@ -122,3 +133,86 @@ def test_ledger_flow_pages_a_file_s_warnings(cli: Cli, files: Path) -> None:
         code, out, err = cli("flow", report.sha256, *argv)
         assert (code, out) == (2, "")
         assert err.startswith(f"ledger: {message}") and err.count("\n") == 1, err
+
+
+# --- The checks validation applied -----------------------------------------------------------
+
+CHECKS = ["envelope", "record count", "checksum", "layout version", "day length", "duplicates"]
+DTC_CHECKS = [*CHECKS[:2], "group count", *CHECKS[2:]]
+CREATED = datetime(2026, 5, 2, 9, 0, tzinfo=UTC)
+MPAN = sample_mpan(1)
+
+
+def checks_of(runtime: LedgerRuntime, files: Path, name: str, data: bytes) -> list[dict[str, str]]:
+    """The checks the validated stage of the file shows, as the CLI and the API show them."""
+    path = files / name
+    path.write_bytes(data)
+    result = runtime.ingest(path)
+    assert result.status in ("accepted", "not interpreted"), result.reasons
+    flow = runtime.flow(result.sha256)
+    assert flow is not None
+    (validated,) = [s for s in flow.model_dump(mode="json")["stages"] if s["stage"] == "validated"]
+    checks: list[dict[str, str]] = validated["detail"]["checks"]
+    assert all(set(c) == {"check", "outcome", "detail"} and c["detail"] for c in checks)
+    return checks
+
+
+def outcomes(checks: list[dict[str, str]]) -> list[tuple[str, str]]:
+    return [(c["check"], c["outcome"]) for c in checks]
+
+
+def test_a_settlement_report_s_checks_all_passed(runtime: LedgerRuntime, files: Path) -> None:
+    report = write_report(files, run_type="SF", settlement_date=date(2026, 3, 29))
+    checks = checks_of(runtime, files, "short.s0142", report.data)
+    assert outcomes(checks) == [(name, "passed") for name in CHECKS]
+    by_name = {c["check"]: c["detail"] for c in checks}
+    assert (
+        by_name["record count"]
+        == f"{report.records:,} records with AAA and ZZZ, as the trailer says"
+    )
+    assert by_name["day length"].startswith("settlement date 2026-03-29 has 46 periods")
+    assert by_name["layout version"] == "S0142013 is read with its own layout"
+
+
+def test_each_format_says_which_checks_applied(runtime: LedgerRuntime, files: Path) -> None:
+    short_day = d0036_file(mpans=[MPAN], settlement_dates=[DAY], creation_time=CREATED, periods=40)
+    reading = SampleReading(MPAN, "M1", "01", datetime(2026, 5, 1, tzinfo=UTC), Decimal("1234.5"))
+    na = "not applicable"
+    envelope = [("envelope", "passed"), ("record count", "passed"), ("group count", "passed")]
+    read = [("checksum", na), ("layout version", "passed")]
+    json_envelope = [("envelope", "passed"), ("record count", na), ("checksum", na)]
+    unread = [("day length", na), ("duplicates", na)]
+    cases: dict[str, tuple[bytes, list[tuple[str, str]]]] = {
+        "a.d0036": (
+            short_day,
+            [*envelope, *read, ("day length", "warning"), ("duplicates", "passed")],
+        ),
+        "b.d0010": (d0010_file([reading], creation_time=CREATED), [*envelope, *read, *unread]),
+        "c.d0012": (
+            other_flow_file(mpans=[MPAN], creation_time=CREATED),
+            [*envelope, ("checksum", na), ("layout version", na), *unread],
+        ),
+        "d.json": (
+            disebsp_page(disebsp_day(DAY, CREATED)),
+            [*json_envelope, ("layout version", "passed"), *[(c, "passed") for c in CHECKS[4:]]],
+        ),
+        "e.json": (
+            to_json(dip_message(schema_version="012")).encode(),
+            [*json_envelope, ("layout version", "warning"), *unread],
+        ),
+    }
+    for name, (data, expected) in cases.items():
+        assert outcomes(checks_of(runtime, files, name, data)) == expected, name
+
+
+def test_a_file_validated_before_checks_were_recorded_shows_them_as_unknown(
+    runtime: LedgerRuntime, files: Path
+) -> None:
+    report = write_report(files, run_type="SF")
+    result = runtime.ingest(report.path)
+    with runtime.database.transaction() as tx:
+        tx.execute("UPDATE flow_validations SET checks_json = NULL")
+    flow = runtime.flow(result.sha256)
+    assert flow is not None
+    (validated,) = [s for s in flow.stages if s.stage == "validated"]
+    assert validated.detail["checks"] is None

@@ -271,6 +271,7 @@ def validated_as_stored(ledger: Ledger, warnings: list[str]) -> tuple[Any, dict[
         record_count=100,
         warnings=warnings,
         warning_count=240,
+        checks=[{"check": "envelope", "outcome": "passed", "detail": "AAA and ZZZ"}],
     )
     _, validated = received.collect_events()
     return validated, json.loads(ledger.mapper.to_stored_event(validated).state)
@@ -280,6 +281,7 @@ def test_a_validated_event_keeps_every_warning_and_how_many_were_found(ledger: L
     warnings = [f"warning {n}" for n in range(240)]
     validated, state = validated_as_stored(ledger, warnings)
     assert (state["class_version"], state["warning_count"], state["warnings"]) == (3, 240, warnings)
+    assert state["checks"] == [{"check": "envelope", "outcome": "passed", "detail": "AAA and ZZZ"}]
 
 
 def test_a_version_2_validated_event_counts_the_warnings_it_listed(ledger: Ledger) -> None:
@@ -288,7 +290,7 @@ def test_a_version_2_validated_event_counts_the_warnings_it_listed(ledger: Ledge
     listed = [*(f"warning {n}" for n in range(20)), "220 further warnings were not listed"]
     validated, state = validated_as_stored(ledger, listed)
     state["class_version"] = 2
-    del state["warning_count"]
+    del state["warning_count"], state["checks"]
     stored = ledger.mapper.to_stored_event(validated)
     old = StoredEvent(
         originator_id=stored.originator_id,
@@ -298,4 +300,4 @@ def test_a_version_2_validated_event_counts_the_warnings_it_listed(ledger: Ledge
     )
     event = ledger.mapper.to_domain_event(old)
     assert isinstance(event, ReceivedFile.Validated)
-    assert (event.warnings, event.warning_count) == (listed, 21)
+    assert (event.warnings, event.warning_count, event.checks) == (listed, 21, None)
