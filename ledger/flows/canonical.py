@@ -19,8 +19,9 @@ by the :class:`ReadLimits` it is given.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from collections import Counter
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
 from typing import IO, Literal, Protocol
@@ -28,34 +29,127 @@ from typing import IO, Literal, Protocol
 from ledger.domain.runs import RunType
 
 __all__ = [
+    "DEFAULT_KEPT_PER_FILE",
+    "DEFAULT_KEPT_PER_PERIOD",
     "DEFAULT_MAX_WARNINGS",
+    "MAX_KEPT_BYTES",
     "Check",
     "DailyValues",
     "FileDescription",
     "Format",
     "Item",
+    "KeptRecords",
     "MeterReading",
     "ParsedFile",
     "PeriodValues",
     "ReadLimits",
     "ReportsWarnings",
-    "not_applicable",
     "Run",
     "UnplacedRecord",
     "Warnings",
+    "kept_size",
+    "not_applicable",
+    "weight",
 ]
 
 # A real file gives a handful of warnings, an odd one a few hundred (one per BM Unit whose
 # values differ from the system block); past this many they are counted, not kept.
 DEFAULT_MAX_WARNINGS = 10_000
+# Records kept without being interpreted (DOMAIN.md, "Real S0142 files"; counted in the
+# ledger's market-size sample, scripts/bench.py): an S0142 system period keeps 49 TRA, an MD1
+# and a DB1; a BM Unit's period its few children (MVR, RUE, BO3, ...), the sample at most 9; a
+# party's period its MD2, DB2, APD and an APB per metered-volume BM Unit, the sample at most
+# 19. A real all-parties R3 keeps about 650,000 in all, an SF about 900,000. The BPI lines of
+# the system block (7,652 per period in a real file) are read, not kept.
+DEFAULT_KEPT_PER_PERIOD = 10_000
+DEFAULT_KEPT_PER_FILE = 5_000_000
+# What the records kept with one subject-period may take in memory (kept_size): a real one
+# takes a few kilobytes; a handful of 64 KiB lines would be far past any.
+MAX_KEPT_BYTES = 4 << 20
 
 
 @dataclass(frozen=True, slots=True)
 class ReadLimits:
     """How much a reader keeps of one file, whatever the file holds (the service sets these
-    from its settings; readers used on their own take the defaults)."""
+    from its settings; readers used on their own take the defaults).
+
+    ``kept_per_period`` bounds the records kept without being interpreted with one
+    subject-period (or a party's day, or a file's records outside any: those travel whole
+    with the file's verdict); ``kept_per_file`` all of them in one file. A file past either
+    is refused as it streams, before memory grows."""
 
     max_warnings: int = DEFAULT_MAX_WARNINGS
+    kept_per_period: int = DEFAULT_KEPT_PER_PERIOD
+    kept_per_file: int = DEFAULT_KEPT_PER_FILE
+
+
+def kept_size(fields: Sequence[str]) -> int:
+    """About the memory a kept record takes, in bytes: its text, and Python's own share (a
+    list, and a string per field) that dominates for the short fields of real records."""
+    return 120 + 56 * len(fields) + sum(map(len, fields))
+
+
+class KeptRecords:
+    """The records a reader keeps without interpreting them, counted against its limits as
+    it streams: :meth:`refusal` says why to stop reading, in a sentence that follows the name
+    of what keeps them (``"the system's settlement period 3 keeps more than ..."``)."""
+
+    __slots__ = ("in_file", "limits", "unplaced", "unplaced_size", "unplaced_types")
+
+    def __init__(self, limits: ReadLimits) -> None:
+        self.limits = limits
+        self.in_file = 0
+        self.unplaced = 0
+        self.unplaced_size = 0
+        self.unplaced_types: Counter[str] = Counter()
+
+    def over(self, records: int, size: int) -> bool:
+        """Whether one holder's records (``records`` of ``size`` bytes), or the file's, are
+        past a bound: the fast test, made for every record kept."""
+        limits = self.limits
+        return (
+            records > limits.kept_per_period
+            or size > MAX_KEPT_BYTES
+            or self.in_file > limits.kept_per_file
+        )
+
+    def on_its_own(self, record_type: str, fields: Sequence[str]) -> bool:
+        """Count a record kept outside any subject-period; whether a bound is now past."""
+        self.in_file += 1
+        self.unplaced += 1
+        self.unplaced_size += kept_size(fields)
+        self.unplaced_types[record_type] += 1
+        return self.over(self.unplaced, self.unplaced_size)
+
+    def refusal_on_its_own(self) -> str:
+        """Why the file is not read further, once its records kept outside any subject-period
+        are past a bound."""
+        refusal = self.refusal(self.unplaced_types, self.unplaced_size)
+        return f"the file, outside any settlement period, {refusal}"
+
+    def refusal(self, types: Mapping[str, int], size: int) -> str:
+        """Why the file is not read further, once one holder's records (``types``: how many
+        of each record type, ``size``: what they take) or the file's are past a bound."""
+        limits = self.limits
+        shown = ", ".join(f"{n:,} {t}" for t, n in Counter(types).most_common(3))
+        records = sum(types.values())
+        if records > limits.kept_per_period:
+            return (
+                f"keeps more than {limits.kept_per_period:,} records the ledger does not "
+                f"interpret ({shown}); no real file keeps that many there "
+                "(LEDGER_MAX_KEPT_PER_PERIOD): the file was not read further"
+            )
+        if size > MAX_KEPT_BYTES:
+            return (
+                f"keeps records the ledger does not interpret ({shown}) that take more than "
+                f"{MAX_KEPT_BYTES >> 20} MiB; no real file keeps that much there: the file was "
+                "not read further"
+            )
+        return (
+            f"takes the file past {limits.kept_per_file:,} records the ledger does not "
+            "interpret, kept as received; no real file keeps that many "
+            "(LEDGER_MAX_KEPT_PER_FILE): the file was not read further"
+        )
 
 
 class Warnings:
@@ -166,6 +260,8 @@ class PeriodValues:
     their fields as received: preserved, never dropped. ``run`` is the run the values belong to
     when it is not the file's own (:attr:`FileDescription.run`), e.g. each publication of a
     page of published prices, or each estimated or actual value of a meter data file.
+    ``kept_size`` is what the kept records take in memory (:func:`kept_size`), by which the
+    pipeline bounds what it holds at once.
     """
 
     subject: str
@@ -175,6 +271,7 @@ class PeriodValues:
     unconfirmed: dict[str, list[str]]
     record_position: int
     run: Run | None = None
+    kept_size: int = field(default=0, compare=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -185,6 +282,7 @@ class DailyValues:
     values: Mapping[str, Decimal]  # a Measures, as read
     unconfirmed: dict[str, list[str]]
     record_position: int
+    kept_size: int = field(default=0, compare=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -217,6 +315,16 @@ class MeterReading:
 
 
 Item = PeriodValues | DailyValues | UnplacedRecord | MeterReading
+
+
+def weight(item: Item) -> int:
+    """What an item's kept records take in memory (nothing for a meter reading, whose fields
+    are bounded by its layout), for batching by size as well as by count."""
+    if isinstance(item, UnplacedRecord):
+        return kept_size(item.fields)
+    if isinstance(item, MeterReading):
+        return 0
+    return item.kept_size
 
 
 @dataclass(frozen=True, slots=True)

@@ -67,6 +67,7 @@ from ledger.flows.canonical import (
     Check,
     FileDescription,
     Item,
+    KeptRecords,
     MeterReading,
     PeriodValues,
     ReadLimits,
@@ -397,6 +398,7 @@ class DtcFile(ReportsWarnings):
         self.header = header = envelope.header
         self.flow = header.flow
         self.found = Warnings(self.limits.max_warnings)
+        self.kept = KeptRecords(self.limits)  # records kept unplaced, bounded as they stream
         self.short_days = 0  # D0036 MPAN-days with fewer periods than the day has
         self._settlement_dates: set[date] = set()
         self._read = False
@@ -824,6 +826,8 @@ class _D0010:
                 self._mpan(rec)
             else:
                 self.unplaced += 1
+                if self.file.kept.on_its_own(rec.record_type, rec.fields):
+                    raise self.file.fail(rec.position, self.file.kept.refusal_on_its_own())
                 yield UnplacedRecord(rec.position, rec.record_type, rec.fields)
         if self.unplaced:
             self.file.warn(

@@ -50,12 +50,14 @@ from ledger.domain.settlement_time import (
 from ledger.flows.canonical import (
     Check,
     FileDescription,
+    KeptRecords,
     PeriodValues,
     ReadLimits,
     ReportsWarnings,
     Run,
     Warnings,
     instant_number,
+    kept_size,
     not_applicable,
 )
 from ledger.flows.json_documents import (
@@ -155,6 +157,7 @@ class _Findings:
     fields the layout does not name (summarised into one warning)."""
 
     warnings: Warnings
+    kept: KeptRecords  # the fields kept unread, bounded per record and per page
     unknown_fields: dict[str, int] = field(default_factory=dict)  # name -> first record
 
 
@@ -236,7 +239,8 @@ def read_system_prices(
     """
     label = f"{FLOW} page {excerpt(file_name)}" if file_name else f"{FLOW} page"
     document = load_json(stream, label=label)
-    findings = _Findings(Warnings((limits or ReadLimits()).max_warnings))
+    limits = limits or ReadLimits()
+    findings = _Findings(Warnings(limits.max_warnings), KeptRecords(limits))
     records = _records(document, label, findings.warnings)
     items: list[PeriodValues] = []
     first_seen: dict[tuple[date, int, datetime], int] = {}
@@ -455,9 +459,18 @@ def _unknown_fields(
 ) -> dict[str, list[str]]:
     """Fields the v1 layout does not name: kept as received, by name and record."""
     kept: dict[str, list[str]] = {}
+    size = 0
+    records = findings.kept
     for name in sorted(record.keys() - _KNOWN_FIELDS):
         findings.unknown_fields.setdefault(name, where.index)
-        kept[f"{name}@{where.index}"] = [dump_json(record[name])]
+        fields = [dump_json(record[name])]
+        kept[f"{name}@{where.index}"] = fields
+        size += kept_size(fields)
+        records.in_file += 1
+        if records.over(len(kept), size):
+            unread = {f"fields the {FLOW} {FLOW_VERSION} layout does not name": len(kept)}
+            holder = f"settlement period {where.period} of the system"
+            raise where.error(f"{holder} {records.refusal(unread, size)}")
     return kept
 
 

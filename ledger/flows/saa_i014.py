@@ -25,6 +25,7 @@ envelope (record count, checksum) is verified at the end.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import date
@@ -41,12 +42,14 @@ from ledger.flows.canonical import (
     Check,
     DailyValues,
     FileDescription,
+    KeptRecords,
     PeriodValues,
     ReadLimits,
     ReportsWarnings,
     Run,
     UnplacedRecord,
     Warnings,
+    kept_size,
 )
 from ledger.flows.compression import readable
 from ledger.flows.idd import (
@@ -459,11 +462,6 @@ class _Decoder:
         n = len(fields)
         return {name: fields[i] for i, name in self.texts if i < n and fields[i]}
 
-    def keep_beyond(self, rec: IddRecord, kept: dict[str, list[str]]) -> None:
-        """Fields past the layout (a newer version read by an older one), kept in ``kept``."""
-        if len(rec.fields) > self.width:
-            kept[_kept_key(rec)] = rec.fields[self.width :]
-
 
 def _homes(layout: FlowLayout, roles: Roles) -> dict[str, str]:
     """Where each record type of the layout belongs: under a BM Unit, a party's period, the
@@ -489,9 +487,11 @@ def _homes(layout: FlowLayout, roles: Roles) -> dict[str, str]:
 
 
 class _Open:
-    """An item being read: a subject's values for one period, and the records kept with it."""
+    """An item being read: a subject's values for one period (0 for a party's day), and the
+    records kept with it (keyed by record type and line: unique, in file order, and linear in
+    the file) with what they take in memory."""
 
-    __slots__ = ("attributes", "kept", "period", "position", "subject", "values")
+    __slots__ = ("attributes", "kept", "kept_size", "period", "position", "subject", "values")
 
     def __init__(self, subject: str, period: int, position: int) -> None:
         self.subject = subject
@@ -500,15 +500,25 @@ class _Open:
         self.values: Measures = Measures()
         self.attributes: dict[str, str] = {}
         self.kept: dict[str, list[str]] = {}
-
-    def keep(self, rec: IddRecord) -> None:
-        # Keyed by record type and line: unique, in file order, and linear in the file.
-        self.kept[_kept_key(rec)] = rec.fields
+        self.kept_size = 0
 
     def item(self) -> PeriodValues:
         return PeriodValues(
-            self.subject, self.period, self.values, self.attributes, self.kept, self.position
+            self.subject,
+            self.period,
+            self.values,
+            self.attributes,
+            self.kept,
+            self.position,
+            kept_size=self.kept_size,
         )
+
+    def holder(self) -> str:
+        """What keeps the records, in a message: ``settlement period 3 of the system``."""
+        subject = "the system" if self.subject == "system" else self.subject
+        if not self.period:
+            return f"the daily charges of {subject}"
+        return f"settlement period {self.period} of {subject}"
 
 
 _MASK64 = (1 << 64) - 1
@@ -574,6 +584,8 @@ class _BodyParser:
         self.confirm = self._confirmed_names()
         self.confirm_at = self._confirmed_positions()
         self.unit_digest = 0  # of the open BM Unit's values that BPI repeats
+        # What is kept without being interpreted, bounded as it streams (ReadLimits).
+        self.kept = KeptRecords(report.limits)
         self.handlers = self._handlers()
         self.closes = self._closers()
 
@@ -686,7 +698,7 @@ class _BodyParser:
         decoder = self.decoders[rec.record_type]
         item.values = decoder.values(rec.fields, self._failing(rec))
         item.attributes = decoder.texts_of(rec.fields)
-        decoder.keep_beyond(rec, item.kept)
+        self._keep_beyond(decoder, rec, item)
         self.pending_system[period] = item
 
     def system_bm_unit(self, rec: IddRecord) -> None:
@@ -759,10 +771,10 @@ class _BodyParser:
             raise self._error(
                 rec, f"{rec.record_type} has no layout in {self.report.layout.file_type}"
             )
-        kept: dict[str, list[str]] = {}
-        decoder.keep_beyond(rec, kept)
+        day = _Open(f"party:{self.party}", 0, rec.position)
+        self._keep_beyond(decoder, rec, day)
         values = decoder.values(rec.fields, self._failing(rec))
-        return DailyValues(f"party:{self.party}", values, kept, rec.position)
+        return DailyValues(day.subject, values, day.kept, rec.position, day.kept_size)
 
     def period_header(self, rec: IddRecord) -> None:
         """SP7 (SPH, SVH): opens the party's settlement period."""
@@ -773,7 +785,7 @@ class _BodyParser:
         self.spi = None
         self.period = self.report._period(rec, self.party)
         item = _Open(f"party:{self.party}", self.period, rec.position)
-        self.decoders[rec.record_type].keep_beyond(rec, item.kept)
+        self._keep_beyond(self.decoders[rec.record_type], rec, item)
         self.party_item = item
 
     def party_period(self, rec: IddRecord) -> None:
@@ -785,7 +797,7 @@ class _BodyParser:
             raise self._error(rec, f"second {rec.record_type} record in the period")
         decoder = self.decoders[rec.record_type]
         item.values = decoder.values(rec.fields, self._failing(rec))
-        decoder.keep_beyond(rec, item.kept)
+        self._keep_beyond(decoder, rec, item)
 
     def system_period(self, rec: IddRecord) -> PeriodValues | None:
         """SSD (SVD): the period's system data; its first copy completes the system item."""
@@ -802,7 +814,7 @@ class _BodyParser:
         item = self.pending_system.pop(period, None) or _Open("system", period, rec.position)
         values = decoder.values(rec.fields, self._failing(rec))
         self._merge(item, values, decoder.texts_of(rec.fields), rec)
-        decoder.keep_beyond(rec, item.kept)
+        self._keep_beyond(decoder, rec, item)
         return item.item()
 
     def _merge(self, item: _Open, values: Measures, texts: dict[str, str], rec: IddRecord) -> None:
@@ -855,7 +867,7 @@ class _BodyParser:
         item.attributes = {"bsc_party_id": self.party, **decoder.texts_of(rec.fields)}
         if self.confirm:
             self.unit_digest = hash(_at(rec.fields, self.confirm_at[1])) & _MASK64
-        decoder.keep_beyond(rec, item.kept)
+        self._keep_beyond(decoder, rec, item)
         self.unit_item = item
 
     # -- everything else --------------------------------------------------------------------
@@ -869,17 +881,36 @@ class _BodyParser:
         to by the IDD's hierarchy (else the innermost open one), or on its own."""
         home = self.homes.get(rec.record_type)
         if home == "bm_unit" and self.unit_item is not None:
-            self.unit_item.keep(rec)
+            self._keep_on(self.unit_item, rec, rec.fields)
         elif home == "period" and self.party_item is not None:
-            self.party_item.keep(rec)
+            self._keep_on(self.party_item, rec, rec.fields)
         elif home == "system" and self.spi is not None:
-            self.spi.keep(rec)
+            self._keep_on(self.spi, rec, rec.fields)
         else:
             target = self.unit_item or self.party_item or self.spi
             if target is None:
+                if self.kept.on_its_own(rec.record_type, rec.fields):
+                    raise self._error(rec, self.kept.refusal_on_its_own())
                 return UnplacedRecord(rec.position, rec.record_type, rec.fields)
-            target.keep(rec)
+            self._keep_on(target, rec, rec.fields)
         return None
+
+    def _keep_beyond(self, decoder: _Decoder, rec: IddRecord, item: _Open) -> None:
+        """Fields past the layout (a newer version read by an older one), kept with ``item``."""
+        if len(rec.fields) > decoder.width:
+            self._keep_on(item, rec, rec.fields[decoder.width :])
+
+    def _keep_on(self, item: _Open, rec: IddRecord, fields: list[str]) -> None:
+        """Keep ``fields`` of ``rec`` with ``item``; refuse the file, before memory grows, once
+        the item or the file keeps more than the limits allow."""
+        kept = item.kept
+        kept[_kept_key(rec)] = fields
+        item.kept_size += kept_size(fields)
+        records = self.kept
+        records.in_file += 1
+        if records.over(len(kept), item.kept_size):
+            types = Counter(key.partition("@")[0] for key in kept)
+            raise self._error(rec, f"{item.holder()} {records.refusal(types, item.kept_size)}")
 
 
 def parse_settlement_report(

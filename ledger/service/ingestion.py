@@ -52,6 +52,7 @@ from ledger.flows.canonical import (
     ParsedFile,
     PeriodValues,
     UnplacedRecord,
+    weight,
 )
 from ledger.flows.formats import Detected, detect, looks_like
 from ledger.service import file_problems
@@ -61,7 +62,7 @@ from ledger.service.exceptions import ExceptionQueue
 from ledger.service.file_problems import FileFacts
 from ledger.service.mappings import unmapped_by_date
 from ledger.service.parse_apart import ParsedApart, could_not_read, possible
-from ledger.service.period_writer import BATCH_SIZE, PeriodWriter
+from ledger.service.period_writer import BATCH_BYTES, BATCH_SIZE, PeriodWriter
 from ledger.service.read_ahead import ReadAhead
 from ledger.service.read_models import shown_warnings
 from ledger.service.settings import movement_threshold, parse_apart_bytes, read_limits
@@ -255,7 +256,14 @@ def _read_items(
     daily: list[dict[str, Any]] = []
     unplaced: list[dict[str, Any]] = []
     readings: list[MeterReading] = []
-    with ReadAhead(parsed.items(), batch=BATCH_SIZE // 4, depth=8) as chunks:
+    chunks_of = ReadAhead(
+        parsed.items(),
+        batch=BATCH_SIZE // 4,
+        depth=8,
+        weigh=weight,
+        max_weight=BATCH_BYTES // 8,  # the queue holds at most about one batch's worth
+    )
+    with chunks_of as chunks:
         for items in chunks:
             for item in items:
                 if isinstance(item, PeriodValues):

@@ -51,11 +51,15 @@ from ledger.flows.canonical import (
     ParsedFile,
     PeriodValues,
     ReadLimits,
+    weight,
 )
 from ledger.flows.formats import detect, looks_like
 
-# Items per message from the child: about 0.7 MB of an all-parties S0142.
+# Items per message from the child: about 0.7 MB of an all-parties S0142. Fewer when the
+# records they keep take more than _BATCH_BYTES (kept_size): a real S0142's 1,000 items keep
+# about 0.3 MB, a crafted file's could keep 4 MiB each.
 _BATCH = 1000
+_BATCH_BYTES = 1 << 20
 # What each pipe may hold: a message of items, or a chunk of stored bytes.
 _PIPE_BYTES = 1 << 20
 # How long closing waits for a child that was told to stop.
@@ -283,10 +287,18 @@ def _to_portable(item: Item) -> Any:
             item.unconfirmed,
             item.record_position,
             item.run,
+            item.kept_size,
         )
     if type(item) is DailyValues:
         values = Measures.of(item.values)
-        return (_DAILY, item.subject, values.as_json(), item.unconfirmed, item.record_position)
+        return (
+            _DAILY,
+            item.subject,
+            values.as_json(),
+            item.unconfirmed,
+            item.record_position,
+            item.kept_size,
+        )
     return item
 
 
@@ -294,11 +306,11 @@ def _from_portable(entry: Any) -> Item:
     if type(entry) is not tuple:
         return entry  # type: ignore[no-any-return]
     if entry[0] == _PERIOD:
-        _, subject, period, values, digest, attributes, unconfirmed, position, run = entry
+        _, subject, period, values, digest, attributes, unconfirmed, position, run, size = entry
         measures = Measures.from_json(values, digest)
-        return PeriodValues(subject, period, measures, attributes, unconfirmed, position, run)
-    _, subject, values, unconfirmed, position = entry
-    return DailyValues(subject, Measures.from_json(values), unconfirmed, position)
+        return PeriodValues(subject, period, measures, attributes, unconfirmed, position, run, size)
+    _, subject, values, unconfirmed, position, size = entry
+    return DailyValues(subject, Measures.from_json(values), unconfirmed, position, size)
 
 
 class _Received(io.RawIOBase):
@@ -357,12 +369,15 @@ def _child_main(
 def _send_items(parsed: ParsedFile, results: Connection) -> None:
     """The items in batches; those read before a failure are sent before it."""
     batch: list[Any] = []
+    size = 0
     try:
         for item in parsed.items():
             batch.append(_to_portable(item))
-            if len(batch) >= _BATCH:
+            size += weight(item)
+            if len(batch) >= _BATCH or size >= _BATCH_BYTES:
                 results.send(("items", batch))
                 batch = []
+                size = 0
     finally:
         if batch:
             results.send(("items", batch))

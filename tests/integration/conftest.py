@@ -5,6 +5,7 @@ Every test here that takes ``database_url`` runs twice, on SQLite and on Postgre
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
@@ -171,6 +172,31 @@ def bpi_disagreeing(records: list[bytes]) -> list[bytes]:
             parts[4] = b"12345.678"
             records[i] = b"|".join(parts)
     return records
+
+
+def with_lines_after(source: Path, target: Path, where: bytes, line: bytes, count: int) -> Path:
+    """``source`` gzipped to ``target`` with ``count`` copies of ``line`` after every record
+    starting with ``where``, and a trailer that counts them: an even number of copies leaves
+    the XOR checksum as it was, so the file is valid."""
+    assert count % 2 == 0
+    records = source.read_bytes().splitlines()
+    body = records[:-1]
+    inserted = sum(r.startswith(where) for r in body) * count
+    trailer = f"ZZZ|{len(body) + inserted + 1}|{idd_checksum(body)}|\n".encode()
+
+    def lines() -> Iterator[bytes]:
+        block = (line + b"\n") * min(count, 10_000)
+        for record in body:
+            yield record + b"\n"
+            if record.startswith(where):
+                for start in range(0, count, 10_000):
+                    yield block if count - start >= 10_000 else (line + b"\n") * (count - start)
+        yield trailer
+
+    with gzip.open(target, "wb", compresslevel=9) as out:
+        for chunk in lines():
+            out.write(chunk)
+    return target
 
 
 def edit_lines(path: Path, edit: Callable[[list[bytes]], list[bytes]]) -> Path:

@@ -21,7 +21,7 @@ from ledger.demo.dtc_samples import (
 )
 from ledger.domain.errors import LedgerError
 from ledger.domain.runs import RunType
-from ledger.flows.canonical import Item, MeterReading, PeriodValues, UnplacedRecord
+from ledger.flows.canonical import Item, MeterReading, PeriodValues, ReadLimits, UnplacedRecord
 from ledger.flows.dtc import FORMAT, DtcError, DtcFile, read_dtc
 from ledger.flows.formats import detect
 
@@ -635,3 +635,17 @@ def test_a_damaged_file_is_read_or_refused_in_business_terms(
         message = str(exc)
         assert message and len(message) < 600
         assert message.isprintable()
+
+
+def test_unplaced_d0010_records_are_bounded_as_one_period() -> None:
+    extra = b"030|S|20260222000000|4211.0|||T|N|\n" + b"033|X|\n" * 6
+    data = D0010.replace(b"030|S|20260222000000|4211.0|||T|N|\n", extra, 1)
+    data = data.replace(b"|7||2|", b"|13||2|")
+    parsed = read_dtc(io.BytesIO(data), limits=ReadLimits(kept_per_period=5))
+    with pytest.raises(DtcError) as caught:
+        list(parsed.items())
+    assert str(caught.value) == (
+        "D0010 line 10: the file, outside any settlement period, keeps more than 5 records the "
+        "ledger does not interpret (6 033); no real file keeps that many there "
+        "(LEDGER_MAX_KEPT_PER_PERIOD): the file was not read further"
+    )

@@ -27,7 +27,7 @@ from ledger.demo.json_samples import (
 )
 from ledger.domain.errors import LedgerError
 from ledger.domain.runs import RunType
-from ledger.flows.canonical import PeriodValues, Run
+from ledger.flows.canonical import PeriodValues, ReadLimits, Run
 from ledger.flows.formats import detect
 from ledger.flows.insights import FORMAT, MAX_DIGITS, SystemPricesPage
 from ledger.flows.json_documents import MAX_JSON_BYTES
@@ -593,3 +593,17 @@ def test_any_value_in_any_field_gives_a_business_error_or_a_clean_read(
 @given(st.binary(max_size=300))
 def test_arbitrary_bytes_give_a_business_error_or_a_clean_read(data: bytes) -> None:
     assert_reads_or_refuses_in_business_terms(data)
+
+
+def test_a_record_keeping_more_fields_than_the_bound_is_refused() -> None:
+    record = disebsp_record(DAY, 3, CREATED) | {f"new{n}": n for n in range(12)}
+    page_of = page([record])
+    assert FORMAT.read(io.BytesIO(page_of), limits=ReadLimits(kept_per_period=12)).record_count
+    with pytest.raises(LedgerError) as caught:
+        FORMAT.read(io.BytesIO(page_of), limits=ReadLimits(kept_per_period=11))
+    assert str(caught.value) == (
+        "DISEBSP page record 1 (settlement date 2026-05-06, period 3): settlement period 3 of "
+        "the system keeps more than 11 records the ledger does not interpret (12 fields the "
+        "DISEBSP v1 layout does not name); no real file keeps that many there "
+        "(LEDGER_MAX_KEPT_PER_PERIOD): the file was not read further"
+    )

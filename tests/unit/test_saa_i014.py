@@ -35,7 +35,7 @@ from ledger.demo.samples import (
     write_settlement_report,
 )
 from ledger.domain.runs import RunType
-from ledger.flows.canonical import ReadLimits
+from ledger.flows.canonical import DEFAULT_KEPT_PER_PERIOD, MAX_KEPT_BYTES, ReadLimits
 from ledger.flows.idd import EnvelopeError, format_decimal, idd_checksum
 from ledger.flows.record_layouts import layout_for
 from ledger.flows.saa_i014 import (
@@ -1068,3 +1068,108 @@ def test_written_decimals_read_back_losslessly(
         n: v for n, v in zip(SSD_HEAD, ssd_values, strict=True) if v is not None
     }
     assert periods["system", 1].attributes == {"price_derivation_code": "N"}
+
+
+# -- bounds on what is kept without being interpreted -------------------------------------------
+
+NOT_READ = "the file was not read further"
+
+
+class CountingStream(io.RawIOBase):
+    """A stream that counts the bytes read from it."""
+
+    def __init__(self, data: bytes) -> None:
+        self._data = io.BytesIO(data)
+        self.read_bytes = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: memoryview) -> int:  # type: ignore[override]
+        n = self._data.readinto(buffer)
+        self.read_bytes += n
+        return n
+
+
+def refused_with(data: bytes, limits: ReadLimits) -> str:
+    with pytest.raises(SettlementReportError) as refused:
+        parse(data, limits=limits)
+    return str(refused.value)
+
+
+def test_a_period_keeping_more_records_than_its_bound_is_refused_as_it_streams() -> None:
+    data = s0142("SPI|1|", *["TRA|T_UNIT-1|1.5|"] * 1_000_000, "SPI|2|")
+    stream = CountingStream(data)
+    report = parse_settlement_report(
+        io.BufferedReader(stream), limits=ReadLimits(kept_per_period=50)
+    )
+    with pytest.raises(SettlementReportError) as refused:
+        list(report.items())
+    assert str(refused.value) == (
+        "S0142 line 54 (TRA, settlement date 2026-05-06, period 1): settlement period 1 of the "
+        "system keeps more than 50 records the ledger does not interpret (51 TRA); no real file "
+        f"keeps that many there (LEDGER_MAX_KEPT_PER_PERIOD): {NOT_READ}"
+    )
+    assert stream.read_bytes < len(data) // 4  # refused before the rest was read
+
+
+def test_the_bound_per_period_names_the_record_types_kept() -> None:
+    body = [BPH_BRITGAS, "SP7|1|", "BP7|T_BRIT-1|", *["MVR|1|"] * 7, *["RUE|1|"] * 4]
+    assert refused_with(s0142(*body), ReadLimits(kept_per_period=10)) == (
+        "S0142 line 16 (RUE, party BRITGAS, settlement date 2026-05-06, period 1): settlement "
+        "period 1 of bmu:T_BRIT-1 keeps more than 10 records the ledger does not interpret "
+        f"(7 MVR, 4 RUE); no real file keeps that many there (LEDGER_MAX_KEPT_PER_PERIOD): "
+        f"{NOT_READ}"
+    )
+
+
+def test_a_file_keeping_more_records_than_its_bound_is_refused() -> None:
+    body = [line for p in (1, 2, 3) for line in (f"SPI|{p}|", *["TRA|T_UNIT-1|1.5|"] * 40)]
+    assert refused_with(s0142(*body), ReadLimits(kept_per_file=100)) == (
+        "S0142 line 106 (TRA, settlement date 2026-05-06, period 3): settlement period 3 of the "
+        "system takes the file past 100 records the ledger does not interpret, kept as "
+        f"received; no real file keeps that many (LEDGER_MAX_KEPT_PER_FILE): {NOT_READ}"
+    )
+
+
+def test_records_outside_any_period_are_bounded_as_one_period() -> None:
+    body = [*["XYZ|1|"] * 6, "SPI|1|"]
+    assert refused_with(s0142(*body), ReadLimits(kept_per_period=5)) == (
+        "S0142 line 8 (XYZ, settlement date 2026-05-06): the file, outside any settlement "
+        "period, keeps more than 5 records the ledger does not interpret (6 XYZ); no real "
+        f"file keeps that many there (LEDGER_MAX_KEPT_PER_PERIOD): {NOT_READ}"
+    )
+
+
+def test_a_period_whose_kept_records_take_too_much_memory_is_refused() -> None:
+    body = ["SPI|1|", *[f"TRA|{'X' * 60_000}|{n}|" for n in range(80)]]
+    refusal = refused_with(s0142(*body), ReadLimits())
+    assert refusal.startswith("S0142 line 73 (TRA, settlement date 2026-05-06, period 1): ")
+    assert refusal.endswith(
+        "settlement period 1 of the system keeps records the ledger does not interpret (70 TRA) "
+        f"that take more than 4 MiB; no real file keeps that much there: {NOT_READ}"
+    )
+
+
+def test_fields_beyond_the_layout_count_as_kept() -> None:
+    body = [BPH_BRITGAS, "SP7|1|", *[f"BP7|T_BRIT-{n}|{'|' * 30}x|" for n in range(1, 4)]]
+    _, items = parse(s0142(*body))
+    kept = [item.unconfirmed for item in items if isinstance(item, PeriodValues)]
+    assert [list(k) for k in kept if k] == [["BP7@5"], ["BP7@6"], ["BP7@7"]]
+    assert refused_with(s0142(*body), ReadLimits(kept_per_file=2)).startswith(
+        "S0142 line 7 (BP7, party BRITGAS, settlement date 2026-05-06, period 1): settlement "
+        "period 1 of bmu:T_BRIT-3 takes the file past 2 records"
+    )
+
+
+def test_a_market_shaped_report_keeps_far_less_than_the_bounds() -> None:
+    """The parties of the market-size sample (scripts/bench.py, the real layout) with the most
+    BM Units: the most any subject-period keeps is a small share of the default bound."""
+    market_parties, market_units = market_size_ids()
+    parties = sorted(market_parties, key=lambda p: -len(market_units[p]))[:4]
+    _, data = generate(parties=parties, bm_units={p: market_units[p] for p in parties})
+    report, items = parse(data)
+    kept = [len(i.unconfirmed) for i in items if isinstance(i, PeriodValues | DailyValues)]
+    assert 0 < max(kept) <= DEFAULT_KEPT_PER_PERIOD // 100
+    sizes = [i.kept_size for i in items if isinstance(i, PeriodValues)]
+    assert max(sizes) <= MAX_KEPT_BYTES // 100

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from ledger.domain.errors import ConfigurationError
-from ledger.service.settings import DEFAULT_PARSE_APART_BYTES, parse_apart_bytes
+from ledger.flows.canonical import ReadLimits
+from ledger.service.settings import DEFAULT_PARSE_APART_BYTES, parse_apart_bytes, read_limits
 
 
 @pytest.mark.parametrize(
@@ -36,3 +37,32 @@ def test_a_size_that_is_no_whole_number_of_bytes_is_refused_by_name(
     monkeypatch.setenv("LEDGER_PARSE_APART_BYTES", text)
     with pytest.raises(ConfigurationError, match="LEDGER_PARSE_APART_BYTES=.*whole number"):
         parse_apart_bytes()
+
+
+def test_the_read_limits_default_to_the_documented_bounds(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("LEDGER_MAX_WARNINGS", "LEDGER_MAX_KEPT_PER_PERIOD", "LEDGER_MAX_KEPT_PER_FILE"):
+        monkeypatch.delenv(name, raising=False)
+    assert read_limits() == ReadLimits(10_000, 10_000, 5_000_000)
+    monkeypatch.setenv("LEDGER_MAX_WARNINGS", "0")
+    monkeypatch.setenv("LEDGER_MAX_KEPT_PER_PERIOD", " 60000 ")
+    monkeypatch.setenv("LEDGER_MAX_KEPT_PER_FILE", "1")
+    assert read_limits() == ReadLimits(0, 60_000, 1)
+
+
+@pytest.mark.parametrize(
+    ("name", "text"),
+    [
+        ("LEDGER_MAX_WARNINGS", "-1"),
+        ("LEDGER_MAX_WARNINGS", "1e4"),
+        ("LEDGER_MAX_KEPT_PER_PERIOD", "0"),
+        ("LEDGER_MAX_KEPT_PER_PERIOD", "²"),
+        ("LEDGER_MAX_KEPT_PER_FILE", "10,000"),
+        ("LEDGER_MAX_KEPT_PER_FILE", "9" * 5000),  # beyond what int() converts
+    ],
+)
+def test_a_read_limit_that_is_no_whole_number_is_refused_by_name(
+    monkeypatch: pytest.MonkeyPatch, name: str, text: str
+) -> None:
+    monkeypatch.setenv(name, text)
+    with pytest.raises(ConfigurationError, match=f"^{name}=.* must be a whole number"):
+        read_limits()
