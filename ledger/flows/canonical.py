@@ -19,14 +19,15 @@ by the :class:`ReadLimits` it is given.
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
-from datetime import date, datetime
+from dataclasses import asdict, dataclass, field, replace
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import IO, Literal, Protocol
 
-from ledger.domain.runs import RunType
+from ledger.domain.runs import DEFAULT_FUTURE_TOLERANCE, RunType
 
 __all__ = [
     "DEFAULT_KEPT_PER_FILE",
@@ -76,11 +77,35 @@ class ReadLimits:
     ``kept_per_period`` bounds the records kept without being interpreted with one
     subject-period (or a party's day, or a file's records outside any: those travel whole
     with the file's verdict); ``kept_per_file`` all of them in one file. A file past either
-    is refused as it streams, before memory grows."""
+    is refused as it streams, before memory grows. ``arrival`` is when the file arrived
+    (None when unknown): a creation or publication time in it later than that by more than
+    ``future_tolerance`` is refused where it ranks versions, a warning elsewhere
+    (:func:`ledger.domain.runs.after_arrival`)."""
 
     max_warnings: int = DEFAULT_MAX_WARNINGS
     kept_per_period: int = DEFAULT_KEPT_PER_PERIOD
     kept_per_file: int = DEFAULT_KEPT_PER_FILE
+    arrival: datetime | None = None
+    future_tolerance: timedelta = DEFAULT_FUTURE_TOLERANCE
+
+    def arrived(self, arrival: datetime) -> ReadLimits:
+        """The same limits for a file that arrived at ``arrival``."""
+        return replace(self, arrival=arrival)
+
+    def as_text(self) -> str:
+        """The limits as one line of JSON (to hand to a process of its own)."""
+        arrival = self.arrival.isoformat() if self.arrival is not None else None
+        tolerance = self.future_tolerance.total_seconds()
+        return json.dumps({**asdict(self), "arrival": arrival, "future_tolerance": tolerance})
+
+    @classmethod
+    def from_text(cls, text: str) -> ReadLimits:
+        """The limits :meth:`as_text` wrote."""
+        found = json.loads(text)
+        arrival = found["arrival"]
+        found["arrival"] = datetime.fromisoformat(arrival) if arrival is not None else None
+        found["future_tolerance"] = timedelta(seconds=found["future_tolerance"])
+        return cls(**found)
 
 
 def kept_size(fields: Sequence[str]) -> int:

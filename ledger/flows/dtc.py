@@ -61,7 +61,7 @@ from ledger.domain.errors import LedgerError
 from ledger.domain.identifiers import mpan_core
 from ledger.domain.measures import Measures
 from ledger.domain.plain_text import excerpt
-from ledger.domain.runs import RunType
+from ledger.domain.runs import RunType, noted_after_arrival, refused_after_arrival
 from ledger.domain.settlement_time import LONDON, check_settlement_date, periods_in_day
 from ledger.flows.canonical import (
     Check,
@@ -407,11 +407,28 @@ class DtcFile(ReportsWarnings):
             self.layout_version, note = _layout_version(header, envelope.fail)
             if note is not None:
                 self.warn("a newer layout version read with an older one", note)
+        self._check_creation_time()
         if header.test_flag not in ("", "OPER"):
             self.warn(
                 "a test file",
                 f"{envelope.label}: the ZHV header marks the file as a test file (test flag "
                 f"{excerpt(header.test_flag)}), not an operational one",
+            )
+
+    def _check_creation_time(self) -> None:
+        """The ZHV's creation time is a D0036's run number (it orders estimates and actuals
+        of one type): one after the file's arrival is refused; elsewhere it is a warning."""
+        limits, created = self.limits, self.header.creation_time
+        what = "the ZHV header's creation time"
+        if self.flow == "D0036" and self.layout_version is not None:
+            future = refused_after_arrival(what, created, limits.arrival, limits.future_tolerance)
+            if future is not None:
+                raise self.fail(1, future)
+            return
+        noted = noted_after_arrival(what, created, limits.arrival, limits.future_tolerance)
+        if noted is not None:
+            self.warn(
+                "a creation time after the file's arrival", f"{self._envelope.label}: {noted}"
             )
 
     @property

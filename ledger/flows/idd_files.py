@@ -13,21 +13,38 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import IO
 
-from ledger.flows.canonical import Check, FileDescription, Item, ReadLimits, not_applicable
+from ledger.domain.runs import noted_after_arrival
+from ledger.flows.canonical import (
+    Check,
+    FileDescription,
+    Item,
+    ReadLimits,
+    ReportsWarnings,
+    Warnings,
+    not_applicable,
+)
 from ledger.flows.idd import IddReader, envelope_checks
 from ledger.flows.saa_i014 import FORMAT as SETTLEMENT_REPORTS
 
 
-class IddFile:
+class IddFile(ReportsWarnings):
     """An IDD file the ledger keeps without interpreting: its envelope, then its records
     read through once to verify the count and checksum."""
 
-    def __init__(self, reader: IddReader) -> None:
+    def __init__(self, reader: IddReader, limits: ReadLimits | None = None) -> None:
         self._reader = reader
         header = reader.header
         reader.flow_label = f"{header.flow_id} file"
-        self.warnings: list[str] = []  # the envelope is all it checks: nothing to warn of
-        self.warning_count = 0
+        limits = limits or ReadLimits()
+        self.found = Warnings(limits.max_warnings)
+        noted = noted_after_arrival(
+            "the AAA header's creation time",
+            header.creation_time,
+            limits.arrival,
+            limits.future_tolerance,
+        )
+        if noted is not None:
+            self.found.add("a creation time after the file's arrival", f"{header.flow_id}: {noted}")
         self._description = FileDescription(
             format=FORMAT.name,
             flow=header.flow_id,
@@ -80,7 +97,7 @@ class IddFileFormat:
     def read(
         self, stream: IO[bytes], *, file_name: str | None = None, limits: ReadLimits | None = None
     ) -> IddFile:
-        return IddFile(IddReader(stream, flow_label=file_name or "IDD file"))
+        return IddFile(IddReader(stream, flow_label=file_name or "IDD file"), limits)
 
 
 FORMAT = IddFileFormat()

@@ -41,7 +41,7 @@ from typing import IO, Any
 from ledger.domain.errors import LedgerError
 from ledger.domain.measures import Measures
 from ledger.domain.plain_text import excerpt, plain_text
-from ledger.domain.runs import RunType
+from ledger.domain.runs import RunType, refused_after_arrival
 from ledger.domain.settlement_time import (
     check_settlement_period,
     parse_settlement_date,
@@ -315,6 +315,13 @@ def _period_values(record: Any, where: _Where, findings: _Findings) -> PeriodVal
     created = read_instant(record["createdDateTime"])
     if created is None:
         raise where.error(_not_an_instant("createdDateTime", record["createdDateTime"]))
+    limits = findings.kept.limits
+    # The publication time is the version's run number: one from the future would stay best.
+    future = refused_after_arrival(
+        "createdDateTime", created, limits.arrival, limits.future_tolerance
+    )
+    if future is not None:
+        raise where.error(future)
     if record.get("dataset") not in (None, FLOW):
         raise where.error(f"is a record of dataset {excerpt(str(record['dataset']))}, not {FLOW}")
     return PeriodValues(

@@ -47,6 +47,7 @@ from typing import IO, Any
 from ledger.domain.errors import LedgerError
 from ledger.domain.identifiers import GSP_GROUPS, gsp_group, mpan_core
 from ledger.domain.plain_text import excerpt, plain_text
+from ledger.domain.runs import noted_after_arrival
 from ledger.flows.canonical import (
     Check,
     FileDescription,
@@ -220,6 +221,7 @@ class _EnvelopeReader:
     def __init__(self, label: str, common: dict[str, Any], limits: ReadLimits) -> None:
         self.label = label
         self.common = common
+        self.limits = limits
         self.warnings = Warnings(limits.max_warnings)
 
     def error(self, path: str, message: str) -> DipMessageError:
@@ -247,7 +249,20 @@ class _EnvelopeReader:
         envelope.recipients = self.recipients()
         self.delivery()
         self.metering_system(envelope)
+        self.sent_before_arrival(envelope.sender_timestamp)
         return DipMessage(envelope, self.warnings)
+
+    def sent_before_arrival(self, sent: datetime) -> None:
+        """A message sent after it arrived: the sender's clock is wrong (a warning: the
+        message's time ranks no version)."""
+        limits = self.limits
+        noted = noted_after_arrival(
+            "S1.senderTimestamp", sent, limits.arrival, limits.future_tolerance
+        )
+        if noted is not None:
+            self.warnings.add(
+                "a sending time after the message's arrival", f"{self.label}: {noted}"
+            )
 
     # -- blocks and fields ----------------------------------------------------------------
 

@@ -36,7 +36,7 @@ from ledger.domain.errors import LedgerError
 from ledger.domain.identifiers import bm_unit_id, bsc_party_id
 from ledger.domain.measures import Measures
 from ledger.domain.plain_text import excerpt
-from ledger.domain.runs import RunType
+from ledger.domain.runs import RunType, refused_after_arrival
 from ledger.domain.settlement_time import check_settlement_period, periods_in_day
 from ledger.flows.canonical import (
     Check,
@@ -185,6 +185,16 @@ class SettlementReport(ReportsWarnings):
         self.srh = self._parse_srh(first)
         self._settlement_date = self.srh.settlement_date
         self._periods = periods_in_day(self.srh.settlement_date)
+        # The creation time breaks ties between deliveries of one run: it must be believable.
+        limits = self.limits
+        future = refused_after_arrival(
+            "the AAA header's creation time",
+            self.header.creation_time,
+            limits.arrival,
+            limits.future_tolerance,
+        )
+        if future is not None:
+            raise self._error(1, "AAA", future)
 
     @property
     def record_count(self) -> int:

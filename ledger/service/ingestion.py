@@ -51,6 +51,7 @@ from ledger.flows.canonical import (
     MeterReading,
     ParsedFile,
     PeriodValues,
+    ReadLimits,
     UnplacedRecord,
     weight,
 )
@@ -333,7 +334,8 @@ class Ingestor:
         # From what size a file is read in a process of its own (None: never, as on a machine
         # with one core, where the two processes would only take turns).
         self.parse_apart_bytes = parse_apart_bytes() if possible() else None
-        # How much a reader keeps of one file (warnings, records kept without being read).
+        # How much a reader keeps of one file (warnings, records kept without being read),
+        # and how far after its arrival its instants may lie.
         self.limits = read_limits()
 
     def ingest_path(self, path: Path | str, *, tenant: str, channel: str = "cli") -> IngestResult:
@@ -438,7 +440,8 @@ class Ingestor:
                     )
                     self._keep(tx, received, result, reason, views)
                     return result
-                with self._read(tx, receipt, detected) as parsed:
+                limits = self.limits.arrived(received.created_on)
+                with self._read(tx, receipt, detected, limits) as parsed:
                     description = parsed.description
                     _describe(description, result)
                     self._publish(tx, received, parsed, result, views)
@@ -460,19 +463,20 @@ class Ingestor:
         return self._reject(receipt, result, [f"{context}: {reason}"])
 
     @contextmanager
-    def _read(self, tx: Tx, receipt: _Receipt, detected: Detected) -> Iterator[ParsedFile]:
-        """The file as its format reads it: in this process, or in a process of its own when
-        it is large and a core is free to read it while this one writes (see parse_apart)."""
+    def _read(
+        self, tx: Tx, receipt: _Receipt, detected: Detected, limits: ReadLimits
+    ) -> Iterator[ParsedFile]:
+        """The file as its format reads it, within ``limits``: in this process, or in a
+        process of its own when it is large and a core is free to read it while this one
+        writes (see parse_apart)."""
         assert detected.format is not None
         threshold = self.parse_apart_bytes
         if threshold is None or (stored_size(tx, receipt.tenant, receipt.sha256) or 0) < threshold:
-            yield detected.format.read(
-                detected.content, file_name=receipt.file_name, limits=self.limits
-            )
+            yield detected.format.read(detected.content, file_name=receipt.file_name, limits=limits)
             return
         chunks = stream_stored(self.database, receipt.tenant, receipt.sha256)
         assert chunks is not None, "the bytes were found above"
-        with ParsedApart(chunks, file_name=receipt.file_name, limits=self.limits) as parsed:
+        with ParsedApart(chunks, file_name=receipt.file_name, limits=limits) as parsed:
             yield parsed
 
     def _keep(

@@ -29,10 +29,8 @@ which stays received for its next receipt or ``ledger recover``.
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import fcntl
 import io
-import json
 import os
 import subprocess
 import sys
@@ -136,11 +134,10 @@ class ParsedApart:
             _widen(end)
         # The child finds the ledger where this process found it.
         path = os.pathsep.join(entry for entry in sys.path if entry)
-        limits = json.dumps(dataclasses.asdict(self.limits))
         command = [sys.executable, "-m", __name__, str(child_in), str(child_out), self.file_name]
         try:
             self.process = subprocess.Popen(
-                [*command, limits],
+                [*command, self.limits.as_text()],
                 pass_fds=(child_in, child_out),
                 stdin=subprocess.DEVNULL,
                 env={**os.environ, "PYTHONPATH": path},
@@ -391,11 +388,11 @@ def _send_failure(results: Connection, message: str) -> None:
 
 
 if __name__ == "__main__":
-    # python -m ledger.service.parse_apart SOURCE_FD RESULTS_FD FILE_NAME LIMITS_JSON
+    # python -m ledger.service.parse_apart SOURCE_FD RESULTS_FD FILE_NAME LIMITS
     _in, _out, _name, _limits = sys.argv[1:5]
     _child_main(
         Connection(int(_in), writable=False),
         Connection(int(_out), readable=False),
         _name,
-        ReadLimits(**json.loads(_limits)),
+        ReadLimits.from_text(_limits),
     )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from datetime import timedelta
 from decimal import Decimal, InvalidOperation
 
 from ledger.domain.checks import DEFAULT_MOVEMENT_THRESHOLD
@@ -91,9 +92,17 @@ def read_limits() -> ReadLimits:
     """How much a reader keeps of one file: ``LEDGER_MAX_WARNINGS``, the warnings kept per
     file (beyond it they are counted by kind, not kept); ``LEDGER_MAX_KEPT_PER_PERIOD`` and
     ``LEDGER_MAX_KEPT_PER_FILE``, the records kept without being interpreted with one
-    subject-period and in one file (beyond either the file is refused)."""
+    subject-period and in one file (beyond either the file is refused);
+    ``LEDGER_FUTURE_TOLERANCE_SECONDS``, how much later than a file's arrival a creation or
+    publication time in it may lie (beyond it the file is refused where the time ranks
+    versions, and warned of elsewhere)."""
     defaults = ReadLimits()
     records = "a whole number of records, at least 1"
+    tolerance = _whole_number(
+        "LEDGER_FUTURE_TOLERANCE_SECONDS",
+        int(defaults.future_tolerance.total_seconds()),
+        "a whole number of seconds",
+    )
     return ReadLimits(
         max_warnings=_whole_number(
             "LEDGER_MAX_WARNINGS", defaults.max_warnings, "a whole number of warnings"
@@ -104,6 +113,7 @@ def read_limits() -> ReadLimits:
         kept_per_file=_whole_number(
             "LEDGER_MAX_KEPT_PER_FILE", defaults.kept_per_file, records, least=1
         ),
+        future_tolerance=timedelta(seconds=tolerance),
     )
 
 

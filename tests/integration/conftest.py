@@ -42,8 +42,10 @@ BOM = b"\xef\xbb\xbf"
 
 
 def creation_time(run_type: str, run_number: int = 1, settlement_date: date = DAY) -> datetime:
-    """A plausible file creation time: later for more mature runs and higher run numbers."""
-    days = {"II": 1, "SF": 16, "R1": 40, "R2": 120, "R3": 200, "RF": 300, "DF": 400}[run_type]
+    """A file creation time, later for more mature runs and higher run numbers. Closer to the
+    settlement date than the real timetable (RF is about 28 months after it): a file created
+    after it arrived is refused, so the samples' days (2026) must be in the past already."""
+    days = {"II": 1, "SF": 5, "R1": 10, "R2": 15, "R3": 20, "RF": 25, "DF": 30}[run_type]
     base = datetime(settlement_date.year, settlement_date.month, settlement_date.day, tzinfo=UTC)
     return base + timedelta(days=days, hours=run_number)
 

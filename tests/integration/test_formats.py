@@ -4,9 +4,12 @@ messages and files no format reads, each visibly through the same stages (both b
 from __future__ import annotations
 
 import json
-from datetime import UTC, date, datetime
+from collections.abc import Callable
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
+
+import pytest
 
 from integration.conftest import period_json, write_report
 from ledger.demo.dtc_samples import (
@@ -216,3 +219,53 @@ def test_a_file_of_white_space_says_so_exactly(runtime: LedgerRuntime, files: Pa
         result = ingest(runtime, files, name, data)
         assert (result["status"], result["reasons"]) == ("rejected", [f"file {name}: {reason}"])
         assert runtime.raw_bytes(str(result["sha256"])) == data  # kept as received
+
+
+def test_a_publication_from_the_future_is_refused_and_a_real_later_one_is_best(
+    runtime: LedgerRuntime, files: Path
+) -> None:
+    first = datetime(2026, 5, 1, 23, 44, tzinfo=UTC)
+    assert (
+        ingest(runtime, files, "first.json", disebsp_page(disebsp_day(DAY, first)))["status"]
+        == "accepted"
+    )
+    future = datetime(2150, 1, 1, 0, 0, tzinfo=UTC)
+    refused = ingest(
+        runtime, files, "future.json", disebsp_page(disebsp_day(DAY, future, revision=1))
+    )
+    assert refused["status"] == "rejected"
+    reasons = refused["reasons"]
+    assert isinstance(reasons, list) and len(reasons) == 1
+    reason = str(reasons[0])
+    assert reason.startswith(
+        "file future.json: DISEBSP page 'future.json' record 1 (settlement date 2026-05-01, "
+        "period 1): createdDateTime 2150-01-01T00:00:00Z is later than the file's arrival ("
+    )
+    assert reason.endswith(
+        "so the file is refused; check the sender's clock and send the file again"
+    )
+    assert runtime.raw_bytes(str(refused["sha256"])) is not None  # kept, as every rejection
+    # A real publication, later than the first, arriving after the refused one: it is best.
+    later = datetime(2026, 5, 2, 6, 0, tzinfo=UTC)
+    page = disebsp_page(disebsp_day(DAY, later, revision=2))
+    assert ingest(runtime, files, "later.json", page)["status"] == "accepted"
+    view = runtime.period("system", DAY, 1)
+    assert [v.file_creation_time for v in view.versions] == [first, later]
+    assert view.best is not None and view.best.file_creation_time == later
+
+
+def test_a_report_created_after_it_arrived_is_refused_read_here_or_apart(
+    open_runtime: Callable[[], LedgerRuntime], files: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    future = datetime.now(UTC) + timedelta(hours=1)
+    report = write_report(files, run_type="SF", created=future)
+    reasons = []
+    for apart in ("never", "0"):
+        monkeypatch.setenv("LEDGER_PARSE_APART_BYTES", apart)
+        result = open_runtime().ingest(report.path, tenant=f"t{apart}")
+        assert result.status == "rejected"
+        reasons.append(result.reasons[0])
+    assert reasons[0] == reasons[1]
+    assert f"the AAA header's creation time {future:%Y-%m-%dT%H:%M:%SZ} is later than" in reasons[0]
+    monkeypatch.setenv("LEDGER_FUTURE_TOLERANCE_SECONDS", "7200")
+    assert open_runtime().ingest(report.path, tenant="skewed").status == "accepted"

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import gzip
 import io
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -607,3 +607,20 @@ def test_a_record_keeping_more_fields_than_the_bound_is_refused() -> None:
         "DISEBSP v1 layout does not name); no real file keeps that many there "
         "(LEDGER_MAX_KEPT_PER_PERIOD): the file was not read further"
     )
+
+
+def test_a_publication_after_the_page_arrived_is_refused() -> None:
+    future = datetime(2150, 1, 1, 9, 0, tzinfo=UTC)
+    data = page([disebsp_record(DAY, 1, CREATED), disebsp_record(DAY, 2, future)])
+    arrived = ReadLimits(arrival=LATER)
+    with pytest.raises(LedgerError) as caught:
+        FORMAT.read(io.BytesIO(data), limits=arrived)
+    assert str(caught.value) == (
+        "DISEBSP page record 2 (settlement date 2026-05-06, period 2): createdDateTime "
+        "2150-01-01T09:00:00Z is later than the file's arrival (2026-05-21T09:15:02Z) by more "
+        "than the 300 seconds allowed for clock skew (LEDGER_FUTURE_TOLERANCE_SECONDS): a "
+        "version from the future would outrank every real one published after it, so the file "
+        "is refused; check the sender's clock and send the file again"
+    )
+    skewed = page(day(created=LATER + timedelta(minutes=4)))
+    assert FORMAT.read(io.BytesIO(skewed), limits=arrived).record_count == 48

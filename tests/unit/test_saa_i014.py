@@ -13,7 +13,7 @@ import gzip
 import io
 from collections import Counter
 from collections.abc import Mapping, Sequence
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Literal
@@ -1173,3 +1173,21 @@ def test_a_market_shaped_report_keeps_far_less_than_the_bounds() -> None:
     assert 0 < max(kept) <= DEFAULT_KEPT_PER_PERIOD // 100
     sizes = [i.kept_size for i in items if isinstance(i, PeriodValues)]
     assert max(sizes) <= MAX_KEPT_BYTES // 100
+
+
+# -- a creation time after the file's arrival --------------------------------------------------
+
+
+def test_a_report_created_after_it_arrived_is_refused() -> None:
+    data = s0142("SPI|1|")
+    created = datetime(2026, 9, 22, 22, 44, 32, tzinfo=UTC)  # the AAA header's
+    within = ReadLimits(arrival=created - timedelta(minutes=4))
+    assert parse(data, limits=within)[0].header.creation_time == created
+    early = created - timedelta(minutes=6)
+    assert refused_with(data, ReadLimits(arrival=early)) == (
+        "S0142 line 1 (AAA, settlement date 2026-05-06): the AAA header's creation time "
+        "2026-09-22T22:44:32Z is later than the file's arrival (2026-09-22T22:38:32Z) by more "
+        "than the 300 seconds allowed for clock skew (LEDGER_FUTURE_TOLERANCE_SECONDS): a "
+        "version from the future would outrank every real one published after it, so the file "
+        "is refused; check the sender's clock and send the file again"
+    )

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 
 from ledger.domain.errors import ConfigurationError
@@ -39,14 +41,18 @@ def test_a_size_that_is_no_whole_number_of_bytes_is_refused_by_name(
         parse_apart_bytes()
 
 
+LIMITS = ("LEDGER_MAX_WARNINGS", "LEDGER_MAX_KEPT_PER_PERIOD", "LEDGER_MAX_KEPT_PER_FILE")
+
+
 def test_the_read_limits_default_to_the_documented_bounds(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in ("LEDGER_MAX_WARNINGS", "LEDGER_MAX_KEPT_PER_PERIOD", "LEDGER_MAX_KEPT_PER_FILE"):
+    for name in (*LIMITS, "LEDGER_FUTURE_TOLERANCE_SECONDS"):
         monkeypatch.delenv(name, raising=False)
-    assert read_limits() == ReadLimits(10_000, 10_000, 5_000_000)
+    assert read_limits() == ReadLimits(10_000, 10_000, 5_000_000, None, timedelta(minutes=5))
     monkeypatch.setenv("LEDGER_MAX_WARNINGS", "0")
     monkeypatch.setenv("LEDGER_MAX_KEPT_PER_PERIOD", " 60000 ")
     monkeypatch.setenv("LEDGER_MAX_KEPT_PER_FILE", "1")
-    assert read_limits() == ReadLimits(0, 60_000, 1)
+    monkeypatch.setenv("LEDGER_FUTURE_TOLERANCE_SECONDS", "0")
+    assert read_limits() == ReadLimits(0, 60_000, 1, None, timedelta(0))
 
 
 @pytest.mark.parametrize(
@@ -58,6 +64,8 @@ def test_the_read_limits_default_to_the_documented_bounds(monkeypatch: pytest.Mo
         ("LEDGER_MAX_KEPT_PER_PERIOD", "²"),
         ("LEDGER_MAX_KEPT_PER_FILE", "10,000"),
         ("LEDGER_MAX_KEPT_PER_FILE", "9" * 5000),  # beyond what int() converts
+        ("LEDGER_FUTURE_TOLERANCE_SECONDS", "5m"),
+        ("LEDGER_FUTURE_TOLERANCE_SECONDS", "-300"),
     ],
 )
 def test_a_read_limit_that_is_no_whole_number_is_refused_by_name(
