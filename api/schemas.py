@@ -22,7 +22,12 @@ class IngestOutcome(BaseModel):
     periods: int
     events: int
     reasons: list[str] = Field(description="why it was rejected (or is a duplicate)")
-    warnings: list[str]
+    warnings: list[str] = Field(
+        description="the first warnings found (and a line saying how to read the rest)"
+    )
+    warning_count: int = Field(
+        default=0, description="every warning found; GET .../flows/{sha256}/warnings pages them"
+    )
     settlement_date: DateString | None
     run_type: str | None
     run_number: int | None

@@ -29,8 +29,8 @@ from ledger.domain.settlement_time import parse_as_of, parse_settlement_date
 from ledger.service.feed import MAX_LIMIT, check_page
 from ledger.service.ingestion import IngestResult
 from ledger.service.projector import DEFAULT_POLL_SECONDS
-from ledger.service.read_models import FeedPage, LayoutView
-from ledger.service.runtime import DEFAULT_TENANT, LedgerRuntime
+from ledger.service.read_models import FeedPage, FlowView, FlowWarnings, LayoutView
+from ledger.service.runtime import DEFAULT_TENANT, MAX_WARNINGS_PAGE, LedgerRuntime
 from ledger.service.settings import UploadSettings
 
 STDIN = "-"
@@ -59,13 +59,30 @@ def _parser() -> argparse.ArgumentParser:
 
     flow = commands.add_parser("flow", help="a received file's status and stages")
     flow.add_argument("sha256")
+    flow.add_argument(
+        "--warnings",
+        action="store_true",
+        help="every warning found in the file, a page at a time, instead of its stages",
+    )
+    flow.add_argument(
+        "--after",
+        type=int,
+        metavar="N",
+        help="with --warnings: those numbered after N (default 0: from the first)",
+    )
+    flow.add_argument(
+        "--limit",
+        type=int,
+        help=f"with --warnings: at most this many, 1 to {MAX_WARNINGS_PAGE} (default 100)",
+    )
 
     rebuild = commands.add_parser("rebuild", help="rebuild views from the event log")
     rebuild.add_argument(
         "views",
         nargs="*",
         metavar="VIEW",
-        help="period_versions, flows, documents, exceptions, identity_mappings (default: all)",
+        help="period_versions, flows, documents, exceptions, identity_mappings, meter_readings, "
+        "flow_validation (default: all)",
     )
     commands.add_parser(
         "verify",
@@ -320,7 +337,15 @@ def _period(runtime: LedgerRuntime, args: argparse.Namespace) -> int:
 
 
 def _flow(runtime: LedgerRuntime, args: argparse.Namespace) -> int:
-    found = runtime.flow(args.sha256, tenant=args.tenant)
+    found: FlowView | FlowWarnings | None
+    if args.warnings:
+        after = 0 if args.after is None else args.after
+        limit = 100 if args.limit is None else args.limit
+        found = runtime.flow_warnings(args.sha256, tenant=args.tenant, after=after, limit=limit)
+    elif args.after is not None or args.limit is not None:
+        raise LedgerError("--after and --limit page a file's warnings: give them with --warnings")
+    else:
+        found = runtime.flow(args.sha256, tenant=args.tenant)
     if found is None:
         print(f"ledger: tenant {args.tenant!r} has received no file {args.sha256}", file=sys.stderr)
         return 1

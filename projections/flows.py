@@ -46,6 +46,10 @@ class FlowRow:
 
 
 _OUTCOMES = (ReceivedFile.Rejected, ReceivedFile.DuplicateReceived, ReceivedFile.NotInterpreted)
+# The warnings a file's row and its validated stage hold: the first few, enough for an answer
+# about the file; every one is in flow_warnings (projections.flow_validation). Releases before
+# schema 7 kept at most 23 per file, so a rebuild leaves their rows as they were.
+ROW_WARNINGS = 25
 
 
 class FlowsProjection:
@@ -130,7 +134,7 @@ class FlowsProjection:
                     event.run_type,
                     event.run_number,
                     event.bsc_party_id,
-                    json.dumps(event.warnings),
+                    json.dumps(event.warnings[:ROW_WARNINGS]),
                     key,
                 ),
             )
@@ -145,7 +149,7 @@ class FlowsProjection:
                 "sender": event.sender,
                 "file_creation_time": _iso(event.file_creation_time),
                 "record_count": event.record_count,
-                "warnings": event.warnings,
+                "warnings": event.warnings[:ROW_WARNINGS],
             }
             self._stage(tx, event, "validated", detail)
         else:

@@ -14,7 +14,8 @@ from api.uploads import upload_gate_of
 from ledger.adapters.raw_payloads import PayloadTooLarge, Spool
 from ledger.domain.identifiers import tenant_id
 from ledger.domain.plain_text import plain_text
-from ledger.service.read_models import FlowList, FlowView, LayoutView
+from ledger.service.read_models import FlowList, FlowView, FlowWarnings, LayoutView
+from ledger.service.runtime import MAX_WARNINGS_PAGE
 
 router = APIRouter(tags=["operations"])
 
@@ -59,6 +60,27 @@ def get_flows(
 def get_flow(request: Request, tenant: str, sha256: str) -> FlowView:
     """A received file's status and every stage it went through."""
     found = runtime_of(request).flow(sha256, tenant=tenant)
+    if found is None:
+        raise _no_such_file(tenant, sha256)
+    return found
+
+
+@router.get(
+    "/tenants/{tenant}/flows/{sha256}/warnings", response_model=FlowWarnings, responses=_NOT_FOUND
+)
+def get_flow_warnings(
+    request: Request,
+    tenant: str,
+    sha256: str,
+    after: Annotated[
+        int, Query(ge=0, description="those numbered after this (0: from the first)")
+    ] = 0,
+    limit: Annotated[int, Query(ge=1, le=MAX_WARNINGS_PAGE, description="at most this many")] = 100,
+) -> FlowWarnings:
+    """Every warning found in a received file, a page at a time, in the order found: each one
+    its reader kept (up to ``LEDGER_MAX_WARNINGS``), then a line per kind of those counted
+    beyond it. Read on after ``next_after`` until it is null."""
+    found = runtime_of(request).flow_warnings(sha256, tenant=tenant, after=after, limit=limit)
     if found is None:
         raise _no_such_file(tenant, sha256)
     return found

@@ -21,7 +21,8 @@ from ledger.adapters.storage import Database
 # widened to 64 bits (instants as YYYYMMDDHHMMSS); the exception queue, identity mappings and
 # meter readings. 7: each document line's unit and the run of the version its rule chooses now,
 # each document's GBP total (columns added to document_lines and documents, filled for the
-# documents already there); the document_revisions view (every revision, filled from the log).
+# documents already there); the document_revisions view (every revision, filled from the log); the
+# flow_validation view (every warning a file's reader kept, and how many it found).
 SCHEMA_VERSION = 7
 
 

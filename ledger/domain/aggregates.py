@@ -607,9 +607,13 @@ class ReceivedFile(Aggregate):
 
         Version 2 added ``format`` (the format module that read it) and ``sender``; the
         settlement date and run are None when the file has no single one (a page of published
-        prices, a meter data file whose values each have their own)."""
+        prices, a meter data file whose values each have their own). Version 3 keeps every
+        warning the reader kept (up to its bound, then a line per kind counted beyond it),
+        ``warning_count``, how many it found, kept or not (before, at most 20 were kept), and
+        ``checks``, what validation applied and their outcomes (``check``, ``outcome``,
+        ``detail``; None for a file validated before they were recorded)."""
 
-        class_version: ClassVar[int] = 2
+        class_version: ClassVar[int] = 3
 
         format: str
         flow: str
@@ -622,11 +626,20 @@ class ReceivedFile(Aggregate):
         file_creation_time: datetime | None
         record_count: int
         warnings: list[str]
+        warning_count: int
+        checks: list[dict[str, str]] | None = None
 
         @staticmethod
         def upcast_v1_v2(state: dict[str, Any]) -> None:
             state["format"] = "saa-i014"
             state["sender"] = None
+
+        @staticmethod
+        def upcast_v2_v3(state: dict[str, Any]) -> None:
+            # What was found beyond the 20 listed is no longer known: the list is the count;
+            # which checks were applied was not recorded.
+            state["warning_count"] = len(state["warnings"])
+            state["checks"] = None
 
         def apply(self, aggregate: Any) -> None:
             aggregate.status = "validated"
@@ -739,8 +752,12 @@ class ReceivedFile(Aggregate):
         file_creation_time: datetime | None,
         record_count: int,
         warnings: Sequence[str] = (),
+        warning_count: int | None = None,
+        checks: Sequence[dict[str, str]] | None = None,
     ) -> None:
-        """The file's envelope and content passed validation: record what it is."""
+        """The file's envelope and content passed validation: record what it is, what its
+        reader warned of (``warning_count``: how many it found, by default as many as
+        ``warnings`` lists) and the checks it applied."""
         self._require("validated", "received")
         self.trigger_event(
             self.Validated,
@@ -755,6 +772,8 @@ class ReceivedFile(Aggregate):
             file_creation_time=file_creation_time,
             record_count=record_count,
             warnings=list(warnings),
+            warning_count=len(warnings) if warning_count is None else warning_count,
+            checks=None if checks is None else [dict(check) for check in checks],
         )
 
     def map(self, market_ids: int, unmapped: Sequence[str]) -> None:

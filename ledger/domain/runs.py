@@ -6,7 +6,7 @@ import os
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import UTC, date, datetime, timedelta
 from enum import StrEnum
 from functools import lru_cache
 from importlib import resources
@@ -127,6 +127,59 @@ def best_run_key(
 ) -> tuple[int, int, datetime]:
     """Sort key for "best available": most mature run, then run number, then creation time."""
     return (run_type.maturity_rank, run_number, creation_time)
+
+
+# How much later than a file's arrival an instant in it may lie: the sender's clock and the
+# ledger's disagree by seconds, rarely minutes.
+DEFAULT_FUTURE_TOLERANCE = timedelta(minutes=5)
+
+
+def after_arrival(
+    what: str, instant: datetime, arrival: datetime | None, tolerance: timedelta
+) -> str | None:
+    """What is wrong with ``instant`` (``what`` names it, e.g. "the AAA header's creation
+    time") when it is later than the file's arrival by more than ``tolerance``: a file cannot
+    be written after it arrives. None when it is not (or the arrival is not known).
+
+    Where the instant ranks versions (a publication's time is its run number; a file's
+    creation time breaks ties between deliveries of a run), one from the future would outrank
+    every real version published after it, for ever: :func:`refused_after_arrival`."""
+    if arrival is None or instant <= arrival + tolerance:
+        return None
+    return (
+        f"{what} {_shown(instant)} is later than the file's arrival ({_shown(arrival)}) by more "
+        f"than the {int(tolerance.total_seconds()):,} seconds allowed for clock skew "
+        "(LEDGER_FUTURE_TOLERANCE_SECONDS)"
+    )
+
+
+def refused_after_arrival(
+    what: str, instant: datetime, arrival: datetime | None, tolerance: timedelta
+) -> str | None:
+    """Why a file is refused whose instant that ranks versions lies after its arrival (see
+    :func:`after_arrival`); None when it does not."""
+    problem = after_arrival(what, instant, arrival, tolerance)
+    if problem is None:
+        return None
+    return (
+        f"{problem}: a version from the future would outrank every real one published after "
+        "it, so the file is refused; check the sender's clock and send the file again"
+    )
+
+
+def noted_after_arrival(
+    what: str, instant: datetime, arrival: datetime | None, tolerance: timedelta
+) -> str | None:
+    """The warning on a file whose instant lies after its arrival (see :func:`after_arrival`)
+    where the instant ranks no version; None when it does not."""
+    problem = after_arrival(what, instant, arrival, tolerance)
+    if problem is None:
+        return None
+    return f"{problem}; it ranks no version here, so the file was kept as sent"
+
+
+def _shown(instant: datetime) -> str:
+    return f"{instant.astimezone(UTC):%Y-%m-%dT%H:%M:%SZ}"
 
 
 @dataclass(frozen=True)

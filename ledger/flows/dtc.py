@@ -62,17 +62,23 @@ from ledger.domain.errors import LedgerError
 from ledger.domain.identifiers import mpan_core
 from ledger.domain.measures import Measures
 from ledger.domain.plain_text import excerpt
-from ledger.domain.runs import RunType
+from ledger.domain.runs import RunType, noted_after_arrival, refused_after_arrival
 from ledger.domain.settlement_time import LONDON, check_settlement_date, periods_in_day
 from ledger.flows.canonical import (
+    Check,
     FileDescription,
     Item,
+    KeptRecords,
     MeterReading,
     PeriodValues,
+    ReadLimits,
+    ReportsWarnings,
     Run,
     Stated,
     UnplacedRecord,
+    Warnings,
     instant_number,
+    not_applicable,
 )
 from ledger.flows.compression import readable
 
@@ -109,7 +115,6 @@ _DECIMAL_RULE = (
 )
 _WHOLE = re.compile(r"[0-9]{1,12}")
 _EARLIEST_YEAR, _LATEST_YEAR = 1970, 2099
-_MAX_WARNINGS = 20
 
 
 class DtcError(LedgerError, ValueError):
@@ -253,6 +258,7 @@ class _Envelope:
         self.checksum = ""
         self.completed = ""
         self.group_finding: str | None = None  # a group count not confirmed, in words
+        self.groups = 0  # the group records counted, once the trailer is checked
         self._guessed_group = "?"
         first = stream.readline(MAX_LINE_BYTES)
         if first.startswith(_BOM):
@@ -336,6 +342,7 @@ class _Envelope:
                 f"the ZPT trailer on line {position} must carry a group count, found "
                 f"{excerpt(text)}"
             )
+        self.groups = groups
         if int(text) == groups:
             return
         if strict:
@@ -379,7 +386,7 @@ def _layout_version(header: DtcHeader, fail: Callable[[str], DtcError]) -> tuple
     )
 
 
-class DtcFile:
+class DtcFile(ReportsWarnings):
     """A DTC file being read: ``header`` at once, ``items()`` for the rest.
 
     Envelope errors (counts, truncation) surface only when ``items()`` is exhausted: commit
@@ -387,26 +394,51 @@ class DtcFile:
     settlement date, ``description.settlement_date`` are complete once it is exhausted.
     """
 
-    def __init__(self, envelope: _Envelope, stated: Stated | None = None) -> None:
+    def __init__(
+        self,
+        envelope: _Envelope,
+        stated: Stated | None = None,
+        limits: ReadLimits | None = None,
+    ) -> None:
         self._envelope = envelope
+        self.limits = limits or ReadLimits()
         self.header = header = envelope.header
         self.flow = header.flow
         # What the file named so far: its flow, its MPANs and settlement dates.
         self.stated = stated if stated is not None else Stated()
         self.stated.flow = header.flow
-        self.warnings: list[str] = []
-        self._warning_count = 0
+        self.found = Warnings(self.limits.max_warnings)
+        self.kept = KeptRecords(self.limits)  # records kept unplaced, bounded as they stream
+        self.short_days = 0  # D0036 MPAN-days with fewer periods than the day has
         self._settlement_dates: set[date] = set()
         self._read = False
         self.layout_version: str | None = None
         if header.flow in KNOWN_VERSIONS:
             self.layout_version, note = _layout_version(header, envelope.fail)
             if note is not None:
-                self.warn(note)
+                self.warn("a newer layout version read with an older one", note)
+        self._check_creation_time()
         if header.test_flag not in ("", "OPER"):
             self.warn(
+                "a test file",
                 f"{envelope.label}: the ZHV header marks the file as a test file (test flag "
-                f"{excerpt(header.test_flag)}), not an operational one"
+                f"{excerpt(header.test_flag)}), not an operational one",
+            )
+
+    def _check_creation_time(self) -> None:
+        """The ZHV's creation time is a D0036's run number (it orders estimates and actuals
+        of one type): one after the file's arrival is refused; elsewhere it is a warning."""
+        limits, created = self.limits, self.header.creation_time
+        what = "the ZHV header's creation time"
+        if self.flow == "D0036" and self.layout_version is not None:
+            future = refused_after_arrival(what, created, limits.arrival, limits.future_tolerance)
+            if future is not None:
+                raise self.fail(1, future)
+            return
+        noted = noted_after_arrival(what, created, limits.arrival, limits.future_tolerance)
+        if noted is not None:
+            self.warn(
+                "a creation time after the file's arrival", f"{self._envelope.label}: {noted}"
             )
 
     @property
@@ -439,10 +471,89 @@ class DtcFile:
             raise RuntimeError("the record count is known only once items() is exhausted")
         return self._envelope.body_records + 2
 
-    def warn(self, message: str) -> None:
-        self._warning_count += 1
-        if self._warning_count <= _MAX_WARNINGS:
-            self.warnings.append(message)
+    def warn(self, kind: str, message: str) -> None:
+        self.found.add(kind, message)
+
+    @property
+    def checks(self) -> list[Check]:
+        """What validation applied to the file, once ``items()`` has been exhausted: a defect
+        in any of them refuses the file, so each passed unless it says otherwise."""
+        envelope = self._envelope
+        header = self.header
+        return [
+            Check(
+                "envelope",
+                "passed",
+                f"ZHV header ({header.file_type} file {header.file_id} from "
+                f"{header.sender}) first, a ZPT trailer naming the same file last",
+            ),
+            Check(
+                "record count",
+                "passed",
+                f"{envelope.body_records:,} records between ZHV and ZPT, as the trailer says",
+            ),
+            self._group_check(),
+            self._checksum_check(),
+            self._layout_check(),
+            *self._content_checks(),
+        ]
+
+    def _group_check(self) -> Check:
+        envelope = self._envelope
+        if envelope.group_finding is not None:
+            return Check("group count", "warning", envelope.group_finding)
+        return Check("group count", "passed", f"{envelope.groups:,} groups, as the trailer says")
+
+    def _checksum_check(self) -> Check:
+        checksum = self._envelope.checksum
+        if not checksum:
+            return not_applicable(
+                "checksum", "the ZPT trailer carries none (public samples leave it blank)"
+            )
+        return Check(
+            "checksum",
+            "warning",
+            f"the ZPT trailer carries {excerpt(checksum)}, not verified: no public description "
+            "of the DTC checksum was found",
+        )
+
+    def _layout_check(self) -> Check:
+        version, file_type = self.layout_version, self.header.file_type
+        if version is None:
+            return not_applicable("layout version", f"{self.flow} is kept, not interpreted")
+        if version != self.header.flow_version:
+            return Check(
+                "layout version",
+                "warning",
+                f"{file_type} is newer than the layouts the ledger knows: read with version "
+                f"{version}'s",
+            )
+        return Check("layout version", "passed", f"{file_type} is read with its own layout")
+
+    def _content_checks(self) -> list[Check]:
+        if self.flow != "D0036" or self.layout_version is None:
+            why = (
+                "readings are not by settlement period"
+                if self.flow == "D0010" and self.layout_version is not None
+                else f"{self.flow} is kept, not interpreted"
+            )
+            return [not_applicable("day length", why), not_applicable("duplicates", why)]
+        length = (
+            Check(
+                "day length",
+                "warning",
+                f"{self.short_days:,} MPAN-days give fewer periods than their day has (46, 48 "
+                "or 50); none gives more",
+            )
+            if self.short_days
+            else Check(
+                "day length",
+                "passed",
+                "every MPAN-day gives the periods its day has (46, 48 or 50)",
+            )
+        )
+        once = "each MPAN, measurement quantity and settlement date is given once"
+        return [length, Check("duplicates", "passed", once)]
 
     def fail(self, position: int, message: str, *context: str) -> DtcError:
         where = f" ({', '.join(context)})" if context else ""
@@ -454,9 +565,10 @@ class DtcFile:
         extra = [text for text in rec.fields[known:] if text.strip()]
         if extra:
             self.warn(
+                "fields beyond a record's layout",
                 f"{self.flow} line {rec.position}: the {rec.record_type} record has "
                 f"{len(rec.fields)} fields, {known} in its layout; the others "
-                f"({excerpt('|'.join(rec.fields[known:]))}) were not read"
+                f"({excerpt('|'.join(rec.fields[known:]))}) were not read",
             )
 
     def settlement_date_seen(self, settlement_date: date) -> None:
@@ -485,22 +597,20 @@ class DtcFile:
     def _after_trailer(self) -> None:
         envelope = self._envelope
         if envelope.group_finding is not None:
-            self.warn(envelope.group_finding)
+            self.warn("a group count not confirmed", envelope.group_finding)
         if envelope.checksum:
             self.warn(
+                "an unverified checksum",
                 f"{envelope.label}: the ZPT trailer carries checksum "
                 f"{excerpt(envelope.checksum)}, which the "
-                "ledger does not verify (no public description of the DTC checksum was found)"
+                "ledger does not verify (no public description of the DTC checksum was found)",
             )
         if envelope.completed and dtc_instant(envelope.completed) is None:
             self.warn(
+                "a completion time that is not a time",
                 f"{envelope.label}: the ZPT trailer's completion time "
                 f"{excerpt(envelope.completed)} is not a "
-                "valid YYYYMMDDHHMMSS time"
-            )
-        if self._warning_count > _MAX_WARNINGS:
-            self.warnings.append(
-                f"{self._warning_count - _MAX_WARNINGS} further warnings were not listed"
+                "valid YYYYMMDDHHMMSS time",
             )
 
 
@@ -656,10 +766,12 @@ class _D0036:
         day, self.open_day = self.open_day, None
         found = len(day.quantity.periods)
         if found < day.periods:
+            self.file.short_days += 1
             self.file.warn(
+                "days with fewer periods than the day has",
                 f"D0036 line {day.position}: MPAN {self.mpan} {self.quantity} on "
                 f"{day.settlement_date.isoformat()} has {found} of the day's {day.periods} "
-                f"periods; they were read as periods 1 to {found} in file order"
+                f"periods; they were read as periods 1 to {found} in file order",
             )
 
     def _flush(self) -> Iterator[PeriodValues]:
@@ -744,11 +856,14 @@ class _D0010:
                 self._mpan(rec)
             else:
                 self.unplaced += 1
+                if self.file.kept.on_its_own(rec.record_type, rec.fields):
+                    raise self.file.fail(rec.position, self.file.kept.refusal_on_its_own())
                 yield UnplacedRecord(rec.position, rec.record_type, rec.fields)
         if self.unplaced:
             self.file.warn(
+                "records kept unplaced",
                 f"D0010: {self.unplaced} records of types the ledger does not read were kept "
-                "as unplaced records"
+                "as unplaced records",
             )
 
     def _mpan(self, rec: DtcRecord) -> None:
@@ -814,13 +929,17 @@ class _D0010:
 
 
 def read_dtc(
-    stream: IO[bytes], *, file_name: str | None = None, stated: Stated | None = None
+    stream: IO[bytes],
+    *,
+    file_name: str | None = None,
+    stated: Stated | None = None,
+    limits: ReadLimits | None = None,
 ) -> DtcFile:
     """Read a DTC file from a binary stream (gzipped or not): the ZHV header at once, the rest
     as ``items()`` is iterated; ``stated`` is kept up with the flow, MPANs and settlement dates
     the file names as it is read."""
     label = f"DTC file {file_name}" if file_name else "DTC file"
-    return DtcFile(_Envelope(readable(stream, label=label), label), stated)
+    return DtcFile(_Envelope(readable(stream, label=label), label), stated, limits)
 
 
 class DtcFormat:
@@ -842,9 +961,14 @@ class DtcFormat:
         return head.startswith(b"ZHV|")
 
     def read(
-        self, stream: IO[bytes], *, file_name: str | None = None, stated: Stated | None = None
+        self,
+        stream: IO[bytes],
+        *,
+        file_name: str | None = None,
+        stated: Stated | None = None,
+        limits: ReadLimits | None = None,
     ) -> DtcFile:
-        return read_dtc(stream, file_name=file_name, stated=stated)
+        return read_dtc(stream, file_name=file_name, stated=stated, limits=limits)
 
 
 FORMAT = DtcFormat()

@@ -13,6 +13,7 @@ from typing import IO, NamedTuple
 
 from ledger.domain.errors import LedgerError
 from ledger.domain.plain_text import excerpt
+from ledger.flows.canonical import Check
 
 __all__ = [
     "ChecksumAccumulator",
@@ -21,6 +22,7 @@ __all__ = [
     "IddReader",
     "IddRecord",
     "InvalidField",
+    "envelope_checks",
     "format_decimal",
     "idd_checksum",
     "is_whole_number",
@@ -325,6 +327,25 @@ class IddReader:
                 raise self._fail(f"records after the ZZZ trailer (line {position})")
         self.record_count = expected_count
         self.checksum = checksum
+
+
+def envelope_checks(reader: IddReader) -> list[Check]:
+    """What reading an IDD file checked of its envelope, once its trailer was read."""
+    count, checksum = reader.record_count, reader.checksum
+    if count is None or checksum is None:
+        raise RuntimeError("the envelope is checked only once the records have been read")
+    header = reader.header
+    return [
+        Check(
+            "envelope",
+            "passed",
+            f"AAA header ({header.file_type} from {header.from_role} "
+            f"{header.from_participant}, created {header.creation_time:%Y-%m-%dT%H:%M:%SZ}) "
+            "first, ZZZ trailer last, every record ASCII text",
+        ),
+        Check("record count", "passed", f"{count:,} records with AAA and ZZZ, as the trailer says"),
+        Check("checksum", "passed", f"the records' XOR checksum is the trailer's, {checksum}"),
+    ]
 
 
 def read_idd(stream: IO[bytes], *, flow_label: str = "file") -> Iterator[IddRecord]:

@@ -14,20 +14,39 @@ from collections.abc import Iterator, Mapping
 from types import MappingProxyType
 from typing import IO
 
-from ledger.flows.canonical import FileDescription, Item, Stated
-from ledger.flows.idd import IddReader
+from ledger.domain.runs import noted_after_arrival
+from ledger.flows.canonical import (
+    Check,
+    FileDescription,
+    Item,
+    ReadLimits,
+    ReportsWarnings,
+    Stated,
+    Warnings,
+    not_applicable,
+)
+from ledger.flows.idd import IddReader, envelope_checks
 from ledger.flows.saa_i014 import FORMAT as SETTLEMENT_REPORTS
 
 
-class IddFile:
+class IddFile(ReportsWarnings):
     """An IDD file the ledger keeps without interpreting: its envelope, then its records
     read through once to verify the count and checksum."""
 
-    def __init__(self, reader: IddReader) -> None:
+    def __init__(self, reader: IddReader, limits: ReadLimits | None = None) -> None:
         self._reader = reader
         header = reader.header
         reader.flow_label = f"{header.flow_id} file"
-        self.warnings: list[str] = []
+        limits = limits or ReadLimits()
+        self.found = Warnings(limits.max_warnings)
+        noted = noted_after_arrival(
+            "the AAA header's creation time",
+            header.creation_time,
+            limits.arrival,
+            limits.future_tolerance,
+        )
+        if noted is not None:
+            self.found.add("a creation time after the file's arrival", f"{header.flow_id}: {noted}")
         self._description = FileDescription(
             format=FORMAT.name,
             flow=header.flow_id,
@@ -51,6 +70,17 @@ class IddFile:
             raise RuntimeError("the record count is known only once items() is exhausted")
         return count
 
+    @property
+    def checks(self) -> list[Check]:
+        """The envelope's checks; nothing of the content is read, so nothing else applies."""
+        unread = "the flow is kept, not interpreted: its content is not read"
+        return [
+            *envelope_checks(self._reader),
+            not_applicable("layout version", unread),
+            not_applicable("day length", unread),
+            not_applicable("duplicates", unread),
+        ]
+
     def items(self) -> Iterator[Item]:
         for _record in self._reader:
             pass
@@ -68,9 +98,14 @@ class IddFileFormat:
         return head.startswith(b"AAA") and not SETTLEMENT_REPORTS.recognises(head)
 
     def read(
-        self, stream: IO[bytes], *, file_name: str | None = None, stated: Stated | None = None
+        self,
+        stream: IO[bytes],
+        *,
+        file_name: str | None = None,
+        stated: Stated | None = None,
+        limits: ReadLimits | None = None,
     ) -> IddFile:
-        read = IddFile(IddReader(stream, flow_label=file_name or "IDD file"))
+        read = IddFile(IddReader(stream, flow_label=file_name or "IDD file"), limits)
         if stated is not None:
             stated.flow = read.description.flow
         return read

@@ -42,14 +42,28 @@ from typing import IO, Any
 from ledger.domain.errors import LedgerError
 from ledger.domain.measures import Measures
 from ledger.domain.plain_text import excerpt, plain_text
-from ledger.domain.runs import RunType
+from ledger.domain.runs import RunType, refused_after_arrival
 from ledger.domain.settlement_time import (
     check_settlement_period,
     parse_settlement_date,
     period_start_utc,
 )
-from ledger.flows.canonical import FileDescription, PeriodValues, Run, Stated, instant_number
+from ledger.flows.canonical import (
+    Check,
+    FileDescription,
+    KeptRecords,
+    PeriodValues,
+    ReadLimits,
+    ReportsWarnings,
+    Run,
+    Stated,
+    Warnings,
+    instant_number,
+    kept_size,
+    not_applicable,
+)
 from ledger.flows.json_documents import (
+    JsonInteger,
     dump_json,
     json_kind,
     load_json,
@@ -114,7 +128,6 @@ _KNOWN_FIELDS = frozenset(
 MAX_DECIMAL_PLACES = 18
 MAX_DIGITS = 28
 _MAX_TEXT = 64
-_MAX_WARNINGS = 20
 
 
 class SystemPricesError(LedgerError, ValueError):
@@ -142,36 +155,72 @@ class _Where:
 
 @dataclass
 class _Findings:
-    """Not fatal findings across the page, summarised into a few warnings."""
+    """Not fatal findings across the page: each start time that is not its period's, and the
+    fields the layout does not name (summarised into one warning)."""
 
-    start_times: list[str] = field(default_factory=list)
+    warnings: Warnings
+    kept: KeptRecords  # the fields kept unread, bounded per record and per page
     unknown_fields: dict[str, int] = field(default_factory=dict)  # name -> first record
 
 
-class SystemPricesPage:
+class SystemPricesPage(ReportsWarnings):
     """A page of DISEBSP records, validated whole when read; ``items()`` yields one
     :class:`PeriodValues` of subject ``system`` per record, in page order."""
 
     def __init__(
-        self, description: FileDescription, items: list[PeriodValues], warnings: list[str]
+        self, description: FileDescription, items: list[PeriodValues], findings: _Findings
     ) -> None:
         self._description = description
         self._items: list[PeriodValues] | None = items
         self._count = len(items)
-        self._warnings = warnings
+        self.found = findings.warnings
+        self._unknown_fields = bool(findings.unknown_fields)
 
     @property
     def description(self) -> FileDescription:
         return self._description
 
     @property
-    def warnings(self) -> list[str]:
-        return self._warnings
-
-    @property
     def record_count(self) -> int:
         """The records in the page (one per settlement period and publication)."""
         return self._count
+
+    @property
+    def checks(self) -> list[Check]:
+        """What validation applied to the page (all of it when read): a defect in any of them
+        refuses the page, so each passed unless it says otherwise."""
+        no_envelope = "a JSON page carries none"
+        layout = (
+            Check(
+                "layout version",
+                "warning",
+                f"some records carry fields the {FLOW} {FLOW_VERSION} layout does not name: kept "
+                "as received, not interpreted",
+            )
+            if self._unknown_fields
+            else Check(
+                "layout version",
+                "passed",
+                f"every field is one the {FLOW} {FLOW_VERSION} layout names",
+            )
+        )
+        return [
+            Check(
+                "envelope",
+                "passed",
+                f"a {FLOW} page of {self._count:,} records: UTF-8 JSON, numbers exact, no key "
+                "given twice",
+            ),
+            not_applicable("record count", no_envelope),
+            not_applicable("checksum", no_envelope),
+            layout,
+            Check(
+                "day length",
+                "passed",
+                "every record's period is one its settlement date has (46, 48 or 50)",
+            ),
+            Check("duplicates", "passed", "each publication of a period is given once"),
+        ]
 
     def items(self) -> Iterator[PeriodValues]:
         """The page's system values, in page order (once)."""
@@ -183,7 +232,11 @@ class SystemPricesPage:
 
 
 def read_system_prices(
-    stream: IO[bytes], *, file_name: str | None = None, stated: Stated | None = None
+    stream: IO[bytes],
+    *,
+    file_name: str | None = None,
+    stated: Stated | None = None,
+    limits: ReadLimits | None = None,
 ) -> SystemPricesPage:
     """Read a page of Elexon Insights system prices (DISEBSP JSON) from a binary stream.
 
@@ -195,9 +248,10 @@ def read_system_prices(
     stated.flow = FLOW
     label = f"{FLOW} page {excerpt(file_name)}" if file_name else f"{FLOW} page"
     document = load_json(stream, label=label)
-    records, warnings = _records(document, label)
+    limits = limits or ReadLimits()
+    findings = _Findings(Warnings(limits.max_warnings), KeptRecords(limits))
+    records = _records(document, label, findings.warnings)
     stated.saw_subject("system")
-    findings = _Findings()
     items: list[PeriodValues] = []
     first_seen: dict[tuple[date, int, datetime], int] = {}
     for index, record in enumerate(records, start=1):
@@ -216,13 +270,12 @@ def read_system_prices(
                 "page gives each publication of a period once, so the page is refused"
             )
         items.append(item)
-    warnings.extend(_summarise(label, findings))
-    return SystemPricesPage(_describe(items), items, warnings)
+    _summarise(label, findings)
+    return SystemPricesPage(_describe(items), items, findings)
 
 
-def _records(document: Any, label: str) -> tuple[list[Any], list[str]]:
+def _records(document: Any, label: str, warnings: Warnings) -> list[Any]:
     """The page's records: its ``data`` list, or the document itself when it is a list."""
-    warnings: list[str] = []
     if isinstance(document, dict):
         data = document.get("data")
         if not isinstance(data, list):
@@ -233,9 +286,10 @@ def _records(document: Any, label: str) -> tuple[list[Any], list[str]]:
         _check_metadata(document.get("metadata"), label)
         others = sorted(set(document) - {"data", "metadata"})
         if others:
-            warnings.append(
+            warnings.add(
+                "members beside the records",
                 f"{label} also has {', '.join(excerpt(k) for k in others[:5])} beside its "
-                "records; they are kept in the stored file only"
+                "records; they are kept in the stored file only",
             )
     elif isinstance(document, list):
         data = document
@@ -246,7 +300,7 @@ def _records(document: Any, label: str) -> tuple[list[Any], list[str]]:
             f"{label} holds no system prices (an empty page: the API had nothing for the dates "
             "asked); there is nothing to record, fetch it again once prices are published"
         )
-    return data, warnings
+    return data
 
 
 def _check_metadata(metadata: Any, label: str) -> None:
@@ -276,6 +330,13 @@ def _period_values(record: Any, where: _Where, findings: _Findings) -> PeriodVal
     created = read_instant(record["createdDateTime"])
     if created is None:
         raise where.error(_not_an_instant("createdDateTime", record["createdDateTime"]))
+    limits = findings.kept.limits
+    # The publication time is the version's run number: one from the future would stay best.
+    future = refused_after_arrival(
+        "createdDateTime", created, limits.arrival, limits.future_tolerance
+    )
+    if future is not None:
+        raise where.error(future)
     if record.get("dataset") not in (None, FLOW):
         raise where.error(f"is a record of dataset {excerpt(str(record['dataset']))}, not {FLOW}")
     return PeriodValues(
@@ -299,11 +360,17 @@ def _settlement_date(value: Any, where: _Where) -> date:
 
 
 def _settlement_period(value: Any, where: _Where) -> int:
-    exponent = value.as_tuple().exponent if isinstance(value, Decimal) else None
-    if exponent != 0 or len(value.as_tuple().digits) > 2:
+    # Only an integer token is a period: 1.0 and 1e0 are the decimal 1 but not written as a
+    # whole number, and a value that cannot be kept exactly as it was written is refused.
+    if not isinstance(value, JsonInteger) or len(value.as_tuple().digits) > 2:
+        written = (
+            " written with a decimal point or an exponent"
+            if isinstance(value, Decimal) and not isinstance(value, JsonInteger)
+            else ""
+        )
         raise where.error(
-            f"settlementPeriod is {json_kind(value)}, not a settlement period number (a whole "
-            "number from 1 to 50)"
+            f"settlementPeriod is {json_kind(value)}{written}, not a settlement period number "
+            "(a whole number from 1 to 50, written without a decimal point or exponent)"
         )
     period = int(value)
     if where.settlement_date is not None:
@@ -391,11 +458,12 @@ def _start_time(value: Any, where: _Where, findings: _Findings) -> str:
         raise where.error(_not_an_instant("startTime", value))
     assert where.settlement_date is not None and where.period is not None
     expected = period_start_utc(where.settlement_date, where.period)
-    if start != expected and len(findings.start_times) < _MAX_WARNINGS:
-        findings.start_times.append(
+    if start != expected:
+        findings.warnings.add(
+            "start times that are not their period's start",
             f"{where.label} record {where.index}: startTime {value} is not the start of "
             f"settlement date {where.settlement_date.isoformat()} period {where.period} "
-            f"({expected:%Y-%m-%dT%H:%M:%SZ}); the period number was kept"
+            f"({expected:%Y-%m-%dT%H:%M:%SZ}); the period number was kept",
         )
     return plain_text(value, "startTime", max_length=_MAX_TEXT)
 
@@ -413,24 +481,33 @@ def _unknown_fields(
 ) -> dict[str, list[str]]:
     """Fields the v1 layout does not name: kept as received, by name and record."""
     kept: dict[str, list[str]] = {}
+    size = 0
+    records = findings.kept
     for name in sorted(record.keys() - _KNOWN_FIELDS):
         findings.unknown_fields.setdefault(name, where.index)
-        kept[f"{name}@{where.index}"] = [dump_json(record[name])]
+        fields = [dump_json(record[name])]
+        kept[f"{name}@{where.index}"] = fields
+        size += kept_size(fields)
+        records.in_file += 1
+        if records.over(len(kept), size):
+            unread = {f"fields the {FLOW} {FLOW_VERSION} layout does not name": len(kept)}
+            holder = f"settlement period {where.period} of the system"
+            raise where.error(f"{holder} {records.refusal(unread, size)}")
     return kept
 
 
-def _summarise(label: str, findings: _Findings) -> list[str]:
-    warnings = list(findings.start_times)
+def _summarise(label: str, findings: _Findings) -> None:
+    """The fields the layout does not name, in one warning."""
     unknown = findings.unknown_fields
     if unknown:
         first = sorted(unknown.items(), key=lambda item: (item[1], item[0]))[:5]
         named = ", ".join(f"{excerpt(name)} (record {index})" for name, index in first)
-        warnings.append(
+        findings.warnings.add(
+            "fields the layout does not name",
             f"{label} carries fields the {FLOW} {FLOW_VERSION} layout does not name: {named}"
             f"{' and more' if len(unknown) > 5 else ''}; they were kept as received, not "
-            "interpreted (a newer version of the API?)"
+            "interpreted (a newer version of the API?)",
         )
-    return warnings
 
 
 def _describe(items: list[PeriodValues]) -> FileDescription:
@@ -462,9 +539,14 @@ class SystemPricesFormat:
         )
 
     def read(
-        self, stream: IO[bytes], *, file_name: str | None = None, stated: Stated | None = None
+        self,
+        stream: IO[bytes],
+        *,
+        file_name: str | None = None,
+        stated: Stated | None = None,
+        limits: ReadLimits | None = None,
     ) -> SystemPricesPage:
-        return read_system_prices(stream, file_name=file_name, stated=stated)
+        return read_system_prices(stream, file_name=file_name, stated=stated, limits=limits)
 
 
 FORMAT = SystemPricesFormat()

@@ -5,7 +5,9 @@ RFC 8259 JSON is UTF-8; a UTF-8 byte-order mark, which some tools write, is skip
 number is read as a :class:`~decimal.Decimal` (integers too, so that no digit count can make
 ``int()`` refuse it), ``NaN`` and ``Infinity`` (which Python's reader accepts but JSON does not)
 are refused, and an object that names a key twice is refused: which of the two values counts
-would otherwise depend on the reader.
+would otherwise depend on the reader. A number written as an integer (RFC 8259 section 6: no
+fraction, no exponent) is a :class:`JsonInteger`, so that a field that must be a whole number
+can refuse ``1.0`` and ``1e0`` alike, whose decimals cannot tell them from ``1``.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from ledger.domain.settlement_time import parse_as_of
 __all__ = [
     "MAX_JSON_BYTES",
     "JsonDocumentError",
+    "JsonInteger",
     "dump_json",
     "json_kind",
     "load_json",
@@ -40,6 +43,12 @@ _WHITESPACE = b" \t\r\n"
 
 class JsonDocumentError(LedgerError, ValueError):
     """A JSON document cannot be read: too large, not UTF-8, not JSON, or ambiguous."""
+
+
+class JsonInteger(Decimal):
+    """A JSON number written as an integer (digits only, no fraction or exponent)."""
+
+    __slots__ = ()
 
 
 def starts_as_json(head: bytes) -> bool:
@@ -116,7 +125,7 @@ def load_json(stream: IO[bytes], *, label: str, max_bytes: int = MAX_JSON_BYTES)
         return json.loads(
             text,
             parse_float=Decimal,
-            parse_int=Decimal,
+            parse_int=JsonInteger,
             parse_constant=_refuse_constant(label),
             object_pairs_hook=_object_without_repeated_keys(label),
         )

@@ -48,7 +48,17 @@ from typing import IO, Any
 from ledger.domain.errors import LedgerError
 from ledger.domain.identifiers import GSP_GROUPS, gsp_group, mpan_core
 from ledger.domain.plain_text import excerpt, plain_text
-from ledger.flows.canonical import FileDescription, Item, Stated
+from ledger.domain.runs import noted_after_arrival
+from ledger.flows.canonical import (
+    Check,
+    FileDescription,
+    Item,
+    ReadLimits,
+    ReportsWarnings,
+    Stated,
+    Warnings,
+    not_applicable,
+)
 from ledger.flows.json_documents import json_kind, load_json, read_instant, starts_as_json
 
 __all__ = [
@@ -94,13 +104,13 @@ class Envelope:
     recipients: list[str] = field(default_factory=list)
 
 
-class DipMessage:
+class DipMessage(ReportsWarnings):
     """One DIP message: its envelope validated when read; it yields no items (its body is
     not interpreted), and its description names the metering system it is about."""
 
-    def __init__(self, envelope: Envelope, warnings: list[str]) -> None:
+    def __init__(self, envelope: Envelope, warnings: Warnings) -> None:
         self.envelope = envelope
-        self._warnings = warnings
+        self.found = warnings
         self._read = False
 
     @property
@@ -118,13 +128,38 @@ class DipMessage:
         )
 
     @property
-    def warnings(self) -> list[str]:
-        return self._warnings
-
-    @property
     def record_count(self) -> int:
         """One: a DIP message is one record."""
         return 1
+
+    @property
+    def checks(self) -> list[Check]:
+        """What validation applied to the message: its envelope (a defect in it refuses the
+        message); its body is not interpreted."""
+        envelope = self.envelope
+        version = envelope.schema_version
+        known = version in KNOWN_SCHEMA_VERSIONS
+        about = f", MPAN {envelope.mpan} (check digit, GSP Group)" if envelope.mpan else ""
+        sent_to = f", {len(envelope.recipients)} recipients" if envelope.recipients else ""
+        unread = "the message's body is not interpreted"
+        return [
+            Check(
+                "envelope",
+                "passed",
+                f"CommonBlock S0 ({envelope.interface}), S1 (sender {envelope.sender_role} "
+                f"{envelope.sender_dip_id}){sent_to}{about}",
+            ),
+            not_applicable("record count", "a DIP message is one JSON document, with no count"),
+            not_applicable("checksum", "a DIP message carries none"),
+            Check(
+                "layout version",
+                "passed" if known else "warning",
+                f"schema version {version} is "
+                + ("one the ledger knows" if known else "not one the ledger has evidence of"),
+            ),
+            not_applicable("day length", unread),
+            not_applicable("duplicates", unread),
+        ]
 
     def items(self) -> Iterator[Item]:
         """Nothing: the ledger does not interpret DIP message bodies (read once)."""
@@ -148,13 +183,19 @@ def _not_interpreted(envelope: Envelope) -> str:
 
 
 def read_dip_message(
-    stream: IO[bytes], *, file_name: str | None = None, stated: Stated | None = None
+    stream: IO[bytes],
+    *,
+    file_name: str | None = None,
+    stated: Stated | None = None,
+    limits: ReadLimits | None = None,
 ) -> DipMessage:
     """Read one MHHS DIP message (JSON) from a binary stream and validate its envelope;
     ``stated`` is kept up with its interface and the metering system it names."""
     label = f"MHHS DIP message {excerpt(file_name)}" if file_name else "MHHS DIP message"
     common = _common_block(load_json(stream, label=label), label)
-    return _EnvelopeReader(label, common, stated if stated is not None else Stated()).read()
+    return _EnvelopeReader(
+        label, common, stated if stated is not None else Stated(), limits or ReadLimits()
+    ).read()
 
 
 def _common_block(document: Any, label: str) -> dict[str, Any]:
@@ -186,10 +227,13 @@ class _EnvelopeReader:
     """Reads the CommonBlock block by block; messages name the interface and the sender's
     reference as soon as they are known."""
 
-    def __init__(self, label: str, common: dict[str, Any], stated: Stated) -> None:
+    def __init__(
+        self, label: str, common: dict[str, Any], stated: Stated, limits: ReadLimits
+    ) -> None:
         self.label = label
         self.common = common
-        self.warnings: list[str] = []
+        self.limits = limits
+        self.warnings = Warnings(limits.max_warnings)
         self.stated = stated
 
     def error(self, path: str, message: str) -> DipMessageError:
@@ -218,7 +262,20 @@ class _EnvelopeReader:
         envelope.recipients = self.recipients()
         self.delivery()
         self.metering_system(envelope)
+        self.sent_before_arrival(envelope.sender_timestamp)
         return DipMessage(envelope, self.warnings)
+
+    def sent_before_arrival(self, sent: datetime) -> None:
+        """A message sent after it arrived: the sender's clock is wrong (a warning: the
+        message's time ranks no version)."""
+        limits = self.limits
+        noted = noted_after_arrival(
+            "S1.senderTimestamp", sent, limits.arrival, limits.future_tolerance
+        )
+        if noted is not None:
+            self.warnings.add(
+                "a sending time after the message's arrival", f"{self.label}: {noted}"
+            )
 
     # -- blocks and fields ----------------------------------------------------------------
 
@@ -265,10 +322,11 @@ class _EnvelopeReader:
     def schema_version(self, s0: dict[str, Any]) -> str:
         version = self.pattern(s0, "S0", "schemaVersion", _SCHEMA_VERSION, "a schema version")
         if version not in KNOWN_SCHEMA_VERSIONS:
-            self.warnings.append(
+            self.warnings.add(
+                "a schema version the ledger has no evidence of",
                 f"{self.label} is schema version {version}, which the ledger has no evidence of "
                 f"(it knows {', '.join(KNOWN_SCHEMA_VERSIONS)}); its envelope was read as "
-                "theirs and its body kept as received"
+                "theirs and its body kept as received",
             )
         return version
 
@@ -344,9 +402,10 @@ class _EnvelopeReader:
     def check_distributor(self, mpan: str, group: str) -> None:
         distributor = int(mpan[:2])
         if distributor in GSP_GROUPS.values() and GSP_GROUPS[group] != distributor:
-            self.warnings.append(
+            self.warnings.add(
+                "a GSP Group outside the MPAN's distributor area",
                 f"{self.label}: MPAN {mpan} belongs to distributor {distributor}, whose area is "
-                f"not GSP Group {group}; the message was kept as sent"
+                f"not GSP Group {group}; the message was kept as sent",
             )
 
 
@@ -360,9 +419,14 @@ class DipMessageFormat:
         return starts_as_json(head) and b'"CommonBlock"' in head
 
     def read(
-        self, stream: IO[bytes], *, file_name: str | None = None, stated: Stated | None = None
+        self,
+        stream: IO[bytes],
+        *,
+        file_name: str | None = None,
+        stated: Stated | None = None,
+        limits: ReadLimits | None = None,
     ) -> DipMessage:
-        return read_dip_message(stream, file_name=file_name, stated=stated)
+        return read_dip_message(stream, file_name=file_name, stated=stated, limits=limits)
 
 
 FORMAT = DipMessageFormat()

@@ -25,6 +25,7 @@ envelope (record count, checksum) is verified at the end.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import date
@@ -35,15 +36,21 @@ from ledger.domain.errors import LedgerError
 from ledger.domain.identifiers import bm_unit_id, bsc_party_id
 from ledger.domain.measures import Measures
 from ledger.domain.plain_text import excerpt
-from ledger.domain.runs import RunType
+from ledger.domain.runs import RunType, refused_after_arrival
 from ledger.domain.settlement_time import check_settlement_period, periods_in_day
 from ledger.flows.canonical import (
+    Check,
     DailyValues,
     FileDescription,
+    KeptRecords,
     PeriodValues,
+    ReadLimits,
+    ReportsWarnings,
     Run,
     Stated,
     UnplacedRecord,
+    Warnings,
+    kept_size,
 )
 from ledger.flows.compression import readable
 from ledger.flows.idd import (
@@ -51,6 +58,7 @@ from ledger.flows.idd import (
     IddReader,
     IddRecord,
     InvalidField,
+    envelope_checks,
     is_whole_number,
     parse_decimal,
 )
@@ -91,7 +99,6 @@ ROLES: dict[str, Roles] = {
     "S0144": Roles("AVC", "SVH", "PVC", "SVD", "VPD"),
 }
 FLOWS = tuple(ROLES)
-_MAX_WARNINGS = 20
 _DECIMAL_CHARS = "0123456789.-"
 
 
@@ -138,7 +145,7 @@ def _each_subject_period_once(flow: str, items: Iterator[ReportItem]) -> Iterato
         yield item
 
 
-class SettlementReport:
+class SettlementReport(ReportsWarnings):
     """An SAA-I014 report: ``header`` and ``srh`` are read eagerly, ``items()`` streams the rest.
 
     Envelope errors (record count, checksum, truncation) surface only when ``items()`` is
@@ -147,7 +154,10 @@ class SettlementReport:
     ``items()`` is exhausted).
     """
 
-    def __init__(self, reader: IddReader, stated: Stated | None = None) -> None:
+    def __init__(
+        self, reader: IddReader, stated: Stated | None = None, limits: ReadLimits | None = None
+    ) -> None:
+        self.limits = limits or ReadLimits()
         self.header: IddHeader = reader.header
         flow = self.header.flow_id
         self._stated = stated if stated is not None else Stated()
@@ -161,14 +171,14 @@ class SettlementReport:
         self._reader = reader
         self.flow = flow
         self.roles = ROLES[flow]
-        self.warnings: list[str] = []
-        self._warning_count = 0
+        self.found = Warnings(self.limits.max_warnings)
         try:
             self.layout, nearest = layout_for(self.header.file_type)
         except LedgerError as exc:
             raise SettlementReportError(str(exc)) from None
+        self._read_with_another_layout = nearest is not None
         if nearest is not None:
-            self._warn(nearest)
+            self._warn("a newer layout version read with an older one", nearest)
         self._settlement_date: date | None = None
         self._records: Iterator[IddRecord] | None = iter(reader)
         first = next(self._records, None)
@@ -180,6 +190,16 @@ class SettlementReport:
         self.srh = self._parse_srh(first)
         self._settlement_date = self.srh.settlement_date
         self._periods = periods_in_day(self.srh.settlement_date)
+        # The creation time breaks ties between deliveries of one run: it must be believable.
+        limits = self.limits
+        future = refused_after_arrival(
+            "the AAA header's creation time",
+            self.header.creation_time,
+            limits.arrival,
+            limits.future_tolerance,
+        )
+        if future is not None:
+            raise self._error(1, "AAA", future)
 
     @property
     def record_count(self) -> int:
@@ -203,6 +223,38 @@ class SettlementReport:
             bsc_party_id=srh.bsc_party_id,
             sender=header.from_participant,
         )
+
+    @property
+    def checks(self) -> list[Check]:
+        """What validation applied to the report, once ``items()`` has been exhausted: a
+        defect in any of them refuses the file, so each passed unless it says otherwise."""
+        file_type, layout = self.header.file_type, self.layout.file_type
+        version = (
+            Check(
+                "layout version",
+                "warning",
+                f"{file_type} has no layout of its own: read with {layout}'s, the nearest "
+                "earlier version, its extra fields kept unread",
+            )
+            if self._read_with_another_layout
+            else Check("layout version", "passed", f"{file_type} is read with its own layout")
+        )
+        day = self.srh.settlement_date
+        return [
+            *envelope_checks(self._reader),
+            version,
+            Check(
+                "day length",
+                "passed",
+                f"settlement date {day.isoformat()} has {self._periods} periods; every period "
+                "the file gives is one of them",
+            ),
+            Check(
+                "duplicates",
+                "passed",
+                "each subject-period, and each party's daily charges, is given once",
+            ),
+        ]
 
     @property
     def checksum(self) -> int:
@@ -234,10 +286,8 @@ class SettlementReport:
             where.append(f"period {period}")
         return SettlementReportError(f"{self.flow} line {position} ({', '.join(where)}): {message}")
 
-    def _warn(self, message: str) -> None:
-        self._warning_count += 1
-        if self._warning_count <= _MAX_WARNINGS:
-            self.warnings.append(message)
+    def _warn(self, kind: str, message: str) -> None:
+        self.found.add(kind, message)
 
     # -- header fields --------------------------------------------------------------------------
 
@@ -364,10 +414,6 @@ class SettlementReport:
             if item is not None:
                 yield item
         yield from parser.end()
-        if self._warning_count > _MAX_WARNINGS:
-            self.warnings.append(
-                f"{self._warning_count - _MAX_WARNINGS} further warnings were not listed"
-            )
 
     def _bph(self, rec: IddRecord) -> str:
         fields = rec.fields + [""] * (8 - len(rec.fields))
@@ -393,8 +439,9 @@ class SettlementReport:
             )
         if fields[2] != str(srh.saa_run_number):
             self._warn(
+                "party headers with another SAA run number",
                 f"{self.flow} line {rec.position}: party {party} header carries SAA run number "
-                f"{excerpt(fields[2])}, the report header {srh.saa_run_number}"
+                f"{excerpt(fields[2])}, the report header {srh.saa_run_number}",
             )
         return party
 
@@ -444,11 +491,6 @@ class _Decoder:
         n = len(fields)
         return {name: fields[i] for i, name in self.texts if i < n and fields[i]}
 
-    def keep_beyond(self, rec: IddRecord, kept: dict[str, list[str]]) -> None:
-        """Fields past the layout (a newer version read by an older one), kept in ``kept``."""
-        if len(rec.fields) > self.width:
-            kept[_kept_key(rec)] = rec.fields[self.width :]
-
 
 def _homes(layout: FlowLayout, roles: Roles) -> dict[str, str]:
     """Where each record type of the layout belongs: under a BM Unit, a party's period, the
@@ -474,9 +516,11 @@ def _homes(layout: FlowLayout, roles: Roles) -> dict[str, str]:
 
 
 class _Open:
-    """An item being read: a subject's values for one period, and the records kept with it."""
+    """An item being read: a subject's values for one period (0 for a party's day), and the
+    records kept with it (keyed by record type and line: unique, in file order, and linear in
+    the file) with what they take in memory."""
 
-    __slots__ = ("attributes", "kept", "period", "position", "subject", "values")
+    __slots__ = ("attributes", "kept", "kept_size", "period", "position", "subject", "values")
 
     def __init__(self, subject: str, period: int, position: int) -> None:
         self.subject = subject
@@ -485,15 +529,25 @@ class _Open:
         self.values: Measures = Measures()
         self.attributes: dict[str, str] = {}
         self.kept: dict[str, list[str]] = {}
-
-    def keep(self, rec: IddRecord) -> None:
-        # Keyed by record type and line: unique, in file order, and linear in the file.
-        self.kept[_kept_key(rec)] = rec.fields
+        self.kept_size = 0
 
     def item(self) -> PeriodValues:
         return PeriodValues(
-            self.subject, self.period, self.values, self.attributes, self.kept, self.position
+            self.subject,
+            self.period,
+            self.values,
+            self.attributes,
+            self.kept,
+            self.position,
+            kept_size=self.kept_size,
         )
+
+    def holder(self) -> str:
+        """What keeps the records, in a message: ``settlement period 3 of the system``."""
+        subject = "the system" if self.subject == "system" else self.subject
+        if not self.period:
+            return f"the daily charges of {subject}"
+        return f"settlement period {self.period} of {subject}"
 
 
 _MASK64 = (1 << 64) - 1
@@ -559,6 +613,8 @@ class _BodyParser:
         self.confirm = self._confirmed_names()
         self.confirm_at = self._confirmed_positions()
         self.unit_digest = 0  # of the open BM Unit's values that BPI repeats
+        # What is kept without being interpreted, bounded as it streams (ReadLimits).
+        self.kept = KeptRecords(report.limits)
         self.handlers = self._handlers()
         self.closes = self._closers()
 
@@ -671,7 +727,7 @@ class _BodyParser:
         decoder = self.decoders[rec.record_type]
         item.values = decoder.values(rec.fields, self._failing(rec))
         item.attributes = decoder.texts_of(rec.fields)
-        decoder.keep_beyond(rec, item.kept)
+        self._keep_beyond(decoder, rec, item)
         self.pending_system[period] = item
 
     def system_bm_unit(self, rec: IddRecord) -> None:
@@ -706,9 +762,10 @@ class _BodyParser:
         if self.unit_digest != packed & _MASK64:
             report = self.report
             report._warn(
+                "BM Unit periods not repeating the system block's values",
                 f"{report.flow} line {unit.position}: {unit.subject} period {unit.period} "
                 f"does not repeat the system block's values on line {packed >> 64} "
-                f"({', '.join(self.confirm)}); the BM Unit's own record was kept"
+                f"({', '.join(self.confirm)}); the BM Unit's own record was kept",
             )
 
     def _report_unmatched_bpi(self) -> None:
@@ -716,14 +773,16 @@ class _BodyParser:
         left = [(line >> 64) for periods in self.bpi_seen.values() for line in periods.values()]
         if left:
             report._warn(
+                "system block periods without a BM Unit record",
                 f"{report.flow}: {len(left)} BM Unit periods of the system block have no BM "
                 f"Unit record of their own (first on line {min(left)}); they are in the stored "
-                "file only"
+                "file only",
             )
         if self.unconfirmed_units and self.bpi_lines:
             report._warn(
+                "BM Unit periods without a system block line",
                 f"{report.flow}: {self.unconfirmed_units} BM Unit periods have no line in the "
-                "system block to confirm their values"
+                "system block to confirm their values",
             )
 
     # -- parties and their periods ----------------------------------------------------------
@@ -741,10 +800,10 @@ class _BodyParser:
             raise self._error(
                 rec, f"{rec.record_type} has no layout in {self.report.layout.file_type}"
             )
-        kept: dict[str, list[str]] = {}
-        decoder.keep_beyond(rec, kept)
+        day = _Open(f"party:{self.party}", 0, rec.position)
+        self._keep_beyond(decoder, rec, day)
         values = decoder.values(rec.fields, self._failing(rec))
-        return DailyValues(f"party:{self.party}", values, kept, rec.position)
+        return DailyValues(day.subject, values, day.kept, rec.position, day.kept_size)
 
     def period_header(self, rec: IddRecord) -> None:
         """SP7 (SPH, SVH): opens the party's settlement period."""
@@ -755,7 +814,7 @@ class _BodyParser:
         self.spi = None
         self.period = self.report._period(rec, self.party)
         item = _Open(f"party:{self.party}", self.period, rec.position)
-        self.decoders[rec.record_type].keep_beyond(rec, item.kept)
+        self._keep_beyond(self.decoders[rec.record_type], rec, item)
         self.party_item = item
 
     def party_period(self, rec: IddRecord) -> None:
@@ -767,7 +826,7 @@ class _BodyParser:
             raise self._error(rec, f"second {rec.record_type} record in the period")
         decoder = self.decoders[rec.record_type]
         item.values = decoder.values(rec.fields, self._failing(rec))
-        decoder.keep_beyond(rec, item.kept)
+        self._keep_beyond(decoder, rec, item)
 
     def system_period(self, rec: IddRecord) -> PeriodValues | None:
         """SSD (SVD): the period's system data; its first copy completes the system item."""
@@ -784,7 +843,7 @@ class _BodyParser:
         item = self.pending_system.pop(period, None) or _Open("system", period, rec.position)
         values = decoder.values(rec.fields, self._failing(rec))
         self._merge(item, values, decoder.texts_of(rec.fields), rec)
-        decoder.keep_beyond(rec, item.kept)
+        self._keep_beyond(decoder, rec, item)
         return item.item()
 
     def _merge(self, item: _Open, values: Measures, texts: dict[str, str], rec: IddRecord) -> None:
@@ -796,9 +855,10 @@ class _BodyParser:
         if differ:
             report = self.report
             report._warn(
+                "system data differing from the system block",
                 f"{report.flow} line {rec.position}: system data for period {item.period} "
                 f"differs from the system block (line {item.position}) in {', '.join(differ)}; "
-                f"the {rec.record_type} values were kept"
+                f"the {rec.record_type} values were kept",
             )
         item.values = Measures.from_text(held.as_text() | values.as_text())
         item.attributes.update(texts)
@@ -806,10 +866,11 @@ class _BodyParser:
     def _differing_copy(self, rec: IddRecord, first: int) -> None:
         report = self.report
         report._warn(
+            "copies of system data differing from the first",
             f"{report.flow} line {rec.position}: system data ({rec.record_type}) for settlement "
             f"date {report.srh.settlement_date.isoformat()} period {self.period} under party "
             f"{self.party} differs from the first copy in the file (line {first}); the first "
-            "was kept"
+            "was kept",
         )
 
     # -- BM Units ---------------------------------------------------------------------------
@@ -835,7 +896,7 @@ class _BodyParser:
         item.attributes = {"bsc_party_id": self.party, **decoder.texts_of(rec.fields)}
         if self.confirm:
             self.unit_digest = hash(_at(rec.fields, self.confirm_at[1])) & _MASK64
-        decoder.keep_beyond(rec, item.kept)
+        self._keep_beyond(decoder, rec, item)
         self.unit_item = item
 
     # -- everything else --------------------------------------------------------------------
@@ -849,21 +910,44 @@ class _BodyParser:
         to by the IDD's hierarchy (else the innermost open one), or on its own."""
         home = self.homes.get(rec.record_type)
         if home == "bm_unit" and self.unit_item is not None:
-            self.unit_item.keep(rec)
+            self._keep_on(self.unit_item, rec, rec.fields)
         elif home == "period" and self.party_item is not None:
-            self.party_item.keep(rec)
+            self._keep_on(self.party_item, rec, rec.fields)
         elif home == "system" and self.spi is not None:
-            self.spi.keep(rec)
+            self._keep_on(self.spi, rec, rec.fields)
         else:
             target = self.unit_item or self.party_item or self.spi
             if target is None:
+                if self.kept.on_its_own(rec.record_type, rec.fields):
+                    raise self._error(rec, self.kept.refusal_on_its_own())
                 return UnplacedRecord(rec.position, rec.record_type, rec.fields)
-            target.keep(rec)
+            self._keep_on(target, rec, rec.fields)
         return None
+
+    def _keep_beyond(self, decoder: _Decoder, rec: IddRecord, item: _Open) -> None:
+        """Fields past the layout (a newer version read by an older one), kept with ``item``."""
+        if len(rec.fields) > decoder.width:
+            self._keep_on(item, rec, rec.fields[decoder.width :])
+
+    def _keep_on(self, item: _Open, rec: IddRecord, fields: list[str]) -> None:
+        """Keep ``fields`` of ``rec`` with ``item``; refuse the file, before memory grows, once
+        the item or the file keeps more than the limits allow."""
+        kept = item.kept
+        kept[_kept_key(rec)] = fields
+        item.kept_size += kept_size(fields)
+        records = self.kept
+        records.in_file += 1
+        if records.over(len(kept), item.kept_size):
+            types = Counter(key.partition("@")[0] for key in kept)
+            raise self._error(rec, f"{item.holder()} {records.refusal(types, item.kept_size)}")
 
 
 def parse_settlement_report(
-    stream: IO[bytes], *, file_name: str | None = None, stated: Stated | None = None
+    stream: IO[bytes],
+    *,
+    file_name: str | None = None,
+    stated: Stated | None = None,
+    limits: ReadLimits | None = None,
 ) -> SettlementReport:
     """Read an S0141, S0142 or S0144 settlement report from a binary stream, gzipped or not.
 
@@ -874,7 +958,7 @@ def parse_settlement_report(
     read (see :class:`ledger.flows.canonical.Stated`).
     """
     reader = IddReader(readable(stream, label="settlement report"), flow_label="settlement report")
-    report = SettlementReport(reader, stated)
+    report = SettlementReport(reader, stated, limits)
     name = portal_name(file_name) if file_name else None
     if name is not None:
         disagree = name_disagreements(
@@ -886,8 +970,9 @@ def parse_settlement_report(
         )
         if disagree:
             report._warn(
+                "a portal file name the header contradicts",
                 f"the file is named {file_name!r} as the portal names reports, but the name "
-                f"says {'; '.join(disagree)}"
+                f"says {'; '.join(disagree)}",
             )
     return report
 
@@ -908,9 +993,14 @@ class SettlementReportFormat:
         return head.startswith(self._starts)
 
     def read(
-        self, stream: IO[bytes], *, file_name: str | None = None, stated: Stated | None = None
+        self,
+        stream: IO[bytes],
+        *,
+        file_name: str | None = None,
+        stated: Stated | None = None,
+        limits: ReadLimits | None = None,
     ) -> SettlementReport:
-        return parse_settlement_report(stream, file_name=file_name, stated=stated)
+        return parse_settlement_report(stream, file_name=file_name, stated=stated, limits=limits)
 
 
 FORMAT = SettlementReportFormat()

@@ -50,9 +50,11 @@ from ledger.flows.canonical import (
     MeterReading,
     ParsedFile,
     PeriodValues,
+    ReadLimits,
     Run,
     Stated,
     UnplacedRecord,
+    weight,
 )
 from ledger.flows.formats import Detected, detect, looks_like
 from ledger.service import file_problems
@@ -62,10 +64,10 @@ from ledger.service.exceptions import ExceptionQueue
 from ledger.service.file_problems import FileFacts
 from ledger.service.mappings import unmapped_by_date
 from ledger.service.parse_apart import ParsedApart, could_not_read, possible
-from ledger.service.period_writer import BATCH_SIZE, PeriodWriter
+from ledger.service.period_writer import BATCH_BYTES, BATCH_SIZE, PeriodWriter
 from ledger.service.read_ahead import ReadAhead
-from ledger.service.read_models import standing_of
-from ledger.service.settings import movement_threshold, parse_apart_bytes
+from ledger.service.read_models import shown_warnings, standing_of
+from ledger.service.settings import movement_threshold, parse_apart_bytes, read_limits
 from projections.mappings import mapped_kinds
 from projections.period_versions import day_interventions, day_versions
 from projections.runner import InlineViews, ProjectionRunner
@@ -84,7 +86,7 @@ class IngestResult:
     periods: int = 0
     events: int = 0
     reasons: list[str] = field(default_factory=list)
-    warnings: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)  # the first few (see shown_warnings)
     settlement_date: str | None = None
     run_type: str | None = None
     run_number: int | None = None
@@ -95,6 +97,7 @@ class IngestResult:
     new_versions: int = 0
     further_sources: int = 0
     conflicting_versions: int = 0
+    warning_count: int = 0  # every warning found; all that were kept are in the flow's view
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -206,6 +209,7 @@ def _decided_elsewhere(received: ReceivedFile, result: IngestResult) -> IngestRe
     )
     result.reasons = list(received.reasons)
     result.warnings = ["another process completed this file meanwhile; nothing was added"]
+    result.warning_count = 1
     return result
 
 
@@ -254,7 +258,14 @@ def _read_items(
     daily: list[dict[str, Any]] = []
     unplaced: list[dict[str, Any]] = []
     readings: list[MeterReading] = []
-    with ReadAhead(parsed.items(), batch=BATCH_SIZE // 4, depth=8) as chunks:
+    chunks_of = ReadAhead(
+        parsed.items(),
+        batch=BATCH_SIZE // 4,
+        depth=8,
+        weigh=weight,
+        max_weight=BATCH_BYTES // 8,  # the queue holds at most about one batch's worth
+    )
+    with chunks_of as chunks:
         for items in chunks:
             for item in items:
                 if isinstance(item, PeriodValues):
@@ -328,6 +339,9 @@ class Ingestor:
         # From what size a file is read in a process of its own (None: never, as on a machine
         # with one core, where the two processes would only take turns).
         self.parse_apart_bytes = parse_apart_bytes() if possible() else None
+        # How much a reader keeps of one file (warnings, records kept without being read),
+        # and how far after its arrival its instants may lie.
+        self.limits = read_limits()
 
     def ingest_path(self, path: Path | str, *, tenant: str, channel: str = "cli") -> IngestResult:
         with Path(path).open("rb") as stream:
@@ -422,8 +436,8 @@ class Ingestor:
                 if stream is None:
                     raise LedgerError("its original bytes were not kept, so it cannot be read")
                 detected = detect(stream, label=receipt.file_name)
-                if not detected.head.strip():
-                    raise LedgerError("the file is empty: there is nothing to read in it")
+                if detected.nothing is not None:
+                    raise LedgerError(detected.nothing)
                 views = InlineViews(self.views, tx) if self.views is not None else None
                 if detected.format is None:
                     reason = (
@@ -432,7 +446,8 @@ class Ingestor:
                     )
                     self._keep(tx, received, result, reason, views)
                     return result
-                with self._read(tx, receipt, detected, stated) as parsed:
+                limits = self.limits.arrived(received.created_on)
+                with self._read(tx, receipt, detected, stated, limits) as parsed:
                     description = parsed.description
                     _describe(description, result)
                     self._publish(tx, received, parsed, result, views)
@@ -455,18 +470,23 @@ class Ingestor:
 
     @contextmanager
     def _read(
-        self, tx: Tx, receipt: _Receipt, detected: Detected, stated: Stated
+        self, tx: Tx, receipt: _Receipt, detected: Detected, stated: Stated, limits: ReadLimits
     ) -> Iterator[ParsedFile]:
-        """The file as its format reads it: in this process, or in a process of its own when
-        it is large and a core is free to read it while this one writes (see parse_apart)."""
+        """The file as its format reads it, within ``limits`` (``stated`` kept up with what it
+        says of itself): in this process, or in a process of its own when it is large and a
+        core is free to read it while this one writes (see parse_apart)."""
         assert detected.format is not None
         threshold = self.parse_apart_bytes
         if threshold is None or (stored_size(tx, receipt.tenant, receipt.sha256) or 0) < threshold:
-            yield detected.format.read(detected.content, file_name=receipt.file_name, stated=stated)
+            yield detected.format.read(
+                detected.content, file_name=receipt.file_name, stated=stated, limits=limits
+            )
             return
         chunks = stream_stored(self.database, receipt.tenant, receipt.sha256)
         assert chunks is not None, "the bytes were found above"
-        with ParsedApart(chunks, file_name=receipt.file_name, stated=stated) as parsed:
+        with ParsedApart(
+            chunks, file_name=receipt.file_name, stated=stated, limits=limits
+        ) as parsed:
             yield parsed
 
     def _keep(
@@ -562,11 +582,18 @@ class Ingestor:
         description = parsed.description
         _describe(description, result)
         result.events += self._record_readings(tx, flow, description.flow, readings, views)
-        warnings = [*parsed.warnings, *writer.deliveries.warnings()]
+        deliveries_found = writer.deliveries.warnings()
+        warnings = [*parsed.warnings, *deliveries_found]
+        warning_count = parsed.warning_count + len(deliveries_found)
         flow.validate(
-            **_validated_fields(description), record_count=parsed.record_count, warnings=warnings
+            **_validated_fields(description),
+            record_count=parsed.record_count,
+            warnings=warnings,
+            warning_count=warning_count,
+            checks=[check.as_dict() for check in parsed.checks],
         )
-        result.warnings = warnings
+        result.warnings = shown_warnings(warnings, warning_count, flow.sha256)
+        result.warning_count = warning_count
         if description.not_interpreted is not None:
             self._keep(tx, flow, result, description.not_interpreted, views, description)
             return

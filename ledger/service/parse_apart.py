@@ -11,8 +11,10 @@ without a main guard) runs again in it; it starts in about a tenth of a second.
 - a feeder thread of the ingesting process sends the child the stored bytes, as kept
   (compressed when received compressed), chunk by chunk;
 - the child detects the format and reads the file exactly as the ingesting process would
-  (the same :func:`ledger.flows.formats.detect` and format's ``read``), and sends back its
-  description, then its items in batches, then its warnings and record count;
+  (the same :func:`ledger.flows.formats.detect` and format's ``read``, with the same
+  :class:`~ledger.flows.canonical.ReadLimits`), and sends back its description, then its
+  items in batches, then every warning it kept, how many it found, the checks it applied and
+  its record count;
 - a period's values cross as the JSON the events and views store and their digest, both
   computed in the child, so the ingesting process neither decodes nor re-encodes them.
 
@@ -41,17 +43,23 @@ from typing import Any
 from ledger.domain.errors import LedgerError, LedgerUnavailable
 from ledger.domain.measures import Measures
 from ledger.flows.canonical import (
+    Check,
     DailyValues,
     FileDescription,
     Item,
     ParsedFile,
     PeriodValues,
+    ReadLimits,
     Stated,
+    weight,
 )
 from ledger.flows.formats import detect, looks_like
 
-# Items per message from the child: about 0.7 MB of an all-parties S0142.
+# Items per message from the child: about 0.7 MB of an all-parties S0142. Fewer when the
+# records they keep take more than _BATCH_BYTES (kept_size): a real S0142's 1,000 items keep
+# about 0.3 MB, a crafted file's could keep 4 MiB each.
 _BATCH = 1000
+_BATCH_BYTES = 1 << 20
 # What each pipe may hold: a message of items, or a chunk of stored bytes.
 _PIPE_BYTES = 1 << 20
 # How long closing waits for a child that was told to stop.
@@ -87,9 +95,15 @@ class ParsedApart:
     """
 
     def __init__(
-        self, chunks: Iterable[bytes], *, file_name: str, stated: Stated | None = None
+        self,
+        chunks: Iterable[bytes],
+        *,
+        file_name: str,
+        stated: Stated | None = None,
+        limits: ReadLimits | None = None,
     ) -> None:
         self.file_name = file_name
+        self.limits = limits or ReadLimits()
         self._chunks = chunks
         # What the file stated as the child read it, taken over when the child refuses it.
         self._stated = stated if stated is not None else Stated()
@@ -100,6 +114,8 @@ class ParsedApart:
         self._feeder = threading.Thread(target=self._feed, name="ledger-parse-feeder", daemon=True)
         self._description: FileDescription | None = None
         self._warnings: list[str] = []
+        self._warning_count = 0
+        self._checks: list[Check] = []
         self._record_count: int | None = None
 
     def __enter__(self) -> ParsedApart:
@@ -127,9 +143,10 @@ class ParsedApart:
             _widen(end)
         # The child finds the ledger where this process found it.
         path = os.pathsep.join(entry for entry in sys.path if entry)
+        command = [sys.executable, "-m", __name__, str(child_in), str(child_out), self.file_name]
         try:
             self.process = subprocess.Popen(
-                [sys.executable, "-m", __name__, str(child_in), str(child_out), self.file_name],
+                [*command, self.limits.as_text()],
                 pass_fds=(child_in, child_out),
                 stdin=subprocess.DEVNULL,
                 env={**os.environ, "PYTHONPATH": path},
@@ -157,6 +174,14 @@ class ParsedApart:
         return self._warnings
 
     @property
+    def warning_count(self) -> int:
+        return self._warning_count
+
+    @property
+    def checks(self) -> list[Check]:
+        return self._checks
+
+    @property
     def record_count(self) -> int:
         if self._record_count is None:
             raise RuntimeError("the record count is known only once items() is exhausted")
@@ -169,7 +194,8 @@ class ParsedApart:
             if kind == "items":
                 yield from map(_from_portable, payload)
             elif kind == "end":
-                self._description, self._warnings, self._record_count = payload
+                self._description, found, self._record_count = payload
+                self._warnings, self._warning_count, self._checks = found
                 return
             else:
                 raise AssertionError(f"the parse process sent {kind!r} among the items")
@@ -269,10 +295,18 @@ def _to_portable(item: Item) -> Any:
             item.unconfirmed,
             item.record_position,
             item.run,
+            item.kept_size,
         )
     if type(item) is DailyValues:
         values = Measures.of(item.values)
-        return (_DAILY, item.subject, values.as_json(), item.unconfirmed, item.record_position)
+        return (
+            _DAILY,
+            item.subject,
+            values.as_json(),
+            item.unconfirmed,
+            item.record_position,
+            item.kept_size,
+        )
     return item
 
 
@@ -280,11 +314,11 @@ def _from_portable(entry: Any) -> Item:
     if type(entry) is not tuple:
         return entry  # type: ignore[no-any-return]
     if entry[0] == _PERIOD:
-        _, subject, period, values, digest, attributes, unconfirmed, position, run = entry
+        _, subject, period, values, digest, attributes, unconfirmed, position, run, size = entry
         measures = Measures.from_json(values, digest)
-        return PeriodValues(subject, period, measures, attributes, unconfirmed, position, run)
-    _, subject, values, unconfirmed, position = entry
-    return DailyValues(subject, Measures.from_json(values), unconfirmed, position)
+        return PeriodValues(subject, period, measures, attributes, unconfirmed, position, run, size)
+    _, subject, values, unconfirmed, position, size = entry
+    return DailyValues(subject, Measures.from_json(values), unconfirmed, position, size)
 
 
 class _Received(io.RawIOBase):
@@ -314,7 +348,9 @@ class _Received(io.RawIOBase):
         return n
 
 
-def _child_main(source: Connection, results: Connection, file_name: str) -> None:
+def _child_main(
+    source: Connection, results: Connection, file_name: str, limits: ReadLimits
+) -> None:
     """The child: read the file from ``source``, send what it finds to ``results``."""
     stated = Stated()
     try:
@@ -325,10 +361,13 @@ def _child_main(source: Connection, results: Connection, file_name: str) -> None
                     f"file {file_name}: no format the ledger reads recognises it "
                     f"({looks_like(detected.head)})"
                 )
-            parsed = detected.format.read(detected.content, file_name=file_name, stated=stated)
+            parsed = detected.format.read(
+                detected.content, file_name=file_name, stated=stated, limits=limits
+            )
             results.send(("description", parsed.description))
             _send_items(parsed, results)
-            results.send(("end", (parsed.description, parsed.warnings, parsed.record_count)))
+            found = (parsed.warnings, parsed.warning_count, parsed.checks)
+            results.send(("end", (parsed.description, found, parsed.record_count)))
     except (LedgerError, UnicodeDecodeError) as exc:
         _send_failure(results, str(exc), stated)
     except Exception as exc:  # a verdict is sent whatever went wrong
@@ -341,12 +380,15 @@ def _child_main(source: Connection, results: Connection, file_name: str) -> None
 def _send_items(parsed: ParsedFile, results: Connection) -> None:
     """The items in batches; those read before a failure are sent before it."""
     batch: list[Any] = []
+    size = 0
     try:
         for item in parsed.items():
             batch.append(_to_portable(item))
-            if len(batch) >= _BATCH:
+            size += weight(item)
+            if len(batch) >= _BATCH or size >= _BATCH_BYTES:
                 results.send(("items", batch))
                 batch = []
+                size = 0
     finally:
         if batch:
             results.send(("items", batch))
@@ -360,6 +402,11 @@ def _send_failure(results: Connection, message: str, stated: Stated) -> None:
 
 
 if __name__ == "__main__":
-    # python -m ledger.service.parse_apart SOURCE_FD RESULTS_FD FILE_NAME
-    _in, _out, _name = sys.argv[1:4]
-    _child_main(Connection(int(_in), writable=False), Connection(int(_out), readable=False), _name)
+    # python -m ledger.service.parse_apart SOURCE_FD RESULTS_FD FILE_NAME LIMITS
+    _in, _out, _name, _limits = sys.argv[1:5]
+    _child_main(
+        Connection(int(_in), writable=False),
+        Connection(int(_out), readable=False),
+        _name,
+        ReadLimits.from_text(_limits),
+    )

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import queue
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from types import TracebackType
 from typing import Generic, TypeVar
 
@@ -34,13 +34,27 @@ class _Failure:
 
 
 class ReadAhead(Generic[T]):
-    """``with ReadAhead(items, batch=N) as batches: for batch in batches: ...``"""
+    """``with ReadAhead(items, batch=N) as batches: for batch in batches: ...``
 
-    def __init__(self, items: Iterable[T], *, batch: int, depth: int = 2) -> None:
+    A batch holds ``batch`` items, or fewer once their ``weigh`` (e.g. the memory an item
+    takes) reaches ``max_weight``: the queue then holds ``depth`` batches of bounded size,
+    whatever the items."""
+
+    def __init__(
+        self,
+        items: Iterable[T],
+        *,
+        batch: int,
+        depth: int = 2,
+        weigh: Callable[[T], int] | None = None,
+        max_weight: int = 0,
+    ) -> None:
         if batch < 1 or depth < 1:
             raise ValueError("batch and depth must be at least 1")
         self._items = items
         self._batch = batch
+        self._weigh = weigh
+        self._max_weight = max_weight
         self._queue: queue.Queue[list[T] | _Failure | None] = queue.Queue(maxsize=depth)
         self._stop = threading.Event()
         self._worker = threading.Thread(target=self._produce, name="ledger-read-ahead", daemon=True)
@@ -65,14 +79,19 @@ class ReadAhead(Generic[T]):
             yield entry
 
     def _produce(self) -> None:
+        weigh, most = self._weigh, self._max_weight
         try:
             batch: list[T] = []
+            weight = 0
             for item in self._items:
                 batch.append(item)
-                if len(batch) >= self._batch:
+                if weigh is not None:
+                    weight += weigh(item)
+                if len(batch) >= self._batch or (weigh is not None and weight >= most):
                     if not self._offer(batch):
                         return
                     batch = []
+                    weight = 0
             if batch and not self._offer(batch):
                 return
         except BaseException as exc:  # carried to the consumer, raised there

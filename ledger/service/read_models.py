@@ -22,6 +22,7 @@ from ledger.domain.selection import Rule, Standing, rank, standing_after
 from ledger.domain.settlement_time import settlement_periods
 from ledger.flows.record_layouts import layout_for
 from ledger.service.application import NotFound
+from projections.flow_validation import ValidationRow
 from projections.flows import FlowRow, FlowSummaryRow, StageRow
 from projections.period_versions import InterventionRow, SourceRow, SourceStep, VersionRow
 from projections.runner import Freshness
@@ -312,6 +313,27 @@ class PeriodView(ReadModel):
     views: ViewsFreshness
 
 
+# How many of a file's warnings an answer about the file shows; the rest are read by page.
+WARNINGS_SHOWN = 20
+
+
+def shown_warnings(
+    warnings: Sequence[str], count: int, sha256: str, *, listed: int | None = None
+) -> list[str]:
+    """A file's first warnings and, when more are listed (``listed``, by default as many as
+    ``warnings`` holds), a line saying how many and where to read them: an answer about a file
+    stays small whatever the file. ``count`` is every warning found, kept or not."""
+    listed = len(warnings) if listed is None else listed
+    if listed <= WARNINGS_SHOWN:
+        return list(warnings[:listed])
+    return [
+        *warnings[:WARNINGS_SHOWN],
+        f"{listed - WARNINGS_SHOWN:,} more warnings are listed ({count:,} were found in all): "
+        f"ledger flow {sha256} --warnings, or GET .../flows/{sha256}/warnings, reads them page "
+        "by page",
+    ]
+
+
 class Stage(ReadModel):
     """One step a received file went through."""
 
@@ -346,11 +368,23 @@ class FlowView(ReadModel):
     receipts: int = Field(description="how many times these exact bytes were received")
     periods: int
     reasons: list[str]
-    warnings: list[str]
+    warnings: list[str] = Field(
+        description=f"the first {WARNINGS_SHOWN} warnings, then a line saying how many more are "
+        "listed and where to read them"
+    )
+    warning_count: int = Field(
+        description="every warning found in the file, kept or not (GET .../warnings pages them)"
+    )
     stages: list[Stage]
 
     @classmethod
-    def of(cls, row: FlowRow) -> FlowView:
+    def of(cls, row: FlowRow, validation: ValidationRow | None = None) -> FlowView:
+        """The file as its rows hold it; ``validation`` (None until that view has read the
+        file's validation) says how many warnings there are beyond those the row holds."""
+        if validation is None:
+            validation = ValidationRow(len(row.warnings), len(row.warnings), None)
+        count, listed, _ = validation
+        shown = shown_warnings(row.warnings, count, row.sha256, listed=listed)
         return cls(
             flow_id=row.flow_id,
             tenant=row.tenant,
@@ -368,9 +402,45 @@ class FlowView(ReadModel):
             receipts=row.receipts,
             periods=row.periods,
             reasons=row.reasons,
-            warnings=row.warnings,
-            stages=[Stage.of(stage) for stage in row.stages],
+            warnings=shown,
+            warning_count=count,
+            stages=[_shown_stage(stage, shown, validation) for stage in row.stages],
         )
+
+
+def _shown_stage(row: StageRow, warnings: list[str], validation: ValidationRow) -> Stage:
+    """A stage as shown: the validated stage with the file's first warnings, how many there
+    are, and the checks validation applied (null when they were not recorded)."""
+    stage = Stage.of(row)
+    if row.stage != "validated":
+        return stage
+    found = {"warnings": warnings, "warning_count": validation.warning_count}
+    return stage.model_copy(update={"detail": {**row.detail, **found, "checks": validation.checks}})
+
+
+class NumberedWarning(ReadModel):
+    """One of a file's warnings, numbered from 1 in the order its reader found them."""
+
+    number: int
+    warning: str
+
+
+class FlowWarnings(ReadModel):
+    """A page of a received file's warnings, in the order found; read on after ``next_after``."""
+
+    tenant: str
+    sha256: str
+    file_name: str
+    warning_count: int = Field(
+        description="every warning found in the file, kept or not: beyond LEDGER_MAX_WARNINGS "
+        "they are counted by kind, one listed line per kind"
+    )
+    listed: int = Field(description="how many numbered warnings the file has, in all pages")
+    after: int = Field(description="the number the page was read after")
+    warnings: list[NumberedWarning]
+    next_after: int | None = Field(
+        description="the number to read the next page after; null when this page is the last"
+    )
 
 
 class FlowSummary(ReadModel):

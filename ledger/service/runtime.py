@@ -58,8 +58,10 @@ from ledger.service.read_models import (
     FlowList,
     FlowSummary,
     FlowView,
+    FlowWarnings,
     Hold,
     Intervention,
+    NumberedWarning,
     PeriodHistory,
     PeriodView,
     Verification,
@@ -86,6 +88,7 @@ from projections.documents import (
 )
 from projections.documents import document as document_rows
 from projections.exceptions import ExceptionsProjection
+from projections.flow_validation import FlowValidationProjection, validation_of, warnings_after
 from projections.flows import FlowsProjection, find_flow, list_flows, unfinished_flows
 from projections.mappings import MappingsProjection
 from projections.meter_readings import MeterReadingsProjection
@@ -115,6 +118,24 @@ def _issued_already(reference: str) -> DocumentRefused:
         f"document {reference} was issued already: re-issue it (ledger documents reissue) "
         "or use another reference"
     )
+
+
+# The most warnings one page of a file's warnings holds.
+MAX_WARNINGS_PAGE = 1000
+
+
+def _check_warnings_page(after: int, limit: int) -> None:
+    """Refuse a page of warnings that cannot be served, in a reader's words."""
+    if after < 0:
+        raise LedgerError(
+            f"a file's warnings are numbered from 1, so there is nothing after {after}: ask for "
+            "those after 0 to read from the first"
+        )
+    if not 1 <= limit <= MAX_WARNINGS_PAGE:
+        raise LedgerError(
+            f"a page of warnings holds 1 to {MAX_WARNINGS_PAGE} of them, not {limit}: read on "
+            "from the page's next_after for more"
+        )
 
 
 class LedgerRuntime:
@@ -153,6 +174,7 @@ class LedgerRuntime:
                     ExceptionsProjection(),
                     MappingsProjection(),
                     MeterReadingsProjection(),
+                    FlowValidationProjection(),
                 ],
                 event_store=self.ledger.event_store,
                 tracking=self.ledger.view_tracking,
@@ -559,7 +581,34 @@ class LedgerRuntime:
         tenant = tenant_id(tenant)
         with self.database.transaction(write=False) as tx:
             found = find_flow(tx, tenant, sha256.lower())
-        return None if found is None else FlowView.of(found)
+            validation = validation_of(tx, found.flow_id) if found is not None else None
+        return None if found is None else FlowView.of(found, validation)
+
+    def flow_warnings(
+        self, sha256: str, *, tenant: str = DEFAULT_TENANT, after: int = 0, limit: int = 100
+    ) -> FlowWarnings | None:
+        """A page of a received file's warnings: up to ``limit`` (1 to 1000) of those numbered
+        after ``after``, in the order found (None if the tenant has received no such file)."""
+        tenant = tenant_id(tenant)
+        _check_warnings_page(after, limit)
+        with self.database.transaction(write=False) as tx:
+            found = find_flow(tx, tenant, sha256.lower())
+            if found is None:
+                return None
+            validation = validation_of(tx, found.flow_id)
+            page = warnings_after(tx, found.flow_id, after, limit)
+        count, listed = (validation.warning_count, validation.listed) if validation else (0, 0)
+        last = page[-1][0] if page else after
+        return FlowWarnings(
+            tenant=tenant,
+            sha256=found.sha256,
+            file_name=found.file_name,
+            warning_count=count,
+            listed=listed,
+            after=after,
+            warnings=[NumberedWarning(number=n, warning=text) for n, text in page],
+            next_after=last if last < listed else None,
+        )
 
     def flows(self, *, tenant: str = DEFAULT_TENANT, limit: int = 100) -> FlowList:
         """The tenant's most recently received files, newest first."""

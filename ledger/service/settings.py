@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from datetime import timedelta
 from decimal import Decimal, InvalidOperation
 
 from ledger.domain.checks import DEFAULT_MOVEMENT_THRESHOLD
 from ledger.domain.errors import ConfigurationError
 from ledger.domain.plain_text import excerpt
+from ledger.flows.canonical import ReadLimits
 
 DEFAULT_MAX_UPLOAD_BYTES = 1 << 30  # a gzipped all-parties S0142 is well under this
 DEFAULT_INGESTS = 2
@@ -96,12 +98,50 @@ def parse_apart_bytes() -> int | None:
     text = os.environ.get("LEDGER_PARSE_APART_BYTES")
     if text is None or not text.strip():
         return DEFAULT_PARSE_APART_BYTES
-    text = text.strip()
-    if text.lower() == "never":
+    if text.strip().lower() == "never":
         return None
-    if not (text.isascii() and text.isdigit()):
-        raise ConfigurationError(
-            f"LEDGER_PARSE_APART_BYTES={text!r} must be a whole number of bytes (0 reads every "
-            "file apart) or never"
-        )
+    return _whole_number(
+        "LEDGER_PARSE_APART_BYTES",
+        DEFAULT_PARSE_APART_BYTES,
+        "a whole number of bytes (0 reads every file apart) or never",
+    )
+
+
+def read_limits() -> ReadLimits:
+    """How much a reader keeps of one file: ``LEDGER_MAX_WARNINGS``, the warnings kept per
+    file (beyond it they are counted by kind, not kept); ``LEDGER_MAX_KEPT_PER_PERIOD`` and
+    ``LEDGER_MAX_KEPT_PER_FILE``, the records kept without being interpreted with one
+    subject-period and in one file (beyond either the file is refused);
+    ``LEDGER_FUTURE_TOLERANCE_SECONDS``, how much later than a file's arrival a creation or
+    publication time in it may lie (beyond it the file is refused where the time ranks
+    versions, and warned of elsewhere)."""
+    defaults = ReadLimits()
+    records = "a whole number of records, at least 1"
+    tolerance = _whole_number(
+        "LEDGER_FUTURE_TOLERANCE_SECONDS",
+        int(defaults.future_tolerance.total_seconds()),
+        "a whole number of seconds",
+    )
+    return ReadLimits(
+        max_warnings=_whole_number(
+            "LEDGER_MAX_WARNINGS", defaults.max_warnings, "a whole number of warnings"
+        ),
+        kept_per_period=_whole_number(
+            "LEDGER_MAX_KEPT_PER_PERIOD", defaults.kept_per_period, records, least=1
+        ),
+        kept_per_file=_whole_number(
+            "LEDGER_MAX_KEPT_PER_FILE", defaults.kept_per_file, records, least=1
+        ),
+        future_tolerance=timedelta(seconds=tolerance),
+    )
+
+
+def _whole_number(name: str, default: int, what: str, *, least: int = 0) -> int:
+    """A setting that is a whole number, in ASCII digits (``²`` passes ``str.isdigit``)."""
+    text = os.environ.get(name)
+    if text is None or not text.strip():
+        return default
+    text = text.strip()
+    if not (text.isascii() and text.isdigit() and len(text) <= 18) or int(text) < least:
+        raise ConfigurationError(f"{name}={excerpt(text)} must be {what}")
     return int(text)

@@ -462,6 +462,7 @@ def test_openapi(client: TestClient) -> None:
         "/tenants/{tenant}/flows",
         "/tenants/{tenant}/flows/{sha256}",
         "/tenants/{tenant}/flows/{sha256}/raw",
+        "/tenants/{tenant}/flows/{sha256}/warnings",
         "/layouts/{file_type}",
         "/tenants/{tenant}/feed",
         "/tenants/{tenant}/feed/stream",

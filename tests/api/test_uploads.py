@@ -14,12 +14,14 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 import pytest
+from integration.conftest import bpi_disagreeing
 from starlette.exceptions import StarletteDeprecationWarning
 
 from api.app import create_app
 from ledger.adapters.raw_payloads import CHUNK_BYTES, Spool
 from ledger.demo.samples import sample_bm_unit_ids, sample_party_ids, write_settlement_report
 from ledger.domain.runs import RunType
+from ledger.flows.idd import idd_checksum
 from ledger.service.runtime import LedgerRuntime
 from ledger.service.settings import UploadSettings
 
@@ -144,3 +146,50 @@ def test_a_database_lost_mid_request_is_503_with_retry_after(runtime: LedgerRunt
     assert r.status_code == 503
     assert r.headers["retry-after"]
     assert "interrupted" in r.json()["detail"]
+
+
+def with_a_warning_per_bm_unit_period(data: bytes) -> bytes:
+    """The report with every BPI line disagreeing with its BM Unit's BP7 (trailer repaired)."""
+    records = bpi_disagreeing(data.splitlines()[:-1])
+    trailer = f"ZZZ|{len(records) + 1}|{idd_checksum(records)}|".encode()
+    return b"\n".join([*records, trailer, b""])
+
+
+def test_every_warning_and_check_of_an_upload_is_shown(runtime: LedgerRuntime) -> None:
+    data = with_a_warning_per_bm_unit_period(report())  # 2 BM Units: 96 warnings
+    sha256 = hashlib.sha256(data).hexdigest()
+    with client_for(runtime) as client:
+        r = upload(client, data)
+        assert r.status_code == 200
+        assert (r.json()["warning_count"], len(r.json()["warnings"])) == (96, 21)
+        flow = client.get(f"/tenants/a/flows/{sha256}").json()
+        assert (flow["warning_count"], len(flow["warnings"])) == (96, 21)
+        (validated,) = [s for s in flow["stages"] if s["stage"] == "validated"]
+        assert [(c["check"], c["outcome"]) for c in validated["detail"]["checks"]] == [
+            (check, "passed")
+            for check in (
+                "envelope",
+                "record count",
+                "checksum",
+                "layout version",
+                "day length",
+                "duplicates",
+            )
+        ]
+        found, after = [], 0
+        while after is not None:
+            page = client.get(
+                f"/tenants/a/flows/{sha256}/warnings", params={"after": after, "limit": 40}
+            )
+            assert page.status_code == 200
+            body = page.json()
+            assert (body["warning_count"], body["listed"]) == (96, 96)
+            found += [w["warning"] for w in body["warnings"]]
+            after = body["next_after"]
+        assert len(found) == 96 and found[:20] == flow["warnings"][:20]
+        too_many = client.get(f"/tenants/a/flows/{sha256}/warnings", params={"limit": 1001})
+        assert too_many.status_code == 422
+        unknown = client.get(f"/tenants/a/flows/{'0' * 64}/warnings")
+        assert unknown.status_code == 404
+        other_tenant = client.get(f"/tenants/b/flows/{sha256}/warnings")
+        assert other_tenant.status_code == 404

@@ -5,6 +5,7 @@ Every test here that takes ``database_url`` runs twice, on SQLite and on Postgre
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
@@ -41,8 +42,10 @@ BOM = b"\xef\xbb\xbf"
 
 
 def creation_time(run_type: str, run_number: int = 1, settlement_date: date = DAY) -> datetime:
-    """A plausible file creation time: later for more mature runs and higher run numbers."""
-    days = {"II": 1, "SF": 16, "R1": 40, "R2": 120, "R3": 200, "RF": 300, "DF": 400}[run_type]
+    """A file creation time, later for more mature runs and higher run numbers. Closer to the
+    settlement date than the real timetable (RF is about 28 months after it): a file created
+    after it arrived is refused, so the samples' days (2026) must be in the past already."""
+    days = {"II": 1, "SF": 5, "R1": 10, "R2": 15, "R3": 20, "RF": 25, "DF": 30}[run_type]
     base = datetime(settlement_date.year, settlement_date.month, settlement_date.day, tzinfo=UTC)
     return base + timedelta(days=days, hours=run_number)
 
@@ -160,6 +163,42 @@ def replace_in_record(prefix: bytes, old: bytes, new: bytes, *, nth: int = 0) ->
         raise AssertionError(f"no record #{nth} starting with {prefix!r}")
 
     return edit
+
+
+def bpi_disagreeing(records: list[bytes]) -> list[bytes]:
+    """An edit: every BPI line of the system block gives another metered volume than its BM
+    Unit's own BP7 line, one warning per BM Unit period."""
+    for i, record in enumerate(records):
+        if record.startswith(b"BPI|"):
+            parts = record.split(b"|")
+            parts[4] = b"12345.678"
+            records[i] = b"|".join(parts)
+    return records
+
+
+def with_lines_after(source: Path, target: Path, where: bytes, line: bytes, count: int) -> Path:
+    """``source`` gzipped to ``target`` with ``count`` copies of ``line`` after every record
+    starting with ``where``, and a trailer that counts them: an even number of copies leaves
+    the XOR checksum as it was, so the file is valid."""
+    assert count % 2 == 0
+    records = source.read_bytes().splitlines()
+    body = records[:-1]
+    inserted = sum(r.startswith(where) for r in body) * count
+    trailer = f"ZZZ|{len(body) + inserted + 1}|{idd_checksum(body)}|\n".encode()
+
+    def lines() -> Iterator[bytes]:
+        block = (line + b"\n") * min(count, 10_000)
+        for record in body:
+            yield record + b"\n"
+            if record.startswith(where):
+                for start in range(0, count, 10_000):
+                    yield block if count - start >= 10_000 else (line + b"\n") * (count - start)
+        yield trailer
+
+    with gzip.open(target, "wb", compresslevel=9) as out:
+        for chunk in lines():
+            out.write(chunk)
+    return target
 
 
 def edit_lines(path: Path, edit: Callable[[list[bytes]], list[bytes]]) -> Path:
@@ -295,6 +334,8 @@ VIEW_TABLES = {
     "exceptions": "exception_id",
     "exception_history": "exception_id, version",
     "meter_readings": "readings_id, version, line",
+    "flow_validations": "flow_id",
+    "flow_warnings": "flow_id, number",
 }
 
 

@@ -177,6 +177,7 @@ def test_rebuild(cli: Cli, files: Path) -> None:
         "exceptions",
         "identity_mappings",
         "meter_readings",
+        "flow_validation",
     ]
     assert rebuilt["events"] == 2 * (S0142_PERIODS + 5) + 2  # and the exceptions raised
     _, after, _ = cli("period", PARTY_SUBJECT, DAY.isoformat(), "48")

@@ -234,7 +234,7 @@ def test_events_carry_their_fields_as_json_without_floats(log: Log) -> None:
         assert payload["file_creation_time"] == original.file_creation_time.isoformat()
         assert "originator_id" not in payload and "timestamp" not in payload
     validated = next(e for e in events if e.type == "ReceivedFile.Validated")
-    assert validated.schema_version == 2 and validated.payload["flow"] == "S0141"
+    assert validated.schema_version == 3 and validated.payload["flow"] == "S0141"
 
 
 def floats_in(value: Any) -> Any:

@@ -4,9 +4,12 @@ messages and files no format reads, each visibly through the same stages (both b
 from __future__ import annotations
 
 import json
-from datetime import UTC, date, datetime
+from collections.abc import Callable
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
+
+import pytest
 
 from integration.conftest import period_json, write_report
 from ledger.demo.dtc_samples import (
@@ -18,6 +21,7 @@ from ledger.demo.dtc_samples import (
     sample_mpan,
 )
 from ledger.demo.json_samples import dip_message, disebsp_day, disebsp_page, mpan_for
+from ledger.flows.formats import MAX_LEADING_WHITE_SPACE
 from ledger.service.runtime import LedgerRuntime
 from projections.meter_readings import meter_readings
 
@@ -184,3 +188,84 @@ def test_published_values_show_as_written_in_plain_digits(
     values = shown["best"]["values"]
     assert values["reserve_scarcity_price"] == "0.000000000000000000"
     assert values["system_sell_price"] == "344.249492314814801830"
+
+
+def test_json_after_much_white_space_is_read_as_json(runtime: LedgerRuntime, files: Path) -> None:
+    """Detection looks past leading white space (JSON allows any), bounded and streaming."""
+    page = disebsp_page(disebsp_day(DAY, CREATED))
+    for name, padding in (("spaced.json", b" " * 8192), ("lines.json", b"\r\n\t " * 50_000)):
+        result = ingest(runtime, files, name, padding + page)
+        assert (result["status"], result["format"], result["periods"]) == (
+            "accepted",
+            "insights-disebsp",
+            48,
+        ), name
+
+
+def test_a_file_of_white_space_says_so_exactly(runtime: LedgerRuntime, files: Path) -> None:
+    cases = {
+        "empty.json": (b"", "the file is empty: there is nothing to read in it"),
+        "blank.json": (
+            b"\xef\xbb\xbf" + b" \n" * 6000,
+            "the file holds only white space (12,000 bytes): there is nothing to read in it",
+        ),
+        "flood.json": (
+            b" " * (MAX_LEADING_WHITE_SPACE + 1) + b"{}",
+            f"the file begins with more than {MAX_LEADING_WHITE_SPACE:,} bytes of white space "
+            "before its first character: it was not read further",
+        ),
+    }
+    for name, (data, reason) in cases.items():
+        result = ingest(runtime, files, name, data)
+        assert (result["status"], result["reasons"]) == ("rejected", [f"file {name}: {reason}"])
+        assert runtime.raw_bytes(str(result["sha256"])) == data  # kept as received
+
+
+def test_a_publication_from_the_future_is_refused_and_a_real_later_one_is_best(
+    runtime: LedgerRuntime, files: Path
+) -> None:
+    first = datetime(2026, 5, 1, 23, 44, tzinfo=UTC)
+    assert (
+        ingest(runtime, files, "first.json", disebsp_page(disebsp_day(DAY, first)))["status"]
+        == "accepted"
+    )
+    future = datetime(2150, 1, 1, 0, 0, tzinfo=UTC)
+    refused = ingest(
+        runtime, files, "future.json", disebsp_page(disebsp_day(DAY, future, revision=1))
+    )
+    assert refused["status"] == "rejected"
+    reasons = refused["reasons"]
+    assert isinstance(reasons, list) and len(reasons) == 1
+    reason = str(reasons[0])
+    assert reason.startswith(
+        "file future.json: DISEBSP page 'future.json' record 1 (settlement date 2026-05-01, "
+        "period 1): createdDateTime 2150-01-01T00:00:00Z is later than the file's arrival ("
+    )
+    assert reason.endswith(
+        "so the file is refused; check the sender's clock and send the file again"
+    )
+    assert runtime.raw_bytes(str(refused["sha256"])) is not None  # kept, as every rejection
+    # A real publication, later than the first, arriving after the refused one: it is best.
+    later = datetime(2026, 5, 2, 6, 0, tzinfo=UTC)
+    page = disebsp_page(disebsp_day(DAY, later, revision=2))
+    assert ingest(runtime, files, "later.json", page)["status"] == "accepted"
+    view = runtime.period("system", DAY, 1)
+    assert [v.file_creation_time for v in view.versions] == [first, later]
+    assert view.best is not None and view.best.file_creation_time == later
+
+
+def test_a_report_created_after_it_arrived_is_refused_read_here_or_apart(
+    open_runtime: Callable[[], LedgerRuntime], files: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    future = datetime.now(UTC) + timedelta(hours=1)
+    report = write_report(files, run_type="SF", created=future)
+    reasons = []
+    for apart in ("never", "0"):
+        monkeypatch.setenv("LEDGER_PARSE_APART_BYTES", apart)
+        result = open_runtime().ingest(report.path, tenant=f"t{apart}")
+        assert result.status == "rejected"
+        reasons.append(result.reasons[0])
+    assert reasons[0] == reasons[1]
+    assert f"the AAA header's creation time {future:%Y-%m-%dT%H:%M:%SZ} is later than" in reasons[0]
+    monkeypatch.setenv("LEDGER_FUTURE_TOLERANCE_SECONDS", "7200")
+    assert open_runtime().ingest(report.path, tenant="skewed").status == "accepted"

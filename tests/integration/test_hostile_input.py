@@ -23,7 +23,14 @@ from ledger.service import ingestion
 from ledger.service.application import Ledger
 from ledger.service.runtime import LedgerRuntime
 
-from .conftest import PARTY_SUBJECT, count_events, count_rows, line_at, write_report
+from .conftest import (
+    PARTY_SUBJECT,
+    count_events,
+    count_rows,
+    line_at,
+    with_lines_after,
+    write_report,
+)
 
 # Batches small enough for a small file to span several.
 SMALL_BATCH = 500
@@ -208,3 +215,26 @@ def test_a_subject_period_repeated_anywhere_in_a_file_rejects_it(
     assert line_at(report.path, again).startswith(b"APC|")
     assert again - first > SMALL_BATCH
     assert count_rows(runtime, "period_versions") == 0
+
+
+def test_a_valid_file_keeping_300000_records_in_one_period_is_refused(
+    runtime: LedgerRuntime, files: Path
+) -> None:
+    """Every line of it is valid and its trailer right, but one period would keep 300,000
+    records (its view answered 44.8 MB): refused by the bound per period, nothing written."""
+    report = write_report(files, run_type="SF")
+    crafted = with_lines_after(
+        report.path, files / "crafted.gz", b"SPI|2|", b"TRA|T_CRAFT-1|2.5|", 300_000
+    )
+    result = runtime.ingest(crafted)
+    assert result.status == "rejected"
+    (reason,) = result.reasons
+    assert reason.endswith(
+        "(TRA, settlement date 2026-05-01, period 2): settlement period 2 of the system keeps "
+        "more than 10,000 records the ledger does not interpret (10,001 TRA); no real file keeps "
+        "that many there (LEDGER_MAX_KEPT_PER_PERIOD): the file was not read further"
+    )
+    assert count_rows(runtime, "period_versions") == 0
+    assert runtime.raw_bytes(result.sha256) == crafted.read_bytes()
+    assert [e.status for e in runtime.exceptions.find(tenant="default")] == ["open"]
+    _still_serves_every_tenant(runtime, files)

@@ -22,13 +22,13 @@ from typing import Any
 import psycopg
 import pytest
 
-from integration.conftest import DAY, Report, write_report
+from integration.conftest import DAY, Report, bpi_disagreeing, rewrite, write_report
 from ledger.adapters import raw_payloads
 from ledger.demo.dtc_samples import SampleReading, d0010_file, d0036_file, sample_mpan
 from ledger.demo.json_samples import dip_message, disebsp_day, disebsp_page, to_json
 from ledger.demo.samples import sample_bm_unit_ids, sample_party_ids
 from ledger.domain.errors import LedgerError, LedgerUnavailable
-from ledger.flows.canonical import ParsedFile
+from ledger.flows.canonical import ParsedFile, ReadLimits
 from ledger.flows.formats import detect
 from ledger.service import ingestion
 from ledger.service.parse_apart import ParsedApart
@@ -49,6 +49,8 @@ def outcome(parsed: ParsedFile, items: list[Any]) -> dict[str, Any]:
         "description": parsed.description,
         "items": items,
         "warnings": parsed.warnings,
+        "warning_count": parsed.warning_count,
+        "checks": parsed.checks,
         "records": parsed.record_count,
     }
 
@@ -77,6 +79,9 @@ def samples(tmp_path: Path) -> dict[str, bytes]:
         "S0142": report_bytes(tmp_path, name="a.s0142"),
         "S0142 gzipped": gzip.compress(report_bytes(tmp_path, name="b.s0142")),
         "S0141": report_bytes(tmp_path, flow="S0141", name="c.s0141"),
+        "S0142 with a warning per BM Unit period": rewrite(
+            write_report(tmp_path, name="d.s0142").path, bpi_disagreeing
+        ).read_bytes(),
         "D0036": d0036_file(mpans=[MPAN], settlement_dates=[DAY], creation_time=CREATED),
         "D0010": d0010_file([reading], creation_time=CREATED),
         "DISEBSP": disebsp_page(disebsp_day(DAY, CREATED)),
@@ -87,6 +92,17 @@ def samples(tmp_path: Path) -> dict[str, bytes]:
 def test_every_format_reads_alike_in_a_process_of_its_own(tmp_path: Path) -> None:
     for name, data in samples(tmp_path).items():
         assert read_apart(data) == read_here(data), name
+
+
+def test_the_reader_apart_keeps_every_warning_up_to_the_same_bound(tmp_path: Path) -> None:
+    data = samples(tmp_path)["S0142 with a warning per BM Unit period"]
+    here, apart = read_here(data), read_apart(data)
+    assert here["warning_count"] == apart["warning_count"] == 3 * 48
+    assert apart["warnings"] == here["warnings"] and len(here["warnings"]) == 3 * 48
+    bounded = ReadLimits(max_warnings=10)
+    with ParsedApart(chunked(data), file_name="sample", limits=bounded) as parsed:
+        counted = outcome(parsed, [])
+    assert (counted["warning_count"], len(counted["warnings"])) == (3 * 48, 11)
 
 
 def test_a_file_refused_half_way_is_refused_with_the_same_words_after_the_same_items(

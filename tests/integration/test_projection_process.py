@@ -76,6 +76,7 @@ def test_verify_finds_the_views_equal_and_leaves_nothing_behind(
         "exceptions",
         "meter_readings",
         "identity_mappings",
+        "flow_validation",
     }
     assert set(found.views["documents"].tables) == {"documents", "document_lines"}
     assert dump_views(runtime) == before

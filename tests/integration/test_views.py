@@ -191,6 +191,7 @@ def test_catch_up_is_idempotent(runtime: LedgerRuntime, files: Path) -> None:
         "exceptions",
         "identity_mappings",
         "meter_readings",
+        "flow_validation",
     }
     assert len(set(positions.values())) == 1
 

@@ -288,3 +288,49 @@ def test_exception_events_stored_before_causes_still_load(ledger: Ledger) -> Non
     loaded: ExceptionCase = ledger.repository.get(case.id)
     assert isinstance(loaded, ExceptionCase)
     assert (loaded.message, loaded.causes, loaded.flows) == (case.message, [], case.flows)
+
+
+def validated_as_stored(ledger: Ledger, warnings: list[str]) -> tuple[Any, dict[str, Any]]:
+    """A file's Validated event, and its stored state."""
+    received = ReceivedFile.receive(TENANT, "cd" * 32, 10, "cli", "f.txt")
+    received.validate(
+        flow="S0142",
+        flow_version="013",
+        settlement_date=DAY,
+        run_type="SF",
+        run_number=2,
+        bsc_party_id=None,
+        file_creation_time=datetime(2026, 5, 18, 6, 0, tzinfo=UTC),
+        record_count=100,
+        warnings=warnings,
+        warning_count=240,
+        checks=[{"check": "envelope", "outcome": "passed", "detail": "AAA and ZZZ"}],
+    )
+    _, validated = received.collect_events()
+    return validated, json.loads(ledger.mapper.to_stored_event(validated).state)
+
+
+def test_a_validated_event_keeps_every_warning_and_how_many_were_found(ledger: Ledger) -> None:
+    warnings = [f"warning {n}" for n in range(240)]
+    validated, state = validated_as_stored(ledger, warnings)
+    assert (state["class_version"], state["warning_count"], state["warnings"]) == (3, 240, warnings)
+    assert state["checks"] == [{"check": "envelope", "outcome": "passed", "detail": "AAA and ZZZ"}]
+
+
+def test_a_version_2_validated_event_counts_the_warnings_it_listed(ledger: Ledger) -> None:
+    """Before version 3 a file kept at most 20 warnings and a line counting the rest: how many
+    there were in all is not known, so the count is what the list holds."""
+    listed = [*(f"warning {n}" for n in range(20)), "220 further warnings were not listed"]
+    validated, state = validated_as_stored(ledger, listed)
+    state["class_version"] = 2
+    del state["warning_count"], state["checks"]
+    stored = ledger.mapper.to_stored_event(validated)
+    old = StoredEvent(
+        originator_id=stored.originator_id,
+        originator_version=stored.originator_version,
+        topic=stored.topic,
+        state=json.dumps(state).encode(),
+    )
+    event = ledger.mapper.to_domain_event(old)
+    assert isinstance(event, ReceivedFile.Validated)
+    assert (event.warnings, event.warning_count, event.checks) == (listed, 21, None)

@@ -4,7 +4,7 @@ and every way a file can be refused, with the message a user reads."""
 from __future__ import annotations
 
 import io
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
 import pytest
@@ -21,7 +21,7 @@ from ledger.demo.dtc_samples import (
 )
 from ledger.domain.errors import LedgerError
 from ledger.domain.runs import RunType
-from ledger.flows.canonical import Item, MeterReading, PeriodValues, UnplacedRecord
+from ledger.flows.canonical import Item, MeterReading, PeriodValues, ReadLimits, UnplacedRecord
 from ledger.flows.dtc import FORMAT, DtcError, DtcFile, read_dtc
 from ledger.flows.formats import detect
 
@@ -635,3 +635,38 @@ def test_a_damaged_file_is_read_or_refused_in_business_terms(
         message = str(exc)
         assert message and len(message) < 600
         assert message.isprintable()
+
+
+def test_unplaced_d0010_records_are_bounded_as_one_period() -> None:
+    extra = b"030|S|20260222000000|4211.0|||T|N|\n" + b"033|X|\n" * 6
+    data = D0010.replace(b"030|S|20260222000000|4211.0|||T|N|\n", extra, 1)
+    data = data.replace(b"|7||2|", b"|13||2|")
+    parsed = read_dtc(io.BytesIO(data), limits=ReadLimits(kept_per_period=5))
+    with pytest.raises(DtcError) as caught:
+        list(parsed.items())
+    assert str(caught.value) == (
+        "D0010 line 10: the file, outside any settlement period, keeps more than 5 records the "
+        "ledger does not interpret (6 033); no real file keeps that many there "
+        "(LEDGER_MAX_KEPT_PER_PERIOD): the file was not read further"
+    )
+
+
+def test_a_d0036_created_after_it_arrived_is_refused_other_flows_warned_of() -> None:
+    early = ReadLimits(arrival=CREATED - timedelta(hours=1))
+    with pytest.raises(DtcError) as caught:
+        read_dtc(io.BytesIO(one_day()), limits=early)
+    assert str(caught.value).startswith(
+        "D0036 line 1: the ZHV header's creation time 2026-06-05T15:19:00Z is later than the "
+        "file's arrival (2026-06-05T14:19:00Z) by more than the 300 seconds allowed"
+    )
+    assert "so the file is refused" in str(caught.value)
+    readings = read_dtc(
+        io.BytesIO(D0010), limits=ReadLimits(arrival=datetime(2026, 1, 1, tzinfo=UTC))
+    )
+    list(readings.items())
+    assert readings.warnings == [
+        "D0010 file 0000123401: the ZHV header's creation time 2026-03-02T15:31:51Z is later "
+        "than the file's arrival (2026-01-01T00:00:00Z) by more than the 300 seconds allowed "
+        "for clock skew (LEDGER_FUTURE_TOLERANCE_SECONDS); it ranks no version here, so the "
+        "file was kept as sent"
+    ]

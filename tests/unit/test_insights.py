@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import gzip
 import io
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -27,7 +27,7 @@ from ledger.demo.json_samples import (
 )
 from ledger.domain.errors import LedgerError
 from ledger.domain.runs import RunType
-from ledger.flows.canonical import PeriodValues, Run
+from ledger.flows.canonical import PeriodValues, ReadLimits, Run
 from ledger.flows.formats import detect
 from ledger.flows.insights import FORMAT, MAX_DIGITS, SystemPricesPage
 from ledger.flows.json_documents import MAX_JSON_BYTES
@@ -395,15 +395,32 @@ def test_nan_and_infinity_are_refused(constant: bytes) -> None:
     )
 
 
-@pytest.mark.parametrize(("value", "shown"), [("1.0", "the number '1.0'"), ('"1"', "the text '1'")])
-def test_a_period_that_is_not_a_whole_number_is_refused(value: str, shown: str) -> None:
+@pytest.mark.parametrize(
+    ("value", "shown"),
+    [
+        ("1.0", "the number '1.0' written with a decimal point or an exponent"),
+        ("1e0", "the number '1' written with a decimal point or an exponent"),
+        ("1E+0", "the number '1' written with a decimal point or an exponent"),
+        ("0.1e1", "the number '1' written with a decimal point or an exponent"),
+        ('"1"', "the text '1'"),
+        ("true", "true"),
+    ],
+)
+def test_a_period_that_is_not_written_as_a_whole_number_is_refused(value: str, shown: str) -> None:
     data = page([disebsp_record(DAY, 1, CREATED)]).replace(
         b'"settlementPeriod": 1', b'"settlementPeriod": ' + value.encode()
     )
     assert refusal(data) == (
         f"DISEBSP page record 1 (settlement date 2026-05-06): settlementPeriod is {shown}, not "
-        "a settlement period number (a whole number from 1 to 50)"
+        "a settlement period number (a whole number from 1 to 50, written without a decimal "
+        "point or exponent)"
     )
+
+
+def test_a_period_written_as_an_integer_is_read() -> None:
+    data = page([disebsp_record(DAY, 7, CREATED)])
+    assert b'"settlementPeriod": 7' in data
+    assert [item.settlement_period for item in items(data)] == [7]
 
 
 def test_a_document_over_the_size_limit_is_refused_unread() -> None:
@@ -576,3 +593,34 @@ def test_any_value_in_any_field_gives_a_business_error_or_a_clean_read(
 @given(st.binary(max_size=300))
 def test_arbitrary_bytes_give_a_business_error_or_a_clean_read(data: bytes) -> None:
     assert_reads_or_refuses_in_business_terms(data)
+
+
+def test_a_record_keeping_more_fields_than_the_bound_is_refused() -> None:
+    record = disebsp_record(DAY, 3, CREATED) | {f"new{n}": n for n in range(12)}
+    page_of = page([record])
+    assert FORMAT.read(io.BytesIO(page_of), limits=ReadLimits(kept_per_period=12)).record_count
+    with pytest.raises(LedgerError) as caught:
+        FORMAT.read(io.BytesIO(page_of), limits=ReadLimits(kept_per_period=11))
+    assert str(caught.value) == (
+        "DISEBSP page record 1 (settlement date 2026-05-06, period 3): settlement period 3 of "
+        "the system keeps more than 11 records the ledger does not interpret (12 fields the "
+        "DISEBSP v1 layout does not name); no real file keeps that many there "
+        "(LEDGER_MAX_KEPT_PER_PERIOD): the file was not read further"
+    )
+
+
+def test_a_publication_after_the_page_arrived_is_refused() -> None:
+    future = datetime(2150, 1, 1, 9, 0, tzinfo=UTC)
+    data = page([disebsp_record(DAY, 1, CREATED), disebsp_record(DAY, 2, future)])
+    arrived = ReadLimits(arrival=LATER)
+    with pytest.raises(LedgerError) as caught:
+        FORMAT.read(io.BytesIO(data), limits=arrived)
+    assert str(caught.value) == (
+        "DISEBSP page record 2 (settlement date 2026-05-06, period 2): createdDateTime "
+        "2150-01-01T09:00:00Z is later than the file's arrival (2026-05-21T09:15:02Z) by more "
+        "than the 300 seconds allowed for clock skew (LEDGER_FUTURE_TOLERANCE_SECONDS): a "
+        "version from the future would outrank every real one published after it, so the file "
+        "is refused; check the sender's clock and send the file again"
+    )
+    skewed = page(day(created=LATER + timedelta(minutes=4)))
+    assert FORMAT.read(io.BytesIO(skewed), limits=arrived).record_count == 48

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import copy
 import io
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -20,6 +20,7 @@ from hypothesis import strategies as st
 
 from ledger.demo.json_samples import dip_message, disebsp_day, disebsp_page, mpan_for, to_json
 from ledger.domain.errors import LedgerError
+from ledger.flows.canonical import ReadLimits
 from ledger.flows.formats import detect
 from ledger.flows.mhhs import FORMAT, DipMessage
 
@@ -451,3 +452,17 @@ def test_any_value_in_any_field_gives_a_business_error_or_a_clean_read(
 @given(st.binary(max_size=300))
 def test_arbitrary_bytes_give_a_business_error_or_a_clean_read(data: bytes) -> None:
     assert_reads_or_refuses_in_business_terms(data)
+
+
+def test_a_message_sent_after_it_arrived_is_warned_of() -> None:
+    sent = datetime(2026, 5, 7, 9, 30, tzinfo=UTC)
+    data = encode(dip_message(sent=sent))
+    arrived = ReadLimits(arrival=sent - timedelta(days=1))
+    message = FORMAT.read(io.BytesIO(data), limits=arrived)
+    assert message.warnings == [
+        f"IF-021 message {REF}: S1.senderTimestamp 2026-05-07T09:30:00Z is later than the "
+        "file's arrival (2026-05-06T09:30:00Z) by more than the 300 seconds allowed for clock "
+        "skew (LEDGER_FUTURE_TOLERANCE_SECONDS); it ranks no version here, so the file was kept "
+        "as sent"
+    ]
+    assert FORMAT.read(io.BytesIO(data), limits=ReadLimits(arrival=sent)).warnings == []

@@ -1,6 +1,6 @@
 """Run types, maturity, "best available" ordering and configured timetables."""
 
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -13,6 +13,8 @@ from ledger.domain.runs import (
     Timetable,
     best_run_key,
     load_timetables,
+    noted_after_arrival,
+    refused_after_arrival,
     scheduled_run_date,
     timetable_for,
 )
@@ -163,3 +165,33 @@ def test_bad_timetable_files_are_refused(
     config.write_text(body)
     with pytest.raises(error, match=match):
         load_timetables(config)
+
+
+ARRIVED = datetime(2026, 5, 7, 10, 0, tzinfo=UTC)
+
+
+def test_an_instant_up_to_the_tolerance_after_arrival_is_believed() -> None:
+    tolerance = timedelta(minutes=5)
+    for instant in (ARRIVED - timedelta(days=400), ARRIVED, ARRIVED + tolerance):
+        assert refused_after_arrival("createdDateTime", instant, ARRIVED, tolerance) is None
+        assert noted_after_arrival("createdDateTime", instant, ARRIVED, tolerance) is None
+    later = datetime(2150, 1, 1, tzinfo=UTC)
+    assert refused_after_arrival("createdDateTime", later, None, tolerance) is None  # unknown
+
+
+def test_an_instant_after_arrival_is_refused_where_it_ranks_and_noted_elsewhere() -> None:
+    tolerance = timedelta(minutes=5)
+    instant = ARRIVED + tolerance + timedelta(seconds=1)
+    finding = (
+        "the AAA header's creation time 2026-05-07T10:05:01Z is later than the file's arrival "
+        "(2026-05-07T10:00:00Z) by more than the 300 seconds allowed for clock skew "
+        "(LEDGER_FUTURE_TOLERANCE_SECONDS)"
+    )
+    what = "the AAA header's creation time"
+    assert refused_after_arrival(what, instant, ARRIVED, tolerance) == (
+        f"{finding}: a version from the future would outrank every real one published after "
+        "it, so the file is refused; check the sender's clock and send the file again"
+    )
+    assert noted_after_arrival(what, instant, ARRIVED, tolerance) == (
+        f"{finding}; it ranks no version here, so the file was kept as sent"
+    )

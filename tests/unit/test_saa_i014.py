@@ -13,7 +13,7 @@ import gzip
 import io
 from collections import Counter
 from collections.abc import Mapping, Sequence
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Literal
@@ -35,6 +35,7 @@ from ledger.demo.samples import (
     write_settlement_report,
 )
 from ledger.domain.runs import RunType
+from ledger.flows.canonical import DEFAULT_KEPT_PER_PERIOD, MAX_KEPT_BYTES, ReadLimits
 from ledger.flows.idd import EnvelopeError, format_decimal, idd_checksum
 from ledger.flows.record_layouts import layout_for
 from ledger.flows.saa_i014 import (
@@ -120,8 +121,10 @@ def generate(
     return count, out.getvalue()
 
 
-def parse(data: bytes, file_name: str | None = None) -> tuple[SettlementReport, list[ReportItem]]:
-    report = parse_settlement_report(io.BytesIO(data), file_name=file_name)
+def parse(
+    data: bytes, file_name: str | None = None, *, limits: ReadLimits | None = None
+) -> tuple[SettlementReport, list[ReportItem]]:
+    report = parse_settlement_report(io.BytesIO(data), file_name=file_name, limits=limits)
     return report, list(report.items())
 
 
@@ -724,17 +727,36 @@ def test_bm_units_the_system_block_and_the_parties_do_not_both_carry_are_warning
     ]
 
 
-def test_warnings_past_twenty_are_counted_not_listed() -> None:
-    periods = range(1, 26)
-    body = [f"SPI|{p}|" for p in periods]
+def differing_copies(periods: int) -> bytes:
+    """An S0142 whose second party's system data differs from the first's in every period:
+    one warning per period."""
+    body = [f"SPI|{p}|" for p in range(1, periods + 1)]
     for party, copy in (("BRITGAS", ssd("75")), ("EDF", ssd("80"))):  # EDF's copies differ
         body.append(BPH_BRITGAS.replace("BRITGAS", party))
-        body += [line for p in periods for line in (f"SP7|{p}|", copy)]
-    report, items = parse(s0142(*body))
-    assert len(periods_of(items)) == 25 * 3
+        body += [line for p in range(1, periods + 1) for line in (f"SP7|{p}|", copy)]
+    return s0142(*body)
+
+
+def test_every_warning_is_kept() -> None:
+    report, items = parse(differing_copies(46))
+    assert len(periods_of(items)) == 46 * 3
+    assert report.warning_count == len(report.warnings) == 46
+    assert all(" under party EDF differs from the first copy" in w for w in report.warnings)
+    assert [w.split(":")[0] for w in report.warnings] == [
+        f"S0142 line {142 + 2 * p}" for p in range(1, 47)
+    ]
+
+
+def test_warnings_past_the_bound_are_counted_by_kind_not_kept() -> None:
+    data = differing_copies(25)
+    report, _ = parse(data, limits=ReadLimits(max_warnings=20))
+    assert report.warning_count == 25
     assert len(report.warnings) == 21
     assert all(" under party EDF differs from the first copy" in w for w in report.warnings[:20])
-    assert report.warnings[20] == "5 further warnings were not listed"
+    assert report.warnings[20] == (
+        "5 further warnings were found of copies of system data differing from the first, not "
+        "kept: a file keeps its first 20 warnings (LEDGER_MAX_WARNINGS)"
+    )
 
 
 def test_empty_optional_decimals_are_absent() -> None:
@@ -1046,3 +1068,126 @@ def test_written_decimals_read_back_losslessly(
         n: v for n, v in zip(SSD_HEAD, ssd_values, strict=True) if v is not None
     }
     assert periods["system", 1].attributes == {"price_derivation_code": "N"}
+
+
+# -- bounds on what is kept without being interpreted -------------------------------------------
+
+NOT_READ = "the file was not read further"
+
+
+class CountingStream(io.RawIOBase):
+    """A stream that counts the bytes read from it."""
+
+    def __init__(self, data: bytes) -> None:
+        self._data = io.BytesIO(data)
+        self.read_bytes = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: memoryview) -> int:  # type: ignore[override]
+        n = self._data.readinto(buffer)
+        self.read_bytes += n
+        return n
+
+
+def refused_with(data: bytes, limits: ReadLimits) -> str:
+    with pytest.raises(SettlementReportError) as refused:
+        parse(data, limits=limits)
+    return str(refused.value)
+
+
+def test_a_period_keeping_more_records_than_its_bound_is_refused_as_it_streams() -> None:
+    data = s0142("SPI|1|", *["TRA|T_UNIT-1|1.5|"] * 1_000_000, "SPI|2|")
+    stream = CountingStream(data)
+    report = parse_settlement_report(
+        io.BufferedReader(stream), limits=ReadLimits(kept_per_period=50)
+    )
+    with pytest.raises(SettlementReportError) as refused:
+        list(report.items())
+    assert str(refused.value) == (
+        "S0142 line 54 (TRA, settlement date 2026-05-06, period 1): settlement period 1 of the "
+        "system keeps more than 50 records the ledger does not interpret (51 TRA); no real file "
+        f"keeps that many there (LEDGER_MAX_KEPT_PER_PERIOD): {NOT_READ}"
+    )
+    assert stream.read_bytes < len(data) // 4  # refused before the rest was read
+
+
+def test_the_bound_per_period_names_the_record_types_kept() -> None:
+    body = [BPH_BRITGAS, "SP7|1|", "BP7|T_BRIT-1|", *["MVR|1|"] * 7, *["RUE|1|"] * 4]
+    assert refused_with(s0142(*body), ReadLimits(kept_per_period=10)) == (
+        "S0142 line 16 (RUE, party BRITGAS, settlement date 2026-05-06, period 1): settlement "
+        "period 1 of bmu:T_BRIT-1 keeps more than 10 records the ledger does not interpret "
+        f"(7 MVR, 4 RUE); no real file keeps that many there (LEDGER_MAX_KEPT_PER_PERIOD): "
+        f"{NOT_READ}"
+    )
+
+
+def test_a_file_keeping_more_records_than_its_bound_is_refused() -> None:
+    body = [line for p in (1, 2, 3) for line in (f"SPI|{p}|", *["TRA|T_UNIT-1|1.5|"] * 40)]
+    assert refused_with(s0142(*body), ReadLimits(kept_per_file=100)) == (
+        "S0142 line 106 (TRA, settlement date 2026-05-06, period 3): settlement period 3 of the "
+        "system takes the file past 100 records the ledger does not interpret, kept as "
+        f"received; no real file keeps that many (LEDGER_MAX_KEPT_PER_FILE): {NOT_READ}"
+    )
+
+
+def test_records_outside_any_period_are_bounded_as_one_period() -> None:
+    body = [*["XYZ|1|"] * 6, "SPI|1|"]
+    assert refused_with(s0142(*body), ReadLimits(kept_per_period=5)) == (
+        "S0142 line 8 (XYZ, settlement date 2026-05-06): the file, outside any settlement "
+        "period, keeps more than 5 records the ledger does not interpret (6 XYZ); no real "
+        f"file keeps that many there (LEDGER_MAX_KEPT_PER_PERIOD): {NOT_READ}"
+    )
+
+
+def test_a_period_whose_kept_records_take_too_much_memory_is_refused() -> None:
+    body = ["SPI|1|", *[f"TRA|{'X' * 60_000}|{n}|" for n in range(80)]]
+    refusal = refused_with(s0142(*body), ReadLimits())
+    assert refusal.startswith("S0142 line 73 (TRA, settlement date 2026-05-06, period 1): ")
+    assert refusal.endswith(
+        "settlement period 1 of the system keeps records the ledger does not interpret (70 TRA) "
+        f"that take more than 4 MiB; no real file keeps that much there: {NOT_READ}"
+    )
+
+
+def test_fields_beyond_the_layout_count_as_kept() -> None:
+    body = [BPH_BRITGAS, "SP7|1|", *[f"BP7|T_BRIT-{n}|{'|' * 30}x|" for n in range(1, 4)]]
+    _, items = parse(s0142(*body))
+    kept = [item.unconfirmed for item in items if isinstance(item, PeriodValues)]
+    assert [list(k) for k in kept if k] == [["BP7@5"], ["BP7@6"], ["BP7@7"]]
+    assert refused_with(s0142(*body), ReadLimits(kept_per_file=2)).startswith(
+        "S0142 line 7 (BP7, party BRITGAS, settlement date 2026-05-06, period 1): settlement "
+        "period 1 of bmu:T_BRIT-3 takes the file past 2 records"
+    )
+
+
+def test_a_market_shaped_report_keeps_far_less_than_the_bounds() -> None:
+    """The parties of the market-size sample (scripts/bench.py, the real layout) with the most
+    BM Units: the most any subject-period keeps is a small share of the default bound."""
+    market_parties, market_units = market_size_ids()
+    parties = sorted(market_parties, key=lambda p: -len(market_units[p]))[:4]
+    _, data = generate(parties=parties, bm_units={p: market_units[p] for p in parties})
+    report, items = parse(data)
+    kept = [len(i.unconfirmed) for i in items if isinstance(i, PeriodValues | DailyValues)]
+    assert 0 < max(kept) <= DEFAULT_KEPT_PER_PERIOD // 100
+    sizes = [i.kept_size for i in items if isinstance(i, PeriodValues)]
+    assert max(sizes) <= MAX_KEPT_BYTES // 100
+
+
+# -- a creation time after the file's arrival --------------------------------------------------
+
+
+def test_a_report_created_after_it_arrived_is_refused() -> None:
+    data = s0142("SPI|1|")
+    created = datetime(2026, 9, 22, 22, 44, 32, tzinfo=UTC)  # the AAA header's
+    within = ReadLimits(arrival=created - timedelta(minutes=4))
+    assert parse(data, limits=within)[0].header.creation_time == created
+    early = created - timedelta(minutes=6)
+    assert refused_with(data, ReadLimits(arrival=early)) == (
+        "S0142 line 1 (AAA, settlement date 2026-05-06): the AAA header's creation time "
+        "2026-09-22T22:44:32Z is later than the file's arrival (2026-09-22T22:38:32Z) by more "
+        "than the 300 seconds allowed for clock skew (LEDGER_FUTURE_TOLERANCE_SECONDS): a "
+        "version from the future would outrank every real one published after it, so the file "
+        "is refused; check the sender's clock and send the file again"
+    )

@@ -181,6 +181,12 @@ def test_a_version_without_a_field_table_is_read_by_the_nearest_earlier_one() ->
     report, items = parse(encode(lines))
     assert "S0142014" in report.warnings[0] and "S0142013" in report.warnings[0]
     assert len(by_subject(items)) == 4
+    (layout,) = [c for c in report.checks if c.check == "layout version"]
+    assert (layout.outcome, layout.detail) == (
+        "warning",
+        "S0142014 has no layout of its own: read with S0142013's, the nearest earlier version, "
+        "its extra fields kept unread",
+    )
 
 
 def test_a_version_older_than_every_field_table_is_refused_naming_it() -> None:

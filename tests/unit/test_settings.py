@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 
 from ledger.domain.errors import ConfigurationError
+from ledger.flows.canonical import ReadLimits
 from ledger.service.settings import (
     DEFAULT_MAX_DOCUMENT_LINES,
     DEFAULT_PARSE_APART_BYTES,
     max_document_lines,
     parse_apart_bytes,
+    read_limits,
 )
 
 
@@ -64,3 +68,38 @@ def test_a_limit_of_document_lines_that_is_no_whole_number_is_refused_naming_it(
     monkeypatch.setenv("LEDGER_MAX_DOCUMENT_LINES", text)
     with pytest.raises(ConfigurationError, match="^LEDGER_MAX_DOCUMENT_LINES=.* must be a whole"):
         max_document_lines()
+
+
+LIMITS = ("LEDGER_MAX_WARNINGS", "LEDGER_MAX_KEPT_PER_PERIOD", "LEDGER_MAX_KEPT_PER_FILE")
+
+
+def test_the_read_limits_default_to_the_documented_bounds(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in (*LIMITS, "LEDGER_FUTURE_TOLERANCE_SECONDS"):
+        monkeypatch.delenv(name, raising=False)
+    assert read_limits() == ReadLimits(10_000, 10_000, 5_000_000, None, timedelta(minutes=5))
+    monkeypatch.setenv("LEDGER_MAX_WARNINGS", "0")
+    monkeypatch.setenv("LEDGER_MAX_KEPT_PER_PERIOD", " 60000 ")
+    monkeypatch.setenv("LEDGER_MAX_KEPT_PER_FILE", "1")
+    monkeypatch.setenv("LEDGER_FUTURE_TOLERANCE_SECONDS", "0")
+    assert read_limits() == ReadLimits(0, 60_000, 1, None, timedelta(0))
+
+
+@pytest.mark.parametrize(
+    ("name", "text"),
+    [
+        ("LEDGER_MAX_WARNINGS", "-1"),
+        ("LEDGER_MAX_WARNINGS", "1e4"),
+        ("LEDGER_MAX_KEPT_PER_PERIOD", "0"),
+        ("LEDGER_MAX_KEPT_PER_PERIOD", "²"),
+        ("LEDGER_MAX_KEPT_PER_FILE", "10,000"),
+        ("LEDGER_MAX_KEPT_PER_FILE", "9" * 5000),  # beyond what int() converts
+        ("LEDGER_FUTURE_TOLERANCE_SECONDS", "5m"),
+        ("LEDGER_FUTURE_TOLERANCE_SECONDS", "-300"),
+    ],
+)
+def test_a_read_limit_that_is_no_whole_number_is_refused_by_name(
+    monkeypatch: pytest.MonkeyPatch, name: str, text: str
+) -> None:
+    monkeypatch.setenv(name, text)
+    with pytest.raises(ConfigurationError, match=f"^{name}=.* must be a whole number"):
+        read_limits()
