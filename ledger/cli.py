@@ -2,7 +2,8 @@
 
 Errors are one line on standard error, ``ledger: <what is wrong and what to do>``, with exit
 status 2: a malformed argument, a wrong configuration (``LEDGER_DATABASE_URL``), a database
-that cannot be reached. ``ingest`` and ``recover`` exit 1 when any file was rejected.
+that cannot be reached. ``ingest`` and ``recover`` exit 1 when any file was rejected. A
+command whose output's reader goes away (``| head``) stops quietly with status 141.
 """
 
 from __future__ import annotations
@@ -137,6 +138,37 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    try:
+        try:
+            return _run(argv)
+        finally:
+            # Written now, not at exit: a reader gone is seen here, whatever ends the command
+            # (argparse's --help and refusals end it by SystemExit).
+            sys.stdout.flush()
+    except BrokenPipeError:
+        return _reader_gone()
+
+
+# The exit status of a Unix tool whose reader went away (killed by SIGPIPE: 128 + 13).
+READER_GONE = 128 + signal.SIGPIPE
+
+
+def _reader_gone() -> int:
+    """Output's reader went away (``ledger exceptions | head``): stop quietly, as Unix tools
+    do, with the status a shell reports for them (141), so that a pipeline under ``set -o
+    pipefail`` knows the output was cut short. Everything printed was already committed."""
+    # Python flushes its streams at exit: into the closed pipe, that would be another error.
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            os.dup2(devnull, stream.fileno())
+        except (AttributeError, OSError, ValueError):  # not a file (a test's capture)
+            continue
+    os.close(devnull)
+    return READER_GONE
+
+
+def _run(argv: Sequence[str] | None) -> int:
     args = _parser().parse_args(argv)
     try:
         _check_arguments(args)

@@ -20,7 +20,8 @@ from starlette.concurrency import run_in_threadpool
 from api.dependencies import runtime_of
 from api.schemas import Problem
 from ledger.domain.errors import LedgerError
-from ledger.service.feed import MAX_LIMIT
+from ledger.domain.plain_text import excerpt
+from ledger.service.feed import MAX_LIMIT, MAX_POSITION, check_page
 from ledger.service.read_models import FeedPage
 from ledger.service.runtime import LedgerRuntime
 
@@ -39,7 +40,11 @@ _REFUSED: dict[int | str, dict[str, Any]] = {
 
 After = Annotated[
     int,
-    Query(ge=0, description="the last position already read (0: from the beginning)"),
+    Query(
+        ge=0,
+        le=MAX_POSITION,
+        description="the last position already read (0: from the beginning)",
+    ),
 ]
 
 
@@ -98,12 +103,14 @@ async def stream_feed(
 def _position(text: str) -> int:
     """A ``Last-Event-ID`` as a position of the feed."""
     value = text.strip()
-    if not (value.isascii() and value.isdigit()):
+    if not (value.isascii() and value.isdigit()) or len(value) > len(str(MAX_POSITION)):
         raise LedgerError(
-            f"Last-Event-ID {text!r} is not a position of the feed: send the id of the last "
-            "event received, a whole number"
+            f"Last-Event-ID {excerpt(text)} is not a position of the feed: send the id of the "
+            f"last event received, a whole number from 0 to {MAX_POSITION}"
         )
-    return int(value)
+    position = int(value)
+    check_page(position, 1)
+    return position
 
 
 def _page(runtime: LedgerRuntime, tenant: str, after: int) -> FeedPage:

@@ -6,7 +6,10 @@ import dataclasses
 import hashlib
 import io
 import json
+import os
 import sqlite3
+import subprocess
+import sys
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -24,8 +27,9 @@ from integration.conftest import (
     replace_once,
     write_report,
 )
-from ledger.cli import main
+from ledger.cli import READER_GONE, main
 from ledger.service.ingestion import Ingestor, IngestResult
+from ledger.service.runtime import LedgerRuntime
 
 RESULT_KEYS = {"file", "flow", "status", "periods", "events", "reasons"}
 
@@ -419,3 +423,72 @@ def test_layout_needs_no_database(
     assert apc["fields"][6]["name"] == "daily_system_operator_cashflow"
     assert main(["layout", "S0141007"]) == 2
     assert "S0141007 is older than every version of S0141" in capsys.readouterr().err
+
+
+# --- A reader that goes away ----------------------------------------------------------------
+
+
+LEDGER = str(Path(sys.executable).with_name("ledger"))
+
+
+def run_into_closed_pipe(url: str, *argv: str) -> subprocess.CompletedProcess[bytes]:
+    """``ledger ARGS...`` writing into a pipe whose reader has gone (as ``| head`` leaves it
+    once it has read enough): the first write fails."""
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    try:
+        return subprocess.run(
+            [LEDGER, *argv],
+            stdout=write_end,
+            stderr=subprocess.PIPE,
+            env={**os.environ, "LEDGER_DATABASE_URL": url},
+            timeout=120,
+            check=False,
+        )
+    finally:
+        os.close(write_end)
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["exceptions"],
+        ["exceptions", "--json"],
+        ["period", PARTY_SUBJECT, DAY.isoformat(), "3"],
+        ["feed", "--limit", "1000"],
+        ["verify"],
+    ],
+    ids=lambda argv: " ".join(argv[:2]),
+)
+def test_a_command_whose_reader_goes_away_stops_quietly(
+    sqlite_url: str, files: Path, argv: list[str]
+) -> None:
+    runtime = LedgerRuntime(sqlite_url)
+    try:
+        report = write_report(files, run_type="II")
+        assert runtime.ingest(report.path).status == "accepted"
+        # A file nobody recognises: an exception to list.
+        unknown = runtime.ingest_bytes(b"hello\n", file_name="note.txt")
+        assert unknown.status == "not interpreted"
+    finally:
+        runtime.close()
+    done = run_into_closed_pipe(sqlite_url, *argv)
+    assert (done.returncode, done.stderr) == (READER_GONE, b"")
+
+
+def test_help_whose_reader_goes_away_stops_quietly(sqlite_url: str) -> None:
+    # argparse prints help and usage itself, ignoring a failed write, and exits 0 (or 2).
+    done = run_into_closed_pipe(sqlite_url, "--help")
+    assert (done.returncode, done.stderr) == (0, b"")
+
+
+def test_an_ingestion_whose_reader_goes_away_keeps_the_file(sqlite_url: str, files: Path) -> None:
+    report = write_report(files, run_type="II")
+    done = run_into_closed_pipe(sqlite_url, "ingest", str(report.path))
+    assert (done.returncode, done.stderr) == (READER_GONE, b"")
+    runtime = LedgerRuntime(sqlite_url)
+    try:
+        found = runtime.flow(report.sha256)
+        assert found is not None and found.status == "accepted"
+    finally:
+        runtime.close()
