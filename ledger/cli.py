@@ -26,7 +26,12 @@ from ledger.adapters.storage import (
     translate_connection_errors,
 )
 from ledger.domain.errors import ConfigurationError, LedgerError
-from ledger.domain.settlement_time import parse_as_of, parse_settlement_date
+from ledger.domain.identifiers import Subject, tenant_id
+from ledger.domain.settlement_time import (
+    check_settlement_period,
+    parse_as_of,
+    parse_settlement_date,
+)
 from ledger.service.feed import MAX_LIMIT, check_page
 from ledger.service.ingestion import IngestResult
 from ledger.service.projector import DEFAULT_POLL_SECONDS
@@ -177,7 +182,7 @@ def _run(argv: Sequence[str] | None) -> int:
             print(json.dumps(view.model_dump(mode="json"), indent=2))
             return 0
         with translate_connection_errors():
-            runtime = LedgerRuntime()
+            runtime = LedgerRuntime(create=_records(args))
             try:
                 return _COMMANDS[args.command](runtime, args)
             finally:
@@ -203,8 +208,11 @@ def _check_arguments(args: argparse.Namespace) -> None:
         args.tenant = DEFAULT_TENANT
     elif getattr(args, "all_tenants", False):
         raise ConfigurationError("--tenant and --all-tenants exclude each other: give one")
+    tenant_id(args.tenant)
     if args.command == "period":
+        Subject.parse(args.subject)
         args.settlement_date = parse_settlement_date(args.settlement_date)
+        check_settlement_period(args.settlement_date, args.settlement_period)
         args.as_of = None if args.as_of is None else parse_as_of(args.as_of)
         args.run = cli_queries.run_of(args.run)
     elif args.command in ("serve", "demo"):
@@ -221,6 +229,24 @@ def _check_arguments(args: argparse.Namespace) -> None:
         cli_interventions.check_arguments(args)
     elif args.command == "ingest" and args.files.count(STDIN) > 1:
         raise ConfigurationError("standard input (-) can be ingested once per command only")
+
+
+# The commands that may record something: on a SQLite file that does not exist yet they create
+# the ledger. Any other command only reads, and is told there is no ledger there.
+_RECORDING = frozenset({"ingest", "recover", "correct", "intervene", "serve", "demo"})
+# Of the command groups, the actions that record something.
+_RECORDING_ACTIONS: dict[str, frozenset[str | None]] = {
+    "documents": frozenset({"issue", "reissue", "cancel"}),
+    "exceptions": frozenset(cli_exceptions.CHANGES),
+    "mappings": frozenset({"add", "end", "correct"}),
+}
+
+
+def _records(args: argparse.Namespace) -> bool:
+    """Whether the command may record something (so may create the ledger)."""
+    if args.command in _RECORDING:
+        return True
+    return getattr(args, "action", None) in _RECORDING_ACTIONS.get(args.command, frozenset())
 
 
 # The command groups that check their own arguments (each ``ledger <group> <action> ...``).

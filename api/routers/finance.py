@@ -73,7 +73,8 @@ def get_period(
     """Every version of a subject's settlement period, with the best available one (or, with
     ``run``, the one the ``run:RUN`` rule chooses: ``selected_by`` says which).
 
-    A tenant that knows nothing of the period gets an empty list of versions, not a 404.
+    A tenant that knows nothing of the period gets an empty list of versions, not a 404;
+    ``subject_known`` says whether it has values for the subject on any other date.
     """
     return runtime_of(request).period(
         subject,

@@ -388,7 +388,8 @@ def test_period_edge_values_are_one_line_business_errors(
     assert message in one_line_error(err)
 
 
-def test_era_boundaries_are_answered(cli: Cli) -> None:
+def test_era_boundaries_are_answered(cli: Cli, database_url: str) -> None:
+    LedgerRuntime(database_url).close()  # an empty ledger
     for day in ("2001-03-27", "2099-12-31"):
         code, out, err = cli("period", "system", day, "48", "--as-of", "2199-12-31T23:59:59Z")
         assert code == 0, err
@@ -396,7 +397,10 @@ def test_era_boundaries_are_answered(cli: Cli) -> None:
 
 
 @pytest.mark.parametrize("tenant", ["acme\n", "acme\r\n", " acme", "ACME"])
-def test_tenant_with_stray_characters_is_refused(cli: Cli, files: Path, tenant: str) -> None:
+def test_tenant_with_stray_characters_is_refused(
+    cli: Cli, files: Path, tenant: str, database_url: str
+) -> None:
+    LedgerRuntime(database_url).close()  # an empty ledger
     path = str(write_report(files, run_type="II").path)
     code, out, err = cli("--tenant", tenant, "ingest", path)
     assert (code, out) == (2, "")
@@ -492,3 +496,38 @@ def test_an_ingestion_whose_reader_goes_away_keeps_the_file(sqlite_url: str, fil
         assert found is not None and found.status == "accepted"
     finally:
         runtime.close()
+
+
+# --- A subject the tenant has never had values for ------------------------------------------
+
+
+def test_an_unknown_subject_is_said_plainly_and_a_quiet_date_is_not(cli: Cli, files: Path) -> None:
+    ingest_two(cli, files)
+    unknown = "party:TYPO"
+    for argv in (
+        ["period", unknown, DAY.isoformat(), "3"],
+        ["day", unknown, DAY.isoformat()],
+        ["history", unknown, DAY.isoformat(), "3"],
+    ):
+        code, out, err = cli(*argv)
+        assert (code, err) == (0, ""), err
+        assert json.loads(out)["subject_known"] is False
+    # Another tenant's subject is unknown to this one.
+    code, out, _ = cli("--tenant", "other", "period", PARTY_SUBJECT, DAY.isoformat(), "3")
+    assert json.loads(out)["subject_known"] is False
+    # A subject with values on other dates, none on this one (or none known yet): an empty,
+    # valid answer about a known subject.
+    other_day = "2026-05-02"
+    for argv in (
+        ["period", PARTY_SUBJECT, other_day, "3"],
+        ["day", PARTY_SUBJECT, other_day],
+        ["history", PARTY_SUBJECT, other_day, "3"],
+        ["period", PARTY_SUBJECT, DAY.isoformat(), "3", "--as-of", "2000-01-01T00:00:00Z"],
+    ):
+        code, out, err = cli(*argv)
+        assert (code, err) == (0, ""), err
+        answer = json.loads(out)
+        assert answer["subject_known"] is True
+        assert answer.get("versions", []) == [] and answer.get("steps", []) == []
+    code, out, _ = cli("period", PARTY_SUBJECT, DAY.isoformat(), "3")
+    assert json.loads(out)["subject_known"] is True and json.loads(out)["versions"]
