@@ -21,19 +21,23 @@ from psycopg_pool import PoolTimeout
 from api.errors import JSONAnswer, validation_refused
 from api.routers import documents, exceptions, feed, finance, mappings, operations
 from api.schemas import Health
+from api.streams import StreamGate
 from api.uploads import UploadGate
 from ledger.adapters.raw_payloads import PayloadTooLarge
 from ledger.adapters.storage import DATABASE_INTERRUPTIONS
 from ledger.domain.errors import ConfigurationError, LedgerBusy, LedgerError, LedgerUnavailable
 from ledger.service.application import NotFound
 from ledger.service.runtime import LedgerRuntime
-from ledger.service.settings import UploadSettings
+from ledger.service.settings import StreamSettings, UploadSettings
 
 _log = logging.getLogger("ledger.api")
 
 
 def create_app(
-    runtime: LedgerRuntime | None = None, *, uploads: UploadSettings | None = None
+    runtime: LedgerRuntime | None = None,
+    *,
+    uploads: UploadSettings | None = None,
+    streams: StreamSettings | None = None,
 ) -> FastAPI:
     """The API over a ledger runtime (by default the one LEDGER_DATABASE_URL names).
 
@@ -55,6 +59,7 @@ def create_app(
         default_response_class=JSONAnswer,
     )
     app.state.upload_gate = UploadGate(uploads or UploadSettings.from_env())
+    app.state.stream_gate = StreamGate(streams or StreamSettings.from_env())
     app.state.runtime = runtime or LedgerRuntime()
 
     app.add_exception_handler(RequestValidationError, validation_refused)

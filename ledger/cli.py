@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import signal
+import socket
 import sys
 import threading
 import time
@@ -37,7 +39,7 @@ from ledger.service.ingestion import IngestResult
 from ledger.service.projector import DEFAULT_POLL_SECONDS
 from ledger.service.read_models import FeedPage, LayoutView
 from ledger.service.runtime import DEFAULT_TENANT, LedgerRuntime
-from ledger.service.settings import UploadSettings
+from ledger.service.settings import StreamSettings, UploadSettings
 
 STDIN = "-"
 
@@ -445,10 +447,25 @@ def _serve(host: str, port: int) -> None:
 
     # Checked here, so a wrong setting is one line, not a traceback from inside the server.
     UploadSettings.from_env()
+    streams = StreamSettings.from_env()
     print(f"Serving the ledger API on http://{host}:{port} (OpenAPI at /docs); Ctrl-C stops.")
     # The API is an entry point of its own (it sits beside the CLI, not below it): the
     # server loads it by name and it opens its own runtime on the same database.
-    uvicorn.run(API_FACTORY, factory=True, host=host, port=port, log_level="info")
+    config = uvicorn.Config(API_FACTORY, factory=True, host=host, port=port, log_level="info")
+    uvicorn.Server(config).run(sockets=[listening_socket(config, streams.write_timeout)])
+
+
+def listening_socket(config: Any, write_timeout: float) -> socket.socket:
+    """The server's socket (``config`` a ``uvicorn.Config``): a connection whose client reads
+    nothing for ``write_timeout`` seconds is dropped by the kernel (Linux's TCP_USER_TIMEOUT,
+    which every accepted connection inherits). The API closes such a client's stream itself,
+    but the server only closes its connection gracefully, after the buffered data: to a client
+    that never reads, never, so without this the connection would stay open for good."""
+    sock: socket.socket = config.bind_socket()
+    if hasattr(socket, "TCP_USER_TIMEOUT") and math.isfinite(write_timeout):
+        milliseconds = min(max(1, round(write_timeout * 1000)), 2**31 - 1)
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_USER_TIMEOUT, milliseconds)
+    return sock
 
 
 _COMMANDS: dict[str, Callable[[LedgerRuntime, argparse.Namespace], int]] = {
