@@ -17,8 +17,9 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from psycopg_pool import PoolTimeout
+from starlette.exceptions import HTTPException
 
-from api.errors import JSONAnswer, validation_refused
+from api.errors import JSONAnswer, http_refused, validation_refused
 from api.routers import documents, exceptions, feed, finance, mappings, operations
 from api.schemas import Health
 from api.streams import StreamGate
@@ -63,6 +64,7 @@ def create_app(
     app.state.runtime = runtime or LedgerRuntime()
 
     app.add_exception_handler(RequestValidationError, validation_refused)
+    app.add_exception_handler(HTTPException, http_refused)
 
     @app.exception_handler(NotFound)
     async def not_found(_: Request, exc: NotFound) -> JSONAnswer:

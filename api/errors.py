@@ -15,6 +15,8 @@ from fastapi import Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException
+from starlette.routing import compile_path
 
 # At most this many of a request's validation errors are listed (the first ones).
 MAX_ERRORS = 20
@@ -62,3 +64,29 @@ def echoed(value: Any, depth: int = 0) -> Any:
     if isinstance(value, list):
         return [echoed(item, depth + 1) for item in value[:ECHO_ITEMS]]
     return value
+
+
+async def http_refused(request: Request, exc: Exception) -> JSONAnswer:
+    """An HTTP error raised by a route or the router (404, 405...), as FastAPI answers it; a
+    405 names in ``Allow`` every method the path has (the router names only those of the
+    first route that matched the path, so a path with GET and POST said ``Allow: GET``)."""
+    assert isinstance(exc, HTTPException)
+    headers = dict(exc.headers or {})
+    allowed = allowed_methods(request) if exc.status_code == 405 else set()
+    if allowed:  # else a route the schema does not show (its docs): the router's own word
+        headers["Allow"] = ", ".join(sorted(allowed))
+    return JSONAnswer({"detail": exc.detail}, status_code=exc.status_code, headers=headers)
+
+
+def allowed_methods(request: Request) -> set[str]:
+    """Every method the application's schema gives the request's path (HEAD with GET, as the
+    router answers it): the paths and methods it serves, by construction."""
+    found: set[str] = set()
+    paths: dict[str, Any] = request.app.openapi().get("paths", {})
+    for template, operations in paths.items():
+        pattern, _, _ = compile_path(template)
+        if pattern.match(request.url.path):
+            found.update(method.upper() for method in operations)
+    if "GET" in found:
+        found.add("HEAD")
+    return found

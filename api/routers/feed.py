@@ -14,8 +14,9 @@ from typing import Annotated, Any
 
 from anyio import to_thread
 from fastapi import APIRouter, Header, Query, Request
+from pydantic import WithJsonSchema
 
-from api.dependencies import runtime_of
+from api.dependencies import Tenant, runtime_of
 from api.schemas import Problem
 from api.streams import EventStream, LogHead, StreamGate, stream_gate_of
 from ledger.domain.errors import LedgerError
@@ -37,6 +38,24 @@ STREAM_PAGE = 500
 _REFUSED: dict[int | str, dict[str, Any]] = {
     400: {"model": Problem, "description": "a malformed tenant name or Last-Event-ID"}
 }
+# The stream's refusals are JSON, not events (named, as its own media type is the stream's).
+_PROBLEM = {"application/json": {"schema": {"$ref": "#/components/schemas/Problem"}}}
+
+# One server-sent event, as a client's EventSource reads it (Open API 3.1: the schema of an
+# event stream's media type describes each event): its position as id, the event as JSON.
+_SERVER_SENT_EVENT: dict[str, Any] = {
+    "type": "object",
+    "required": ["data"],
+    "properties": {
+        "id": {"type": "string", "pattern": "^[0-9]+$", "description": "the event's position"},
+        "event": {"type": "string", "enum": ["message"]},
+        "data": {
+            "type": "string",
+            "contentMediaType": "application/json",
+            "contentSchema": {"$ref": "#/components/schemas/FeedEvent"},
+        },
+    },
+}
 
 After = Annotated[
     int,
@@ -51,7 +70,7 @@ After = Annotated[
 @router.get("/tenants/{tenant}/feed", response_model=FeedPage, responses=_REFUSED)
 def get_feed(
     request: Request,
-    tenant: str,
+    tenant: Tenant,
     after: After = 0,
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT, description="at most this many events")] = 100,
 ) -> FeedPage:
@@ -69,14 +88,14 @@ def get_feed(
     response_class=EventStream,
     responses={
         200: {
-            "content": {"text/event-stream": {"schema": {"type": "string"}}},
+            "content": {"text/event-stream": {"schema": _SERVER_SENT_EVENT}},
             "description": "server-sent events: for each of the tenant's events, `id:` its "
             "position and `data:` the event as JSON (as in a page of the feed); a message "
             "with only an `id:` moves the resume point past other tenants' events",
         },
-        **_REFUSED,
+        400: {"content": _PROBLEM, "description": _REFUSED[400]["description"]},
         503: {
-            "model": Problem,
+            "content": _PROBLEM,
             "description": "the most streams the ledger serves at once are open, in all "
             "(LEDGER_API_STREAMS) or for the tenant (LEDGER_API_STREAMS_PER_TENANT): try "
             "again after Retry-After seconds",
@@ -85,11 +104,12 @@ def get_feed(
 )
 async def stream_feed(
     request: Request,
-    tenant: str,
+    tenant: Tenant,
     after: After = 0,
     last_event_id: Annotated[
         str | None,
         Header(description="where to resume (sent by a reconnecting EventSource): wins over after"),
+        WithJsonSchema({"type": "string", "pattern": r"^ *[0-9]{1,19} *$"}),
     ] = None,
 ) -> EventStream:
     """The tenant's events after a position, then each new one as it is recorded, as

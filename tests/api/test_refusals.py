@@ -109,3 +109,32 @@ def test_a_body_that_is_not_utf8_is_a_400(client: TestClient) -> None:
     )
     assert r.status_code == 400
     assert r.json() == {"detail": "There was an error parsing the body"}
+
+
+@pytest.mark.parametrize(
+    ("path", "methods"),
+    [
+        ("/tenants/a/mappings", {"GET", "HEAD", "POST"}),
+        ("/tenants/a/flows", {"GET", "HEAD", "POST"}),
+        ("/tenants/a/feed", {"GET", "HEAD"}),
+    ],
+)
+def test_a_method_a_path_lacks_is_a_405_naming_every_method_it_has(
+    client: TestClient, path: str, methods: set[str]
+) -> None:
+    for method in ("OPTIONS", "DELETE", "PATCH"):
+        r = client.request(method, path)
+        assert r.status_code == 405
+        assert set(r.headers["Allow"].split(", ")) == methods
+        assert r.json() == {"detail": "Method Not Allowed"}
+
+
+def test_the_stream_is_described_as_server_sent_events(client: TestClient) -> None:
+    stream = client.get("/openapi.json").json()["paths"]["/tenants/{tenant}/feed/stream"]["get"]
+    content = stream["responses"]["200"]["content"]
+    event = content["text/event-stream"]["schema"]
+    assert event["properties"]["data"]["contentSchema"] == {
+        "$ref": "#/components/schemas/FeedEvent"
+    }
+    assert set(stream["responses"]["400"]["content"]) == {"application/json"}
+    assert set(stream["responses"]["503"]["content"]) == {"application/json"}
