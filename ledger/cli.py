@@ -2,15 +2,18 @@
 
 Errors are one line on standard error, ``ledger: <what is wrong and what to do>``, with exit
 status 2: a malformed argument, a wrong configuration (``LEDGER_DATABASE_URL``), a database
-that cannot be reached. ``ingest`` and ``recover`` exit 1 when any file was rejected.
+that cannot be reached. ``ingest`` and ``recover`` exit 1 when any file was rejected. A
+command whose output's reader goes away (``| head``) stops quietly with status 141.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import signal
+import socket
 import sys
 import threading
 import time
@@ -25,13 +28,18 @@ from ledger.adapters.storage import (
     translate_connection_errors,
 )
 from ledger.domain.errors import ConfigurationError, LedgerError
-from ledger.domain.settlement_time import parse_as_of, parse_settlement_date
+from ledger.domain.identifiers import Subject, tenant_id
+from ledger.domain.settlement_time import (
+    check_settlement_period,
+    parse_as_of,
+    parse_settlement_date,
+)
 from ledger.service.feed import MAX_LIMIT, check_page
 from ledger.service.ingestion import IngestResult
 from ledger.service.projector import DEFAULT_POLL_SECONDS
 from ledger.service.read_models import FeedPage, FlowView, FlowWarnings, LayoutView
 from ledger.service.runtime import DEFAULT_TENANT, MAX_WARNINGS_PAGE, LedgerRuntime
-from ledger.service.settings import UploadSettings
+from ledger.service.settings import StreamSettings, UploadSettings
 
 STDIN = "-"
 
@@ -189,6 +197,37 @@ def _tenant_of(args: argparse.Namespace) -> str | None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    try:
+        try:
+            return _run(argv)
+        finally:
+            # Written now, not at exit: a reader gone is seen here, whatever ends the command
+            # (argparse's --help and refusals end it by SystemExit).
+            sys.stdout.flush()
+    except BrokenPipeError:
+        return _reader_gone()
+
+
+# The exit status of a Unix tool whose reader went away (killed by SIGPIPE: 128 + 13).
+READER_GONE = 128 + signal.SIGPIPE
+
+
+def _reader_gone() -> int:
+    """Output's reader went away (``ledger exceptions | head``): stop quietly, as Unix tools
+    do, with the status a shell reports for them (141), so that a pipeline under ``set -o
+    pipefail`` knows the output was cut short. Everything printed was already committed."""
+    # Python flushes its streams at exit: into the closed pipe, that would be another error.
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            os.dup2(devnull, stream.fileno())
+        except (AttributeError, OSError, ValueError):  # not a file (a test's capture)
+            continue
+    os.close(devnull)
+    return READER_GONE
+
+
+def _run(argv: Sequence[str] | None) -> int:
     args = _parser().parse_args(argv)
     try:
         _check_arguments(args)
@@ -197,7 +236,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(json.dumps(view.model_dump(mode="json"), indent=2))
             return 0
         with translate_connection_errors():
-            runtime = LedgerRuntime()
+            runtime = LedgerRuntime(create=_records(args))
             try:
                 return _COMMANDS[args.command](runtime, args)
             finally:
@@ -224,8 +263,11 @@ def _check_arguments(args: argparse.Namespace) -> None:
         args.tenant = DEFAULT_TENANT
     elif getattr(args, "all_tenants", False):
         raise ConfigurationError("--tenant and --all-tenants exclude each other: give one")
+    tenant_id(args.tenant)
     if args.command == "period":
+        Subject.parse(args.subject)
         args.settlement_date = parse_settlement_date(args.settlement_date)
+        check_settlement_period(args.settlement_date, args.settlement_period)
         args.as_of = None if args.as_of is None else parse_as_of(args.as_of)
         args.run = cli_queries.run_of(args.run)
     elif args.command in ("serve", "demo"):
@@ -242,6 +284,24 @@ def _check_arguments(args: argparse.Namespace) -> None:
         cli_interventions.check_arguments(args)
     elif args.command == "ingest" and args.files.count(STDIN) > 1:
         raise ConfigurationError("standard input (-) can be ingested once per command only")
+
+
+# The commands that may record something: on a SQLite file that does not exist yet they create
+# the ledger. Any other command only reads, and is told there is no ledger there.
+_RECORDING = frozenset({"ingest", "recover", "correct", "intervene", "serve", "demo"})
+# Of the command groups, the actions that record something.
+_RECORDING_ACTIONS: dict[str, frozenset[str | None]] = {
+    "documents": frozenset({"issue", "reissue", "cancel"}),
+    "exceptions": frozenset(cli_exceptions.CHANGES),
+    "mappings": frozenset({"add", "end", "correct"}),
+}
+
+
+def _records(args: argparse.Namespace) -> bool:
+    """Whether the command may record something (so may create the ledger)."""
+    if args.command in _RECORDING:
+        return True
+    return getattr(args, "action", None) in _RECORDING_ACTIONS.get(args.command, frozenset())
 
 
 # The command groups that check their own arguments (each ``ledger <group> <action> ...``).
@@ -448,10 +508,25 @@ def _serve(host: str, port: int) -> None:
 
     # Checked here, so a wrong setting is one line, not a traceback from inside the server.
     UploadSettings.from_env()
+    streams = StreamSettings.from_env()
     print(f"Serving the ledger API on http://{host}:{port} (OpenAPI at /docs); Ctrl-C stops.")
     # The API is an entry point of its own (it sits beside the CLI, not below it): the
     # server loads it by name and it opens its own runtime on the same database.
-    uvicorn.run(API_FACTORY, factory=True, host=host, port=port, log_level="info")
+    config = uvicorn.Config(API_FACTORY, factory=True, host=host, port=port, log_level="info")
+    uvicorn.Server(config).run(sockets=[listening_socket(config, streams.write_timeout)])
+
+
+def listening_socket(config: Any, write_timeout: float) -> socket.socket:
+    """The server's socket (``config`` a ``uvicorn.Config``): a connection whose client reads
+    nothing for ``write_timeout`` seconds is dropped by the kernel (Linux's TCP_USER_TIMEOUT,
+    which every accepted connection inherits). The API closes such a client's stream itself,
+    but the server only closes its connection gracefully, after the buffered data: to a client
+    that never reads, never, so without this the connection would stay open for good."""
+    sock: socket.socket = config.bind_socket()
+    if hasattr(socket, "TCP_USER_TIMEOUT") and math.isfinite(write_timeout):
+        milliseconds = min(max(1, round(write_timeout * 1000)), 2**31 - 1)
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_USER_TIMEOUT, milliseconds)
+    return sock
 
 
 _COMMANDS: dict[str, Callable[[LedgerRuntime, argparse.Namespace], int]] = {

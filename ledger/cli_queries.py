@@ -18,8 +18,13 @@ import json
 from datetime import datetime
 from typing import Any
 
+from ledger.domain.identifiers import Subject
 from ledger.domain.runs import RunType
-from ledger.domain.settlement_time import parse_as_of, parse_settlement_date
+from ledger.domain.settlement_time import (
+    check_settlement_period,
+    parse_as_of,
+    parse_settlement_date,
+)
 from ledger.service.read_models import DayView, PeriodHistory
 from ledger.service.runtime import LedgerRuntime, check_window
 
@@ -75,8 +80,10 @@ def _instant(text: str | None) -> datetime | None:
 
 def check_arguments(args: argparse.Namespace) -> None:
     """Turns argument text into values before the database is opened."""
+    Subject.parse(args.subject)
     args.settlement_date = parse_settlement_date(args.settlement_date)
     if args.command == "history":
+        check_settlement_period(args.settlement_date, args.settlement_period)
         args.recorded_from = _instant(args.recorded_from)
         args.recorded_to = _instant(args.recorded_to)
         check_window(args.recorded_from, args.recorded_to)

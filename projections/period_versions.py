@@ -397,6 +397,15 @@ def _version_row(r: Mapping[str, Any]) -> VersionRow:
     )
 
 
+def subject_known(tx: Tx, tenant: str, subject: str) -> bool:
+    """Whether the tenant has any version of the subject, on any settlement date (the
+    primary key's first columns: one index probe)."""
+    row = tx.execute(
+        "SELECT 1 FROM period_versions WHERE tenant = ? AND subject = ? LIMIT 1", (tenant, subject)
+    ).fetchone()
+    return row is not None
+
+
 def period_versions(
     tx: Tx,
     tenant: str,

@@ -255,10 +255,15 @@ class InlineViews:
     A writer holding the append lock takes the runners' lock, brings the views to the head of
     the log (a normal catch-up, in its transaction), then hands over each group of events it
     appends, as the objects it encoded: they are applied and tracked without being read back
-    and decoded. Appends under the lock are numbered consecutively after the head; if a group's
-    numbers are not exactly that (checked, never assumed), following stops and the events are
-    left to the ordinary catch-up after commit. Everything commits or rolls back with the
-    writer's own transaction, so an event is still applied exactly once.
+    and decoded. Under the lock every event after the head known at the start is this
+    writer's, in the order it appended them; but their positions need not be consecutive (on
+    PostgreSQL a number taken by an append that rolled back is never used, and a restart
+    skips the sequence's cached numbers), so each event is numbered by the position it really
+    got: by counting when the group spans exactly as many positions as it has events, else
+    by reading its positions back from the log. If the log holds other than that group after
+    the known head (checked, never assumed), following stops and the events are left to the
+    ordinary catch-up after commit. Everything commits or rolls back with the writer's own
+    transaction, so an event is still applied exactly once.
     """
 
     def __init__(self, runner: ProjectionRunner, tx: Tx) -> None:
@@ -271,13 +276,26 @@ class InlineViews:
         """Apply ``events``, just appended in ``tx`` in this order, to every view."""
         if self._position is None or not events:
             return
-        runner = self._runner
-        end = runner.event_store.max_position(tx)
-        if end - self._position != len(events):
-            self._position = None  # not the numbers expected: leave them to the catch-up
+        positions = self._positions(tx, self._position, len(events))
+        if positions is None:
+            self._position = None  # not this group alone: leave it to the catch-up
             return
-        numbered = list(zip(range(self._position + 1, end + 1), events, strict=True))
+        runner = self._runner
+        numbered = list(zip(positions, events, strict=True))
+        end = positions[-1]
         for projection in runner.projections:
             projection.apply(tx, numbered)
             runner.tracking.record(tx, Tracking(projection.name, end))
         self._position = end
+
+    def _positions(self, tx: Tx, head: int, count: int) -> Sequence[int] | None:
+        """The positions of the ``count`` events appended after ``head``, in append order;
+        None when the log holds more or fewer events than that after ``head``."""
+        store = self._runner.event_store
+        end = store.max_position(tx)
+        if end - head == count:
+            # As many positions as events, each taken once: they are consecutive.
+            return range(head + 1, end + 1)
+        # One more than expected, to see a surprise rather than miss it.
+        found = store.positions_after(tx, head, count + 1)
+        return found if len(found) == count else None

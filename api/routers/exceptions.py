@@ -8,12 +8,13 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Path, Request
-from pydantic import BaseModel, Field
+from fastapi import APIRouter, Path, Query, Request
+from pydantic import BaseModel, Field, WithJsonSchema
 
-from api.dependencies import runtime_of
+from api.dependencies import SUBJECT_PATTERN, Tenant, runtime_of
 from api.schemas import Problem
 from ledger.domain.exception_queue import Category, Impact, Status
+from ledger.domain.identifiers import Subject
 from ledger.service.exceptions import ExceptionView
 
 router = APIRouter(tags=["exceptions"])
@@ -22,8 +23,8 @@ _REFUSED: dict[int | str, dict[str, Any]] = {
     400: {
         "model": Problem,
         "description": "refused: no person or reason, a change the exception's status does "
-        "not allow (a resolved exception acknowledged, an open one reopened...), or the start "
-        "of an id that several exceptions share",
+        "not allow (a resolved exception acknowledged, an open one reopened...), the start "
+        "of an id that several exceptions share, a malformed tenant name",
     },
     404: {"model": Problem, "description": "the tenant has no such exception"},
 }
@@ -32,24 +33,35 @@ _REFUSED: dict[int | str, dict[str, Any]] = {
 class ChangeRequest(BaseModel):
     """Who changes an exception, and why."""
 
-    actor: str
-    reason: str
+    actor: str = Field(description="who", json_schema_extra={"minLength": 1, "maxLength": 255})
+    reason: str = Field(description="why", json_schema_extra={"minLength": 1, "maxLength": 2000})
 
 
 class AssignRequest(ChangeRequest):
     """Who gives an exception to another owner, and why."""
 
-    owner: str = Field(description="the new owner: a team or a person")
+    owner: str = Field(
+        description="the new owner: a team or a person",
+        json_schema_extra={"minLength": 1, "maxLength": 255},
+    )
 
 
-@router.get("/tenants/{tenant}/exceptions", response_model=list[ExceptionView])
+@router.get(
+    "/tenants/{tenant}/exceptions",
+    response_model=list[ExceptionView],
+    responses={400: {"model": Problem, "description": "a malformed tenant name or subject"}},
+)
 def list_exceptions(
     request: Request,
-    tenant: str,
+    tenant: Tenant,
     status: Status | None = None,
     impact: Impact | None = None,
     category: Category | None = None,
-    subject: str | None = None,
+    subject: Annotated[
+        str | None,
+        Query(description="only those about this subject"),
+        WithJsonSchema({"type": "string", "pattern": SUBJECT_PATTERN}),
+    ] = None,
 ) -> list[ExceptionView]:
     """The tenant's exceptions, those with the status, impact, category and subject given:
     what puts the most at risk first, then the oldest."""
@@ -58,14 +70,14 @@ def list_exceptions(
         status=None if status is None else status.value,
         impact=None if impact is None else impact.value,
         category=None if category is None else category.value,
-        subject=subject,
+        subject=None if subject is None else str(Subject.parse(subject)),
     )
 
 
 @router.get(
     "/tenants/{tenant}/exceptions/{exception}", response_model=ExceptionView, responses=_REFUSED
 )
-def get_exception(request: Request, tenant: str, exception: str) -> ExceptionView:
+def get_exception(request: Request, tenant: Tenant, exception: str) -> ExceptionView:
     """One exception with its whole history, by id or by key."""
     return runtime_of(request).exceptions.get(exception, tenant=tenant)
 
@@ -76,7 +88,7 @@ def get_exception(request: Request, tenant: str, exception: str) -> ExceptionVie
     responses=_REFUSED,
 )
 def assign_exception(
-    request: Request, tenant: str, exception: str, body: AssignRequest
+    request: Request, tenant: Tenant, exception: str, body: AssignRequest
 ) -> ExceptionView:
     """Give the exception to another owner, naming who and why."""
     return runtime_of(request).exceptions.assign(
@@ -91,7 +103,7 @@ def assign_exception(
 )
 def change_exception(
     request: Request,
-    tenant: str,
+    tenant: Tenant,
     exception: str,
     change: Annotated[Literal["acknowledge", "resolve", "dismiss", "reopen"], Path()],
     body: ChangeRequest,

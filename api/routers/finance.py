@@ -5,20 +5,31 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Query, Request
+from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema
 
-from api.dependencies import as_of_of, runtime_of, settlement_date_of
+from api.dependencies import (
+    Instant,
+    SettlementDate,
+    SettlementPeriod,
+    Subject,
+    Tenant,
+    as_of_of,
+    runtime_of,
+    settlement_date_of,
+)
 from api.schemas import Problem
 from ledger.domain.aggregates import correction_values
 from ledger.domain.errors import InvalidCorrection
+from ledger.domain.runs import SETTLEMENT_RUNS
 from ledger.service.read_models import DayView, PeriodHistory, PeriodView
 
 router = APIRouter(tags=["finance"])
 
-# Text, parsed by the ledger (a malformed instant is a 400 like any business error), but
-# documented as what it must be.
-_Instant = Annotated[str, WithJsonSchema({"type": "string", "format": "date-time"})]
+# A run type (II, SF, R1, R2, R3, RF, DF), read by the ledger (an unknown one is a 400).
+RunQuery = Annotated[
+    str | None, WithJsonSchema({"type": "string", "enum": [str(r) for r in SETTLEMENT_RUNS]})
+]
 _RUN_DESCRIPTION = (
     "as of a run: best is the best version no more mature than this run type (II, SF, R1, "
     "R2, R3, RF or DF), pins ignored; with as_of, among the versions known then (an unknown "
@@ -40,40 +51,25 @@ _RUN_DESCRIPTION = (
 )
 def get_period(
     request: Request,
-    tenant: str,
-    subject: Annotated[
-        str,
-        Path(
-            description="system, party:<BSC Party Id>, bmu:<BM Unit Id> or mpan:<MPAN core>",
-            examples=["party:PTY00001"],
-        ),
-    ],
-    settlement_date: Annotated[
-        str,
-        Path(
-            description="the settlement date, YYYY-MM-DD",
-            examples=["2026-05-06"],
-            json_schema_extra={"format": "date"},
-        ),
-    ],
-    settlement_period: Annotated[
-        int,
-        Path(description="1 to 48 (46 or 50 on clock-change days)", examples=[3]),
-    ],
+    tenant: Tenant,
+    subject: Subject,
+    settlement_date: SettlementDate,
+    settlement_period: SettlementPeriod,
     as_of: Annotated[
-        _Instant | None,
+        Instant | None,
         Query(
             description="only versions the ledger knew at this instant; ISO 8601 with a time "
             "zone, e.g. 2026-05-07T12:00:00Z (in a URL, write a + offset as %2B), from "
             "2000-01-01T00:00:00Z up to 2200-01-01T00:00:00Z",
         ),
     ] = None,
-    run: Annotated[str | None, Query(description=_RUN_DESCRIPTION, examples=["SF"])] = None,
+    run: Annotated[RunQuery, Query(description=_RUN_DESCRIPTION, examples=["SF"])] = None,
 ) -> PeriodView:
     """Every version of a subject's settlement period, with the best available one (or, with
     ``run``, the one the ``run:RUN`` rule chooses: ``selected_by`` says which).
 
-    A tenant that knows nothing of the period gets an empty list of versions, not a 404.
+    A tenant that knows nothing of the period gets an empty list of versions, not a 404;
+    ``subject_known`` says whether it has values for the subject on any other date.
     """
     return runtime_of(request).period(
         subject,
@@ -89,24 +85,6 @@ def get_period(
 
 _PERIOD = "/tenants/{tenant}/periods/{subject}/{settlement_date}/{settlement_period}"
 
-_Subject = Annotated[
-    str,
-    Path(
-        description="system, party:<BSC Party Id>, bmu:<BM Unit Id> or mpan:<MPAN core>",
-        examples=["party:PTY00001"],
-    ),
-]
-_SettlementDate = Annotated[
-    str,
-    Path(
-        description="the settlement date, YYYY-MM-DD",
-        examples=["2026-05-06"],
-        json_schema_extra={"format": "date"},
-    ),
-]
-_SettlementPeriod = Annotated[
-    int, Path(description="1 to 48 (46 or 50 on clock-change days)", examples=[3])
-]
 # Text, read by the ledger (anything but a plain decimal is a 400), documented as a decimal.
 _DecimalText = Annotated[
     str, WithJsonSchema({"type": "string", "format": "decimal", "examples": ["-1234.56"]})
@@ -138,8 +116,16 @@ class CorrectionRequest(BaseModel):
         description="measure name to its corrected value, an exact decimal string",
         examples=[{"bm_unit_cashflow": "-1234.56"}],
     )
-    reason: str = Field(default="", description="why it is corrected")
-    actor: str = Field(default="", description="the person correcting it")
+    reason: str = Field(
+        default="",
+        description="why it is corrected",
+        json_schema_extra={"minLength": 1, "maxLength": 2000},
+    )
+    actor: str = Field(
+        default="",
+        description="the person correcting it",
+        json_schema_extra={"minLength": 1, "maxLength": 255},
+    )
 
 
 class InterventionRequest(BaseModel):
@@ -158,17 +144,23 @@ class InterventionRequest(BaseModel):
         examples=["hold"],
     )
     version: int | None = Field(default=None, description="the version to pin (pin only)")
-    reason: str = Field(default="", description="why")
-    actor: str = Field(default="", description="the person intervening")
+    reason: str = Field(
+        default="", description="why", json_schema_extra={"minLength": 1, "maxLength": 2000}
+    )
+    actor: str = Field(
+        default="",
+        description="the person intervening",
+        json_schema_extra={"minLength": 1, "maxLength": 255},
+    )
 
 
 @router.post(f"{_PERIOD}/corrections", response_model=PeriodView, responses=_CHANGE_REFUSED)
 def post_correction(
     request: Request,
-    tenant: str,
-    subject: _Subject,
-    settlement_date: _SettlementDate,
-    settlement_period: _SettlementPeriod,
+    tenant: Tenant,
+    subject: Subject,
+    settlement_date: SettlementDate,
+    settlement_period: SettlementPeriod,
     correction: CorrectionRequest,
 ) -> PeriodView:
     """Correct one version's values, naming who and why: a new version that supersedes it
@@ -193,10 +185,10 @@ def post_correction(
 @router.post(f"{_PERIOD}/interventions", response_model=PeriodView, responses=_CHANGE_REFUSED)
 def post_intervention(
     request: Request,
-    tenant: str,
-    subject: _Subject,
-    settlement_date: _SettlementDate,
-    settlement_period: _SettlementPeriod,
+    tenant: Tenant,
+    subject: Subject,
+    settlement_date: SettlementDate,
+    settlement_period: SettlementPeriod,
     intervention: InterventionRequest,
 ) -> PeriodView:
     """Hold the period from billing, pin one of its versions for the best view, or release
@@ -234,12 +226,12 @@ _QUERY_REFUSED: dict[int | str, dict[str, Any]] = {
 @router.get(f"{_PERIOD}/history", response_model=PeriodHistory, responses=_QUERY_REFUSED)
 def get_period_history(
     request: Request,
-    tenant: str,
-    subject: _Subject,
-    settlement_date: _SettlementDate,
-    settlement_period: _SettlementPeriod,
+    tenant: Tenant,
+    subject: Subject,
+    settlement_date: SettlementDate,
+    settlement_period: SettlementPeriod,
     recorded_from: Annotated[
-        _Instant | None,
+        Instant | None,
         Query(
             alias="from",
             description="events recorded at or after this instant (default: from the first); "
@@ -247,7 +239,7 @@ def get_period_history(
         ),
     ] = None,
     recorded_to: Annotated[
-        _Instant | None,
+        Instant | None,
         Query(
             alias="to",
             description="events recorded at or before this instant (default: up to now); "
@@ -275,11 +267,11 @@ def get_period_history(
 )
 def get_day(
     request: Request,
-    tenant: str,
-    subject: _Subject,
-    settlement_date: _SettlementDate,
-    as_of: Annotated[_Instant | None, Query(description=_AS_OF_DESCRIPTION)] = None,
-    run: Annotated[str | None, Query(description=_RUN_DESCRIPTION, examples=["SF"])] = None,
+    tenant: Tenant,
+    subject: Subject,
+    settlement_date: SettlementDate,
+    as_of: Annotated[Instant | None, Query(description=_AS_OF_DESCRIPTION)] = None,
+    run: Annotated[RunQuery, Query(description=_RUN_DESCRIPTION, examples=["SF"])] = None,
 ) -> DayView:
     """A subject's whole settlement day: for every period (46, 48 or 50), the best version
     now, as known at ``as_of``, or as of a ``run`` (null for a period with none)."""

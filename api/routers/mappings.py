@@ -7,9 +7,15 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, WithJsonSchema
 
-from api.dependencies import runtime_of, settlement_date_of
+from api.dependencies import (
+    SETTLEMENT_DATE_PATTERN,
+    SUBJECT_PATTERN,
+    Tenant,
+    runtime_of,
+    settlement_date_of,
+)
 from api.schemas import Problem
 from ledger.domain.mappings import UNCHANGED
 from ledger.service.mappings import MappingList, MappingView
@@ -17,6 +23,8 @@ from ledger.service.mappings import MappingList, MappingView
 router = APIRouter(tags=["mappings"])
 
 _PATH = "/tenants/{tenant}/mappings"
+# A market id is a subject other than the system.
+MARKET_ID_PATTERN = SUBJECT_PATTERN.replace("system|", "")
 _REFUSED: dict[int | str, dict[str, Any]] = {
     400: {
         "model": Problem,
@@ -31,15 +39,19 @@ _REFUSED: dict[int | str, dict[str, Any]] = {
 class Attribution(BaseModel):
     """Who makes a change to a mapping, and why."""
 
-    actor: str
-    reason: str
+    actor: str = Field(description="who", json_schema_extra={"minLength": 1, "maxLength": 255})
+    reason: str = Field(description="why", json_schema_extra={"minLength": 1, "maxLength": 2000})
 
 
 class AddRequest(Attribution):
     """A tenant's id to map to a market id from a first settlement date (to a last one)."""
 
     kind: Literal["customer", "site", "meter", "asset"]
-    internal_id: str = Field(description="the tenant's own id", examples=["C-100"])
+    internal_id: str = Field(
+        description="the tenant's own id",
+        examples=["C-100"],
+        json_schema_extra={"minLength": 1, "maxLength": 100},
+    )
     market_id: str = Field(
         description="mpan:<MPAN core>, bmu:<BM Unit Id> or party:<BSC Party Id>",
         examples=["mpan:2499999999991"],
@@ -86,11 +98,23 @@ class CorrectRequest(Attribution):
 @router.get(_PATH, response_model=MappingList, responses=_REFUSED)
 def list_mappings(
     request: Request,
-    tenant: str,
-    market: Annotated[str | None, Query(description="only those of this market id")] = None,
-    internal_id: Annotated[str | None, Query(alias="id", description="the tenant's id")] = None,
+    tenant: Tenant,
+    market: Annotated[
+        str | None,
+        Query(description="only those of this market id"),
+        WithJsonSchema({"type": "string", "pattern": MARKET_ID_PATTERN}),
+    ] = None,
+    internal_id: Annotated[
+        str | None,
+        Query(alias="id", description="the tenant's id"),
+        WithJsonSchema({"type": "string", "pattern": r"^\S(.*\S)?$", "maxLength": 100}),
+    ] = None,
     kind: Annotated[Literal["customer", "site", "meter", "asset"] | None, Query()] = None,
-    on: Annotated[str | None, Query(description="only those holding on this date")] = None,
+    on: Annotated[
+        str | None,
+        Query(description="only those holding on this date"),
+        WithJsonSchema({"type": "string", "format": "date", "pattern": SETTLEMENT_DATE_PATTERN}),
+    ] = None,
 ) -> MappingList:
     """The tenant's mappings as they stand; each filter given narrows them."""
     return runtime_of(request).mappings.list(
@@ -103,7 +127,7 @@ def list_mappings(
 
 
 @router.post(_PATH, response_model=MappingView, status_code=201, responses=_REFUSED)
-def add_mapping(request: Request, tenant: str, body: AddRequest) -> MappingView:
+def add_mapping(request: Request, tenant: Tenant, body: AddRequest) -> MappingView:
     """Map a tenant's id to a market id; refused when it clashes with another mapping."""
     return runtime_of(request).mappings.add(
         kind=body.kind,
@@ -118,13 +142,13 @@ def add_mapping(request: Request, tenant: str, body: AddRequest) -> MappingView:
 
 
 @router.get(_PATH + "/{mapping_id}", response_model=MappingView, responses=_REFUSED)
-def get_mapping(request: Request, tenant: str, mapping_id: str) -> MappingView:
+def get_mapping(request: Request, tenant: Tenant, mapping_id: str) -> MappingView:
     """A mapping as it stands, with every change to it."""
     return runtime_of(request).mappings.get(mapping_id, tenant=tenant)
 
 
 @router.post(_PATH + "/{mapping_id}/end", response_model=MappingView, responses=_REFUSED)
-def end_mapping(request: Request, tenant: str, mapping_id: str, body: EndRequest) -> MappingView:
+def end_mapping(request: Request, tenant: Tenant, mapping_id: str, body: EndRequest) -> MappingView:
     """Set the last settlement date a mapping holds on."""
     return runtime_of(request).mappings.end(
         mapping_id,
@@ -137,7 +161,7 @@ def end_mapping(request: Request, tenant: str, mapping_id: str, body: EndRequest
 
 @router.post(_PATH + "/{mapping_id}/correct", response_model=MappingView, responses=_REFUSED)
 def correct_mapping(
-    request: Request, tenant: str, mapping_id: str, body: CorrectRequest
+    request: Request, tenant: Tenant, mapping_id: str, body: CorrectRequest
 ) -> MappingView:
     """Correct a mapping's market id or dates; refused when nothing changes or the new terms
     clash with another mapping."""

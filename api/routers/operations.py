@@ -8,7 +8,7 @@ from fastapi import APIRouter, HTTPException, Query, Request, Response
 from fastapi.responses import JSONResponse, StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
-from api.dependencies import runtime_of
+from api.dependencies import Tenant, runtime_of
 from api.schemas import IngestOutcome, Problem
 from api.uploads import upload_gate_of
 from ledger.adapters.raw_payloads import PayloadTooLarge, Spool
@@ -19,8 +19,12 @@ from ledger.service.runtime import MAX_WARNINGS_PAGE
 
 router = APIRouter(tags=["operations"])
 
+_MALFORMED: dict[int | str, dict[str, Any]] = {
+    400: {"model": Problem, "description": "a malformed tenant name"}
+}
 _NOT_FOUND: dict[int | str, dict[str, Any]] = {
-    404: {"model": Problem, "description": "the tenant has received no such file"}
+    **_MALFORMED,
+    404: {"model": Problem, "description": "the tenant has received no such file"},
 }
 
 
@@ -46,10 +50,10 @@ def get_layout(
     return LayoutView.of(file_type, record)
 
 
-@router.get("/tenants/{tenant}/flows", response_model=FlowList)
+@router.get("/tenants/{tenant}/flows", response_model=FlowList, responses=_MALFORMED)
 def get_flows(
     request: Request,
-    tenant: str,
+    tenant: Tenant,
     limit: Annotated[int, Query(ge=1, le=1000, description="at most this many")] = 100,
 ) -> FlowList:
     """The tenant's most recently received files, newest first."""
@@ -57,7 +61,7 @@ def get_flows(
 
 
 @router.get("/tenants/{tenant}/flows/{sha256}", response_model=FlowView, responses=_NOT_FOUND)
-def get_flow(request: Request, tenant: str, sha256: str) -> FlowView:
+def get_flow(request: Request, tenant: Tenant, sha256: str) -> FlowView:
     """A received file's status and every stage it went through."""
     found = runtime_of(request).flow(sha256, tenant=tenant)
     if found is None:
@@ -97,7 +101,7 @@ def get_flow_warnings(
         **_NOT_FOUND,
     },
 )
-def get_flow_bytes(request: Request, tenant: str, sha256: str) -> Response:
+def get_flow_bytes(request: Request, tenant: Tenant, sha256: str) -> Response:
     """The original bytes of a received file, exactly as they arrived (streamed)."""
     chunks = runtime_of(request).raw_stream(sha256, tenant=tenant)
     if chunks is None:
@@ -110,6 +114,14 @@ def get_flow_bytes(request: Request, tenant: str, sha256: str) -> Response:
     response_model=IngestOutcome,
     responses={
         200: {"description": "accepted, or a duplicate of bytes already received"},
+        400: {"model": Problem, "description": "a malformed tenant name or file name"},
+        413: {"model": Problem, "description": "larger than LEDGER_MAX_UPLOAD_BYTES"},
+        503: {
+            "model": Problem,
+            "description": "LEDGER_API_INGESTS files are being processed and no place came "
+            "free within LEDGER_API_INGEST_WAIT seconds: nothing was recorded, send it again "
+            "after Retry-After seconds",
+        },
         422: {
             "model": IngestOutcome,
             "description": "rejected (reasons say why), or a malformed request",
@@ -127,7 +139,7 @@ def get_flow_bytes(request: Request, tenant: str, sha256: str) -> Response:
 )
 async def post_flow(
     request: Request,
-    tenant: str,
+    tenant: Tenant,
     file_name: Annotated[str, Query(description="the file's name, kept with it")] = "upload",
 ) -> JSONResponse:
     """Receive a file (the request body, as bytes): accepted, duplicate or rejected.

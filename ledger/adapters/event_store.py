@@ -79,6 +79,11 @@ class EventStore(ABC):
         """Up to ``limit`` events after log position ``position``, in log order."""
 
     @abstractmethod
+    def positions_after(self, tx: Tx, position: int, limit: int) -> list[int]:
+        """The positions of up to ``limit`` events after ``position``, ascending (positions
+        have gaps: a number an append took is lost when its transaction rolls back)."""
+
+    @abstractmethod
     def max_position(self, tx: Tx) -> int:
         """The position of the newest event in the log (0 when it is empty)."""
 

@@ -71,6 +71,10 @@ class PostgresEventStore(PostgresApplicationRecorder, EventStore):
             "SELECT notification_id, originator_id, originator_version, topic, state FROM {}"
             " WHERE notification_id > %s ORDER BY notification_id LIMIT %s"
         ).format(self._table)
+        self._positions_after = SQL(
+            "SELECT notification_id FROM {} WHERE notification_id > %s"
+            " ORDER BY notification_id LIMIT %s"
+        ).format(self._table)
         # The run index beside the events table, created with it by the library's own
         # create_table (its statements list), in the same schema.
         runs = Identifier(datastore.schema, f"{events_table_name}_runs")
@@ -159,6 +163,11 @@ class PostgresEventStore(PostgresApplicationRecorder, EventStore):
                 )
                 for nid, oid, version, topic, state in cursor.fetchall()
             ]
+
+    def positions_after(self, tx: Tx, position: int, limit: int) -> list[int]:
+        with _cursor(tx) as cursor:
+            cursor.execute(self._positions_after, (position, limit))
+            return [int(nid) for (nid,) in cursor.fetchall()]
 
     def max_position(self, tx: Tx) -> int:
         with _cursor(tx) as cursor:

@@ -51,6 +51,7 @@ class SQLiteEventStore(SQLiteApplicationRecorder, EventStore):
             "SELECT rowid, originator_id, originator_version, topic, state"
             f" FROM {table} WHERE rowid > ? ORDER BY rowid LIMIT ?"
         )
+        self._positions_after = f"SELECT rowid FROM {table} WHERE rowid > ? ORDER BY rowid LIMIT ?"
         self._versions = (
             f"SELECT originator_id, max(originator_version) FROM {table}"
             " WHERE originator_id IN ({marks}) GROUP BY originator_id"
@@ -136,6 +137,11 @@ class SQLiteEventStore(SQLiteApplicationRecorder, EventStore):
                 )
                 for nid, oid, version, topic, state in cursor.fetchall()
             ]
+
+    def positions_after(self, tx: Tx, position: int, limit: int) -> list[int]:
+        with _cursor(tx) as cursor:
+            cursor.execute(self._positions_after, (position, limit))
+            return [int(nid) for (nid,) in cursor.fetchall()]
 
     def max_position(self, tx: Tx) -> int:
         with _cursor(tx) as cursor:

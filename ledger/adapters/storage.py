@@ -69,6 +69,11 @@ class DatabaseUrlError(ConfigurationError, ValueError):
     """The database URL is not one the ledger understands."""
 
 
+class NoLedger(ConfigurationError):
+    """A command that only reads was pointed at a SQLite file that does not exist: there is
+    no ledger there (and none is created for a read)."""
+
+
 def database_url_from_env() -> str:
     return os.environ.get("LEDGER_DATABASE_URL") or DEFAULT_DATABASE_URL
 
@@ -92,8 +97,9 @@ def shown_url(url: str) -> str:
     return parts._replace(netloc=f"{parts.username or ''}:***@{netloc}").geturl()
 
 
-def _sqlite_path(url: str) -> str:
-    """The file a ``sqlite:///...`` URL names, checked as far as can be without opening it."""
+def _sqlite_path(url: str, *, create: bool) -> str:
+    """The file a ``sqlite:///...`` URL names, checked as far as can be without opening it;
+    unless ``create``, it must exist already."""
     if not url.lower().startswith("sqlite:///"):
         rest = url.split(":", 1)[1].lstrip("/")
         raise DatabaseUrlError(
@@ -112,6 +118,12 @@ def _sqlite_path(url: str) -> str:
             "or through a file: URI; name a file, e.g. sqlite:///ledger.db"
         )
     _check_sqlite_file(path, url)
+    if not create and not os.path.exists(path):
+        raise NoLedger(
+            f"there is no ledger at {os.path.abspath(path)} ({_SETTING}={url!r}): nothing has "
+            "been recorded there; ingest a file to create it (ledger ingest FILE), or point "
+            f"{_SETTING} at an existing ledger"
+        )
     return path
 
 
@@ -426,8 +438,10 @@ class Session:
 class Database:
     """A connection factory for one ledger database, with the ledger's own tables."""
 
-    def __init__(self, url: str | None = None) -> None:
+    def __init__(self, url: str | None = None, *, create: bool = True) -> None:
         """Checks the URL, and that the database can be reached, before anything is written.
+        Unless ``create``, a SQLite file that does not exist is refused (:class:`NoLedger`)
+        rather than created: a command that only reads never leaves an empty ledger behind.
 
         Raises :class:`~ledger.errors.ConfigurationError` (one line naming
         ``LEDGER_DATABASE_URL`` and what to do) for a URL the ledger cannot use, a SQLite
@@ -442,7 +456,7 @@ class Database:
         if scheme == "sqlite":
             # sqlite:///relative.db or sqlite:////absolute/path.db
             self.kind: Literal["sqlite", "postgres"] = "sqlite"
-            self.sqlite_path = _sqlite_path(self.url)
+            self.sqlite_path = _sqlite_path(self.url, create=create)
         elif scheme in ("postgresql", "postgres"):
             self.kind = "postgres"
             self.schema = postgres_schema_from_env()

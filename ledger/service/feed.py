@@ -40,6 +40,9 @@ from ledger.service.read_models import FeedEvent, FeedPage
 
 # The most events one page holds.
 MAX_LIMIT = 1000
+# The largest position the log can give (both backends number events by a signed 64-bit
+# integer: SQLite's rowid, PostgreSQL's bigserial).
+MAX_POSITION = 2**63 - 1
 # A page reads at most this many times its limit of events from the log (and at least
 # MIN_SCAN), whoever they belong to.
 SCAN_MULTIPLE = 10
@@ -57,6 +60,11 @@ def check_page(after: int, limit: int) -> None:
         raise LedgerError(
             f"the feed has no position {after}: positions start at 1; ask for the events after "
             "0 to read from the beginning, or after the last position you were given"
+        )
+    if after > MAX_POSITION:
+        raise LedgerError(
+            f"the feed has no position {after}: positions run up to {MAX_POSITION}; ask for "
+            "the events after the last position you were given"
         )
     if not 1 <= limit <= MAX_LIMIT:
         raise LedgerError(

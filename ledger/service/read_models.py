@@ -275,6 +275,11 @@ class PeriodView(ReadModel):
 
     tenant: str
     subject: str = Field(description="canonical subject, e.g. party:PTY00001 or system")
+    subject_known: bool = Field(
+        description="whether the tenant has values for this subject on any settlement date: "
+        "false says nothing was ever recorded for it (a mistyped id, another tenant's, a file "
+        "not yet received), where an empty answer alone would not"
+    )
     settlement_date: DateString
     settlement_period: int
     period_start: Instant
@@ -686,6 +691,11 @@ class PeriodHistory(ReadModel):
 
     tenant: str
     subject: str = Field(description="canonical subject, e.g. party:PTY00001 or system")
+    subject_known: bool = Field(
+        description="whether the tenant has values for this subject on any settlement date: "
+        "false says nothing was ever recorded for it (a mistyped id, another tenant's, a file "
+        "not yet received), where an empty answer alone would not"
+    )
     settlement_date: DateString
     settlement_period: int
     period_start: Instant
@@ -799,6 +809,11 @@ class DayView(ReadModel):
 
     tenant: str
     subject: str = Field(description="canonical subject, e.g. party:PTY00001 or system")
+    subject_known: bool = Field(
+        description="whether the tenant has values for this subject on any settlement date: "
+        "false says nothing was ever recorded for it (a mistyped id, another tenant's, a file "
+        "not yet received), where an empty answer alone would not"
+    )
     settlement_date: DateString
     as_of: Instant | None = Field(description="the as-of instant asked for, if any")
     selected_by: str = Field(

@@ -100,6 +100,7 @@ from projections.period_versions import (
     period_source_steps,
     period_sources,
     period_versions,
+    subject_known,
 )
 from projections.runner import ProjectionRunner
 
@@ -147,8 +148,11 @@ class LedgerRuntime:
     the log (``views``). Start-up takes no write lock once the schema is in place.
     """
 
-    def __init__(self, database_url: str | None = None) -> None:
-        self.database = Database(database_url)
+    def __init__(self, database_url: str | None = None, *, create: bool = True) -> None:
+        """The ledger at ``database_url`` (default: LEDGER_DATABASE_URL); unless ``create``,
+        a SQLite file that does not exist is refused, not created (a command that only
+        reads)."""
+        self.database = Database(database_url, create=create)
         try:
             self._start()
         except BaseException:
@@ -334,6 +338,7 @@ class LedgerRuntime:
                 tx, tenant, canonical, settlement_date, settlement_period, as_of=as_of
             )
             freshness = self.runner.freshness(tx)
+            known = bool(rows) or subject_known(tx, tenant, canonical)
             versions = with_internal_ids(
                 tx, tenant, canonical, settlement_date, versions_of(rows, sources), as_of=as_of
             )
@@ -342,6 +347,7 @@ class LedgerRuntime:
         return PeriodView(
             tenant=tenant,
             subject=canonical,
+            subject_known=known,
             settlement_date=settlement_date,
             settlement_period=settlement_period,
             period_start=period_start_utc(settlement_date, settlement_period),
@@ -380,10 +386,12 @@ class LedgerRuntime:
             sources = period_source_steps(tx, *key, as_of=recorded_to)
             interventions = period_interventions(tx, *key, as_of=recorded_to)
             freshness = self.runner.freshness(tx)
+            known = bool(rows) or subject_known(tx, tenant, canonical)
         before, steps = history_steps(rows, sources, interventions, recorded_from)
         return PeriodHistory(
             tenant=tenant,
             subject=canonical,
+            subject_known=known,
             settlement_date=settlement_date,
             settlement_period=settlement_period,
             period_start=period_start_utc(settlement_date, settlement_period),
@@ -415,9 +423,11 @@ class LedgerRuntime:
             versions = day_versions(tx, tenant, canonical, settlement_date, as_of=as_of)
             made = day_interventions(tx, tenant, canonical, settlement_date, as_of=as_of)
             freshness = self.runner.freshness(tx)
+            known = bool(versions) or subject_known(tx, tenant, canonical)
         return DayView(
             tenant=tenant,
             subject=canonical,
+            subject_known=known,
             settlement_date=settlement_date,
             as_of=as_of,
             selected_by=str(rule),

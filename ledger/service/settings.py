@@ -15,6 +15,11 @@ from ledger.flows.canonical import ReadLimits
 DEFAULT_MAX_UPLOAD_BYTES = 1 << 30  # a gzipped all-parties S0142 is well under this
 DEFAULT_INGESTS = 2
 DEFAULT_INGEST_WAIT = 5.0
+# Live streams (server-sent events) the API keeps open at once, in all and per tenant, and how
+# long a write to a client may wait for it to read before its stream is closed (seconds).
+DEFAULT_STREAMS = 100
+DEFAULT_STREAMS_PER_TENANT = 10
+DEFAULT_STREAM_WRITE_TIMEOUT = 30.0
 # From this size (stored bytes, compressed as received) a file is read in a process of its
 # own: about 30 MB of report text gzipped, where the parse outweighs starting a process.
 DEFAULT_PARSE_APART_BYTES = 4 << 20
@@ -43,6 +48,44 @@ class UploadSettings:
             ingests=int(_positive("LEDGER_API_INGESTS", DEFAULT_INGESTS)),
             wait_seconds=_positive("LEDGER_API_INGEST_WAIT", DEFAULT_INGEST_WAIT),
         )
+
+
+@dataclass(frozen=True)
+class StreamSettings:
+    """How many live streams of the feed the API keeps open, and how long it waits on a
+    client that does not read.
+
+    Every open stream holds a connection and some memory, and a client that stops reading
+    would hold them for ever: beyond the limits a stream is refused as busy (503), and a
+    write that waits longer than ``write_timeout`` closes the stream.
+    """
+
+    streams: int = DEFAULT_STREAMS
+    per_tenant: int = DEFAULT_STREAMS_PER_TENANT
+    write_timeout: float = DEFAULT_STREAM_WRITE_TIMEOUT
+
+    @classmethod
+    def from_env(cls) -> StreamSettings:
+        """``LEDGER_API_STREAMS``, ``LEDGER_API_STREAMS_PER_TENANT``,
+        ``LEDGER_API_STREAM_WRITE_TIMEOUT``."""
+        return cls(
+            streams=_whole("LEDGER_API_STREAMS", DEFAULT_STREAMS),
+            per_tenant=_whole("LEDGER_API_STREAMS_PER_TENANT", DEFAULT_STREAMS_PER_TENANT),
+            write_timeout=_positive(
+                "LEDGER_API_STREAM_WRITE_TIMEOUT", DEFAULT_STREAM_WRITE_TIMEOUT
+            ),
+        )
+
+
+def _whole(name: str, default: int) -> int:
+    """A setting that counts something: a whole number, at least 1 (ASCII digits only)."""
+    text = os.environ.get(name)
+    if text is None or not text.strip():
+        return default
+    value = text.strip()
+    if not (value.isascii() and value.isdigit() and len(value) <= 9 and int(value) >= 1):
+        raise ConfigurationError(f"{name}={text!r} must be a whole number from 1 to 999999999")
+    return int(value)
 
 
 def _positive(name: str, default: float) -> float:

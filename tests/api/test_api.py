@@ -405,6 +405,10 @@ def test_tenant_wall(client: TestClient) -> None:
     assert seen_by_b.json()["tenant"] == "b"
     assert seen_by_b.json()["versions"] == []
     assert seen_by_b.json()["best"] is None
+    assert seen_by_b.json()["subject_known"] is False
+    day_seen_by_b = client.get(f"/tenants/b/days/party:{PARTY}/{DAY.isoformat()}")
+    assert day_seen_by_b.status_code == 200 and day_seen_by_b.json()["subject_known"] is False
+    assert client.get(period_url(f"party:{PARTY}", DAY, 1, tenant="a")).json()["subject_known"]
     for digest in (sha(data), sha(bad)):
         assert client.get(f"/tenants/b/flows/{digest}").status_code == 404
         assert client.get(f"/tenants/b/flows/{digest}/raw").status_code == 404

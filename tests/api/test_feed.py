@@ -162,7 +162,8 @@ def test_values_are_decimal_strings_and_a_correction_appears(two_files: TestClie
 
 
 @pytest.mark.parametrize(
-    "params", [{"after": -1}, {"limit": 0}, {"limit": 1001}, {"after": "last"}]
+    "params",
+    [{"after": -1}, {"after": 2**63}, {"limit": 0}, {"limit": 1001}, {"after": "last"}],
 )
 def test_a_bad_position_or_page_size_is_422(client: TestClient, params: dict[str, Any]) -> None:
     r = client.get(f"/tenants/{TENANT}/feed", params=params)
@@ -259,6 +260,18 @@ def test_a_malformed_last_event_id_is_400_and_a_negative_after_422(client: TestC
     assert r.status_code == 400
     assert "Last-Event-ID 'yesterday' is not a position of the feed" in r.json()["detail"]
     assert client.get(stream_url(), params={"after": -3}).status_code == 422
+
+
+@pytest.mark.parametrize("last", [str(2**63), "9" * 5000])
+def test_a_last_event_id_beyond_the_log_s_positions_is_400(client: TestClient, last: str) -> None:
+    r = client.get(stream_url(), headers={"Last-Event-ID": last})
+    assert r.status_code == 400
+    assert str(2**63 - 1) in r.json()["detail"] and len(r.json()["detail"]) < 300
+
+
+def test_the_largest_position_is_an_empty_page(client: TestClient) -> None:
+    body = page(client, after=2**63 - 1)
+    assert body["events"] == [] and body["caught_up"]
 
 
 def test_the_feed_is_documented(client: TestClient) -> None:

@@ -7,7 +7,10 @@ import dataclasses
 import hashlib
 import io
 import json
+import os
 import sqlite3
+import subprocess
+import sys
 from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
@@ -26,8 +29,9 @@ from integration.conftest import (
     replace_once,
     write_report,
 )
-from ledger.cli import _parser, main
+from ledger.cli import READER_GONE, _parser, main
 from ledger.service.ingestion import Ingestor, IngestResult
+from ledger.service.runtime import LedgerRuntime
 
 RESULT_KEYS = {"file", "flow", "status", "periods", "events", "reasons"}
 
@@ -433,7 +437,8 @@ def test_period_edge_values_are_one_line_business_errors(
     assert message in one_line_error(err)
 
 
-def test_era_boundaries_are_answered(cli: Cli) -> None:
+def test_era_boundaries_are_answered(cli: Cli, database_url: str) -> None:
+    LedgerRuntime(database_url).close()  # an empty ledger
     for day in ("2001-03-27", "2099-12-31"):
         code, out, err = cli("period", "system", day, "48", "--as-of", "2199-12-31T23:59:59Z")
         assert code == 0, err
@@ -441,7 +446,10 @@ def test_era_boundaries_are_answered(cli: Cli) -> None:
 
 
 @pytest.mark.parametrize("tenant", ["acme\n", "acme\r\n", " acme", "ACME"])
-def test_tenant_with_stray_characters_is_refused(cli: Cli, files: Path, tenant: str) -> None:
+def test_tenant_with_stray_characters_is_refused(
+    cli: Cli, files: Path, tenant: str, database_url: str
+) -> None:
+    LedgerRuntime(database_url).close()  # an empty ledger
     path = str(write_report(files, run_type="II").path)
     code, out, err = cli("--tenant", tenant, "ingest", path)
     assert (code, out) == (2, "")
@@ -468,3 +476,107 @@ def test_layout_needs_no_database(
     assert apc["fields"][6]["name"] == "daily_system_operator_cashflow"
     assert main(["layout", "S0141007"]) == 2
     assert "S0141007 is older than every version of S0141" in capsys.readouterr().err
+
+
+# --- A reader that goes away ----------------------------------------------------------------
+
+
+LEDGER = str(Path(sys.executable).with_name("ledger"))
+
+
+def run_into_closed_pipe(url: str, *argv: str) -> subprocess.CompletedProcess[bytes]:
+    """``ledger ARGS...`` writing into a pipe whose reader has gone (as ``| head`` leaves it
+    once it has read enough): the first write fails."""
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    try:
+        return subprocess.run(
+            [LEDGER, *argv],
+            stdout=write_end,
+            stderr=subprocess.PIPE,
+            env={**os.environ, "LEDGER_DATABASE_URL": url},
+            timeout=120,
+            check=False,
+        )
+    finally:
+        os.close(write_end)
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["exceptions"],
+        ["exceptions", "--json"],
+        ["period", PARTY_SUBJECT, DAY.isoformat(), "3"],
+        ["feed", "--limit", "1000"],
+        ["verify"],
+    ],
+    ids=lambda argv: " ".join(argv[:2]),
+)
+def test_a_command_whose_reader_goes_away_stops_quietly(
+    sqlite_url: str, files: Path, argv: list[str]
+) -> None:
+    runtime = LedgerRuntime(sqlite_url)
+    try:
+        report = write_report(files, run_type="II")
+        assert runtime.ingest(report.path).status == "accepted"
+        # A file nobody recognises: an exception to list.
+        unknown = runtime.ingest_bytes(b"hello\n", file_name="note.txt")
+        assert unknown.status == "not interpreted"
+    finally:
+        runtime.close()
+    done = run_into_closed_pipe(sqlite_url, *argv)
+    assert (done.returncode, done.stderr) == (READER_GONE, b"")
+
+
+def test_help_whose_reader_goes_away_stops_quietly(sqlite_url: str) -> None:
+    # argparse prints help and usage itself, ignoring a failed write, and exits 0 (or 2).
+    done = run_into_closed_pipe(sqlite_url, "--help")
+    assert (done.returncode, done.stderr) == (0, b"")
+
+
+def test_an_ingestion_whose_reader_goes_away_keeps_the_file(sqlite_url: str, files: Path) -> None:
+    report = write_report(files, run_type="II")
+    done = run_into_closed_pipe(sqlite_url, "ingest", str(report.path))
+    assert (done.returncode, done.stderr) == (READER_GONE, b"")
+    runtime = LedgerRuntime(sqlite_url)
+    try:
+        found = runtime.flow(report.sha256)
+        assert found is not None and found.status == "accepted"
+    finally:
+        runtime.close()
+
+
+# --- A subject the tenant has never had values for ------------------------------------------
+
+
+def test_an_unknown_subject_is_said_plainly_and_a_quiet_date_is_not(cli: Cli, files: Path) -> None:
+    ingest_two(cli, files)
+    unknown = "party:TYPO"
+    for argv in (
+        ["period", unknown, DAY.isoformat(), "3"],
+        ["day", unknown, DAY.isoformat()],
+        ["history", unknown, DAY.isoformat(), "3"],
+    ):
+        code, out, err = cli(*argv)
+        assert (code, err) == (0, ""), err
+        assert json.loads(out)["subject_known"] is False
+    # Another tenant's subject is unknown to this one.
+    code, out, _ = cli("--tenant", "other", "period", PARTY_SUBJECT, DAY.isoformat(), "3")
+    assert json.loads(out)["subject_known"] is False
+    # A subject with values on other dates, none on this one (or none known yet): an empty,
+    # valid answer about a known subject.
+    other_day = "2026-05-02"
+    for argv in (
+        ["period", PARTY_SUBJECT, other_day, "3"],
+        ["day", PARTY_SUBJECT, other_day],
+        ["history", PARTY_SUBJECT, other_day, "3"],
+        ["period", PARTY_SUBJECT, DAY.isoformat(), "3", "--as-of", "2000-01-01T00:00:00Z"],
+    ):
+        code, out, err = cli(*argv)
+        assert (code, err) == (0, ""), err
+        answer = json.loads(out)
+        assert answer["subject_known"] is True
+        assert answer.get("versions", []) == [] and answer.get("steps", []) == []
+    code, out, _ = cli("period", PARTY_SUBJECT, DAY.isoformat(), "3")
+    assert json.loads(out)["subject_known"] is True and json.loads(out)["versions"]

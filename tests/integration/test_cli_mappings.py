@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from integration.conftest import BMU_SUBJECT, DAY, Cli, write_report
+from ledger.service.runtime import LedgerRuntime
 
 TENANT = "acme"
 MPAN = "mpan:2499999999991"
@@ -71,7 +72,8 @@ def test_add_end_correct_and_show(cli: Cli) -> None:
     assert answer(cli, "mappings", "show", key) == moved
 
 
-def test_list_as_a_table_and_as_json(cli: Cli) -> None:
+def test_list_as_a_table_and_as_json(cli: Cli, database_url: str) -> None:
+    LedgerRuntime(database_url).close()  # an empty ledger
     assert cli("mappings", "list") == (0, "no mappings\n", "")
     first = add(cli, "C-100", MPAN, "--to", "2026-03-31")
     add(cli, "C-200", "mpan:1200000000011")

@@ -116,6 +116,103 @@ def test_sqlite_file_that_is_not_a_database(
     assert path.read_text() == "not a database, just notes\n" * 100
 
 
+# --- No ledger there yet --------------------------------------------------------------------
+
+# Every command that only reads (one of each group's reading actions).
+READ_COMMANDS = [
+    ["period", PARTY_SUBJECT, DAY.isoformat(), "3"],
+    ["day", PARTY_SUBJECT, DAY.isoformat()],
+    ["history", PARTY_SUBJECT, DAY.isoformat(), "3"],
+    ["flow", "0" * 64],
+    ["feed"],
+    ["verify"],
+    ["rebuild"],
+    ["documents", "show", "INV-1"],
+    ["documents", "stale"],
+    ["documents", "using", PARTY_SUBJECT, DAY.isoformat(), "3"],
+    ["exceptions"],
+    ["mappings", "list"],
+    ["mappings", "show", "0" * 32],
+]
+
+
+@pytest.mark.parametrize("argv", READ_COMMANDS, ids=lambda argv: " ".join(argv[:2]))
+def test_a_read_where_there_is_no_ledger_says_so_and_creates_nothing(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    argv: list[str],
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    code, out, err = run_main("sqlite:///ledger.db", argv, monkeypatch, capsys)
+    assert (code, out) == (2, "")
+    assert f"there is no ledger at {tmp_path / 'ledger.db'}" in one_line(err)
+    assert "ingest a file to create it" in err
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_the_views_process_where_there_is_no_ledger_says_so(tmp_path: Path) -> None:
+    # A process of its own: were it to start on an empty ledger, it would run until stopped.
+    done = subprocess.run(
+        [sys.executable, "-m", "ledger.cli", "project"],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env={**os.environ, "LEDGER_DATABASE_URL": "sqlite:///ledger.db", "PYTHONPATH": str(ROOT)},
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 2
+    assert "there is no ledger at" in one_line(done.stderr)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_the_default_database_is_not_created_by_a_read(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("LEDGER_DATABASE_URL", raising=False)
+    capsys.readouterr()
+    assert main(["period", "system", DAY.isoformat(), "3"]) == 2
+    assert "there is no ledger at" in one_line(capsys.readouterr().err)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_write_where_there_is_no_ledger_creates_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    url = f"sqlite:///{tmp_path / 'ledger.db'}"
+    report = write_report(tmp_path, run_type="II")
+    code, out, err = run_main(url, ["ingest", str(report.path)], monkeypatch, capsys)
+    assert code == 0, err
+    assert json.loads(out)["status"] == "accepted"
+    code, out, err = run_main(
+        url, ["period", PARTY_SUBJECT, DAY.isoformat(), "3"], monkeypatch, capsys
+    )
+    assert code == 0, err
+    assert [v["run_type"] for v in json.loads(out)["versions"]] == ["II"]
+    # So does a person's change, on a ledger of its own.
+    other = f"sqlite:///{tmp_path / 'other.db'}"
+    mapping = [
+        "mappings", "add", "--kind", "customer", "--id", "C-1", "--market", "mpan:2499999999991",
+        "--from", "2026-01-01", "--actor", "a", "--reason", "r",
+    ]  # fmt: skip
+    code, _, err = run_main(other, mapping, monkeypatch, capsys)
+    assert code == 0, err
+    assert (tmp_path / "other.db").exists()
+
+
+def test_an_argument_is_checked_before_the_ledger_is_looked_for(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    url = f"sqlite:///{tmp_path / 'ledger.db'}"
+    code, _, err = run_main(url, ["period", "party:", DAY.isoformat(), "3"], monkeypatch, capsys)
+    assert code == 2 and "is not a BSC Party Id" in one_line(err)
+    code, _, err = run_main(url, ["--tenant", "A B", "feed"], monkeypatch, capsys)
+    assert code == 2 and "is not a tenant name" in one_line(err)
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_refused_end_to_end_without_traceback(tmp_path: Path) -> None:
     """The exit status and standard error of the real command."""
     env = {**os.environ, "LEDGER_DATABASE_URL": "mysql://x", "PYTHONPATH": str(ROOT)}

@@ -290,6 +290,27 @@ def test_bulk_append_is_what_the_library_reads(stores: _Stores) -> None:
         assert store.current_versions(tx, [first, second, uuid4()]) == {first: 2, second: 2}
 
 
+def test_positions_after_are_those_events_got_gaps_and_all(stores: _Stores) -> None:
+    store = stores.open()
+    first, second, third = uuid4(), uuid4(), uuid4()
+    with stores.database.transaction() as tx:
+        store.append_rows(tx, _rows(first))
+    # An append that rolls back: PostgreSQL never uses the position it took (SQLite does).
+    with pytest.raises(RuntimeError), stores.database.transaction() as tx:
+        store.append_rows(tx, _rows(second))
+        raise RuntimeError("rolled back")
+    with stores.database.transaction() as tx:
+        store.lock_for_append(tx)
+        store.append_rows(tx, _rows(second, third))
+        # Its own appends, seen inside the appending transaction, as the log reads them.
+        expected = [n.id for n in store.read_after(tx, 0, 10)]
+        assert store.positions_after(tx, 0, 10) == expected
+        assert store.positions_after(tx, expected[0], 1) == expected[1:2]
+        assert store.positions_after(tx, expected[-1], 10) == []
+    gap = 1 if stores.database.kind == "postgres" else 0
+    assert expected == [1, 2 + gap, 3 + gap]
+
+
 def test_version_look_up_takes_large_batches(stores: _Stores) -> None:
     store = stores.open()
     keys = [uuid4() for _ in range(1234)]  # more than SQLite takes in one statement

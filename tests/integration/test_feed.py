@@ -271,6 +271,7 @@ def test_a_correction_appears_in_the_feed(log: Log) -> None:
     ("after", "limit", "message"),
     [
         (-1, 100, "the feed has no position -1: positions start at 1"),
+        (2**63, 100, f"the feed has no position {2**63}: positions run up to {2**63 - 1}"),
         (0, 0, "a page of the feed holds 1 to 1000 events, not 0"),
         (0, 1001, "a page of the feed holds 1 to 1000 events, not 1001"),
     ],
@@ -345,6 +346,8 @@ def test_cli_reads_on_past_a_long_stretch_of_other_tenants_events(
         (["feed", "--after", "-5"], "ledger: the feed has no position -5"),
         (["feed", "--limit", "0"], "ledger: a page of the feed holds 1 to 1000 events, not 0"),
         (["feed", "--limit", "5000"], "holds 1 to 1000 events, not 5000"),
+        (["feed", "--after", str(2**63)], f"positions run up to {2**63 - 1}"),
+        (["feed", "--follow", "--after", str(2**64)], f"positions run up to {2**63 - 1}"),
         (["--tenant", "BAD TENANT", "feed"], "is not a tenant name"),
     ],
 )
@@ -353,7 +356,7 @@ def test_cli_refuses_a_bad_position_limit_or_tenant(
 ) -> None:
     code, out, err = run_cli(*argv)
     assert (code, out) == (2, [])
-    assert message in err and "Traceback" not in err
+    assert message in err and "Traceback" not in err and err.count("\n") == 1
 
 
 def test_cli_follow_prints_new_events_until_interrupted(

@@ -11,6 +11,11 @@ import time
 import urllib.request
 from pathlib import Path
 
+import pytest
+import uvicorn
+
+from ledger.cli import API_FACTORY, listening_socket
+
 from .conftest import DAY, PARTY_SUBJECT, write_report
 
 LEDGER = str(Path(sys.executable).with_name("ledger"))
@@ -59,3 +64,21 @@ def test_serve_answers_from_the_ledger_the_cli_wrote(database_url: str, files: P
     assert view is not None
     best = view["best"]
     assert isinstance(best, dict) and best["source"]["sha256"] == report.sha256
+
+
+@pytest.mark.skipif(not hasattr(socket, "TCP_USER_TIMEOUT"), reason="Linux's TCP_USER_TIMEOUT")
+def test_a_connection_whose_client_reads_nothing_is_dropped_after_the_write_timeout() -> None:
+    """Every connection ``ledger serve`` accepts carries the kernel's user timeout: one whose
+    client reads nothing (data unacknowledged, or a window left shut) for the streams' write
+    timeout is dropped, rather than kept open for good once the API has closed its stream."""
+    config = uvicorn.Config(API_FACTORY, factory=True, host="127.0.0.1", port=0)
+    listening = listening_socket(config, 0.25)
+    try:
+        listening.listen(1)
+        with socket.create_connection(listening.getsockname()[:2], timeout=30):
+            accepted, _ = listening.accept()
+            with accepted:
+                option = accepted.getsockopt(socket.IPPROTO_TCP, socket.TCP_USER_TIMEOUT)
+        assert option == 250
+    finally:
+        listening.close()
