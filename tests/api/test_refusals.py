@@ -97,7 +97,7 @@ def test_at_most_so_many_errors_are_listed(client: TestClient) -> None:
     r = client.post(
         "/tenants/a/documents",
         json={"kind": "invoice", "reference": "R", "actor": "a", "subject": "system",
-              "settlement_date": "2026-05-06", "periods": ["x"] * 5000},
+              "settlement_date": "2026-05-06", "periods": ["x"] * 50},
     )  # fmt: skip
     assert r.status_code == 422
     assert len(r.json()["detail"]) == MAX_ERRORS

@@ -279,6 +279,7 @@ def test_a_database_lost_mid_command_is_one_line_not_a_traceback(
         raise psycopg.OperationalError("consuming input failed: server closed the connection")
 
     monkeypatch.setenv("LEDGER_DATABASE_URL", database_url)
+    LedgerRuntime(database_url).close()  # a ledger there (a read never creates one)
     monkeypatch.setattr(LedgerRuntime, "period", lost)
     assert main(["period", PARTY_SUBJECT, DAY.isoformat(), "1"]) == 2
     err = capsys.readouterr().err
